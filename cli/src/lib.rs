@@ -1,0 +1,1 @@
+//! splicelab library: script runner, tour, cp, check.

@@ -1,0 +1,342 @@
+//! Lazy file content.
+//!
+//! A [`Data`] describes the bytes of a range as a short list of segments: zeroes, a fill
+//! byte, a seeded pattern, or real bytes. Writing `pwrite -S 0x62 0 1t` therefore costs one
+//! segment, not a tebibyte; bytes are produced only when somebody reads them
+//! ([`Data::read_into`]). Slicing and concatenating are O(segments). Real bytes live in
+//! reference-counted buffers so that slicing never copies them; a *byte copy* of real bytes
+//! ([`Data::deep_copy`]) does copy them, because that is what a byte copy costs.
+
+use std::sync::Arc;
+
+/// Where the bytes of one segment come from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Src {
+    /// All zero (holes, unwritten extents, zeroed tails).
+    Zero,
+    /// Every byte is this value (`pwrite -S 0xNN`).
+    Fill(u8),
+    /// A seeded pseudo-random pattern; `pos` is the pattern position of the segment's first
+    /// byte, so a slice keeps producing the same bytes.
+    Pattern { seed: u64, pos: u64 },
+    /// Real bytes: `buf[start..start + len]`.
+    Bytes { buf: Arc<[u8]>, start: usize },
+}
+
+/// One run of `len` bytes from one [`Src`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Segment {
+    pub len: u64,
+    pub src: Src,
+}
+
+/// The content of a byte range, as segments. Invariant: no segment has `len == 0`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Data {
+    segs: Vec<Segment>,
+}
+
+/// The byte at pattern position `pos` of pattern `seed` (splitmix64 of the 8-byte word).
+pub fn pattern_byte(seed: u64, pos: u64) -> u8 {
+    let word = splitmix64(seed ^ (pos >> 3).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+    word.to_le_bytes()[(pos & 7) as usize]
+}
+
+fn splitmix64(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+impl Src {
+    fn slice(&self, off: u64) -> Src {
+        match self {
+            Src::Zero => Src::Zero,
+            Src::Fill(b) => Src::Fill(*b),
+            Src::Pattern { seed, pos } => Src::Pattern {
+                seed: *seed,
+                pos: pos + off,
+            },
+            Src::Bytes { buf, start } => Src::Bytes {
+                buf: buf.clone(),
+                start: start + off as usize,
+            },
+        }
+    }
+
+    fn fill(&self, out: &mut [u8]) {
+        match self {
+            Src::Zero => out.fill(0),
+            Src::Fill(b) => out.fill(*b),
+            Src::Pattern { seed, pos } => {
+                for (i, o) in out.iter_mut().enumerate() {
+                    *o = pattern_byte(*seed, pos + i as u64);
+                }
+            }
+            Src::Bytes { buf, start } => out.copy_from_slice(&buf[*start..*start + out.len()]),
+        }
+    }
+
+    /// Whether `next` continues `self` after `len` bytes, so the two can be one segment.
+    fn continues(&self, len: u64, next: &Src) -> bool {
+        match (self, next) {
+            (Src::Zero, Src::Zero) => true,
+            (Src::Fill(a), Src::Fill(b)) => a == b,
+            (Src::Pattern { seed: a, pos: p }, Src::Pattern { seed: b, pos: q }) => {
+                a == b && p + len == *q
+            }
+            (Src::Bytes { buf: a, start: s }, Src::Bytes { buf: b, start: t }) => {
+                Arc::ptr_eq(a, b) && *s + len as usize == *t
+            }
+            _ => false,
+        }
+    }
+}
+
+impl Data {
+    /// An empty range.
+    pub fn new() -> Data {
+        Data::default()
+    }
+
+    /// `len` zero bytes.
+    pub fn zero(len: u64) -> Data {
+        Data::from_src(len, Src::Zero)
+    }
+
+    /// `len` bytes of value `byte`.
+    pub fn fill(byte: u8, len: u64) -> Data {
+        Data::from_src(len, Src::Fill(byte))
+    }
+
+    /// `len` bytes of the seeded pattern starting at pattern position `pos`.
+    pub fn pattern(seed: u64, pos: u64, len: u64) -> Data {
+        Data::from_src(len, Src::Pattern { seed, pos })
+    }
+
+    /// The given bytes (copied once into a shared buffer).
+    pub fn bytes(b: &[u8]) -> Data {
+        let buf: Arc<[u8]> = Arc::from(b);
+        Data::from_src(b.len() as u64, Src::Bytes { buf, start: 0 })
+    }
+
+    /// One segment of `len` bytes from `src`.
+    pub fn from_src(len: u64, src: Src) -> Data {
+        let mut d = Data::new();
+        d.push(len, src);
+        d
+    }
+
+    /// Total length in bytes.
+    pub fn len(&self) -> u64 {
+        self.segs.iter().map(|s| s.len).sum()
+    }
+
+    /// Whether the range is empty.
+    pub fn is_empty(&self) -> bool {
+        self.segs.is_empty()
+    }
+
+    /// The segments, in order.
+    pub fn segments(&self) -> &[Segment] {
+        &self.segs
+    }
+
+    /// Whether every byte is zero (without materialising anything but real-byte segments).
+    pub fn is_zero(&self) -> bool {
+        self.segs.iter().all(|s| match &s.src {
+            Src::Zero => true,
+            Src::Fill(b) => *b == 0,
+            Src::Pattern { .. } => false,
+            Src::Bytes { buf, start } => {
+                buf[*start..*start + s.len as usize].iter().all(|&b| b == 0)
+            }
+        })
+    }
+
+    /// Whether the content uses real bytes anywhere (then copying it costs memory).
+    pub fn has_bytes(&self) -> bool {
+        self.segs
+            .iter()
+            .any(|s| matches!(s.src, Src::Bytes { .. }))
+    }
+
+    /// Appends `len` bytes from `src`, merging with the last segment when it continues it.
+    pub fn push(&mut self, len: u64, src: Src) {
+        if len == 0 {
+            return;
+        }
+        if let Some(last) = self.segs.last_mut()
+            && last.src.continues(last.len, &src)
+        {
+            last.len += len;
+            return;
+        }
+        self.segs.push(Segment { len, src });
+    }
+
+    /// Appends another range.
+    pub fn append(&mut self, other: Data) {
+        for s in other.segs {
+            self.push(s.len, s.src);
+        }
+    }
+
+    /// The sub-range `[off, off + len)`, clamped to the range's length.
+    pub fn slice(&self, off: u64, len: u64) -> Data {
+        let mut out = Data::new();
+        let end = off.saturating_add(len);
+        let mut pos = 0u64;
+        for s in &self.segs {
+            let (s_start, s_end) = (pos, pos + s.len);
+            pos = s_end;
+            if s_end <= off {
+                continue;
+            }
+            if s_start >= end {
+                break;
+            }
+            let from = off.max(s_start);
+            let to = end.min(s_end);
+            out.push(to - from, s.src.slice(from - s_start));
+        }
+        out
+    }
+
+    /// This range with `[off, off + other.len())` replaced by `other`. Bytes past the end
+    /// are appended; a gap between the end and `off` is filled with zeroes.
+    pub fn overlay(&self, off: u64, other: &Data) -> Data {
+        let len = self.len();
+        let mut out = self.slice(0, off);
+        if off > len {
+            out.push(off - len, Src::Zero);
+        }
+        out.append(other.clone());
+        let after = off + other.len();
+        if after < len {
+            out.append(self.slice(after, len - after));
+        }
+        out
+    }
+
+    /// Materialises `[off, off + buf.len())` into `buf`. Bytes past the end read as zero.
+    pub fn read_into(&self, off: u64, buf: &mut [u8]) {
+        buf.fill(0);
+        let want = buf.len() as u64;
+        let mut done = 0u64;
+        for s in self.slice(off, want).segs {
+            s.src.fill(&mut buf[done as usize..(done + s.len) as usize]);
+            done += s.len;
+        }
+    }
+
+    /// Materialises the whole range. Only for ranges known to be small.
+    pub fn to_vec(&self) -> Vec<u8> {
+        let mut v = vec![0u8; self.len() as usize];
+        self.read_into(0, &mut v);
+        v
+    }
+
+    /// A copy whose real-byte segments live in new buffers (a byte copy really moves real
+    /// bytes; descriptors of fills and patterns stay descriptors).
+    pub fn deep_copy(&self) -> Data {
+        let mut out = Data::new();
+        for s in &self.segs {
+            match &s.src {
+                Src::Bytes { buf, start } => {
+                    let fresh: Arc<[u8]> = Arc::from(&buf[*start..*start + s.len as usize]);
+                    out.push(
+                        s.len,
+                        Src::Bytes {
+                            buf: fresh,
+                            start: 0,
+                        },
+                    );
+                }
+                other => out.push(s.len, other.clone()),
+            }
+        }
+        out
+    }
+
+    /// Compares the content of two ranges byte for byte, materialising only where the
+    /// descriptors differ.
+    pub fn same_content(&self, other: &Data) -> bool {
+        if self.len() != other.len() {
+            return false;
+        }
+        if self == other {
+            return true;
+        }
+        const STEP: u64 = 64 * 1024;
+        let len = self.len();
+        let (mut a, mut b) = (vec![0u8; STEP as usize], vec![0u8; STEP as usize]);
+        let mut off = 0;
+        while off < len {
+            let n = STEP.min(len - off) as usize;
+            self.read_into(off, &mut a[..n]);
+            other.read_into(off, &mut b[..n]);
+            if a[..n] != b[..n] {
+                return false;
+            }
+            off += n as u64;
+        }
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fill_of_a_tebibyte_is_one_segment() {
+        let d = Data::fill(0x62, 1 << 40);
+        assert_eq!(d.len(), 1 << 40);
+        assert_eq!(d.segments().len(), 1);
+        let mut b = [0u8; 4];
+        d.read_into((1 << 40) - 2, &mut b);
+        assert_eq!(b, [0x62, 0x62, 0, 0]);
+    }
+
+    #[test]
+    fn overlay_splits_and_merges() {
+        let d = Data::fill(b'a', 10).overlay(4, &Data::bytes(b"xy"));
+        assert_eq!(d.to_vec(), b"aaaaxyaaaa");
+        let back = d.overlay(4, &Data::fill(b'a', 2));
+        assert_eq!(back.segments().len(), 1, "adjacent equal fills merge");
+        let gap = Data::fill(b'a', 2).overlay(4, &Data::fill(b'b', 1));
+        assert_eq!(gap.to_vec(), b"aa\0\0b");
+    }
+
+    #[test]
+    fn pattern_slices_are_consistent() {
+        let d = Data::pattern(7, 0, 100);
+        let whole = d.to_vec();
+        assert_eq!(d.slice(13, 50).to_vec(), &whole[13..63]);
+        let mut rejoined = d.slice(0, 13);
+        rejoined.append(d.slice(13, 87));
+        assert_eq!(rejoined.segments().len(), 1);
+        assert!(rejoined.same_content(&d));
+    }
+
+    #[test]
+    fn same_content_compares_bytes_not_descriptors() {
+        assert!(Data::fill(0, 10).same_content(&Data::zero(10)));
+        assert!(Data::bytes(b"aaa").same_content(&Data::fill(b'a', 3)));
+        assert!(!Data::bytes(b"aab").same_content(&Data::fill(b'a', 3)));
+        assert!(Data::bytes(&[0, 0]).is_zero());
+    }
+
+    #[test]
+    fn deep_copy_does_not_share_buffers() {
+        let d = Data::bytes(b"hello");
+        let c = d.deep_copy();
+        assert_eq!(c.to_vec(), b"hello");
+        match (&d.segments()[0].src, &c.segments()[0].src) {
+            (Src::Bytes { buf: a, .. }, Src::Bytes { buf: b, .. }) => assert!(!Arc::ptr_eq(a, b)),
+            _ => unreachable!(),
+        }
+    }
+}

@@ -1,0 +1,1067 @@
+//! The on-disk image of an extent-based filesystem.
+//!
+//! An [`Image`] is everything a filesystem would have on its device: the namespace, the
+//! inodes with their extent maps, the physical extents with back-references, the free-space
+//! allocator, and the block contents (as lazy [`Data`]). Every model in `fs-models` keeps its
+//! state in one `Image` and decides *policy* (copy-on-write or in place, alignment, which
+//! calls are supported); the mechanics of mapping, splitting, sharing and freeing live here
+//! once.
+//!
+//! Design invariants (checked by [`Image::fsck`], numbered as in `docs/design.md`):
+//! - **I1** every mapping references one *whole* physical extent (`mapping.len == extent.len`);
+//!   sharing part of an extent first splits it, so a refcount is exact per block.
+//! - **I2** an extent's back-references are exactly the mappings that point at it; its
+//!   reference count is their number; an extent with no reference is freed at once.
+//! - **I3** free blocks + blocks of live extents = capacity; no block is both.
+//! - **I4** bytes past EOF in the last block read as zero (so extending a file exposes zeroes).
+//! - **I5** every inode reachable from a directory has `nlink > 0`; an unlinked inode keeps its
+//!   extents only while it is open (the VFS evicts it at last close).
+//!
+//! Costs: every operation is O(extents touched · log n); no operation touches bytes except
+//! where real bytes are written.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use slab::Slab;
+
+use crate::data::Data;
+use crate::errno::{Errno, KResult};
+use crate::space::{Allocator, Run};
+
+/// An inode number within one filesystem.
+pub type Ino = u64;
+/// The key of a physical extent in the image's slab.
+pub type PhysKey = usize;
+
+/// The root directory's inode number.
+pub const ROOT_INO: Ino = 1;
+/// Longest name component, as on Linux filesystems.
+pub const NAME_MAX: usize = 255;
+
+/// File type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileKind {
+    Regular,
+    Directory,
+}
+
+/// Inode attributes that change what copy and remap calls may do.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Attrs {
+    /// `chattr +i`: no change at all (`EPERM`).
+    pub immutable: bool,
+    /// `chattr +a`: writes only at EOF; remap into it is refused (`EPERM`).
+    pub append_only: bool,
+    /// An active swap file (`ETXTBSY` for copy and remap).
+    pub swapfile: bool,
+    /// btrfs `chattr +C`: overwrite in place; cannot share extents with datacow files.
+    pub nodatacow: bool,
+}
+
+/// One logical extent of a file: `len` blocks backed by the whole physical extent `phys`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mapping {
+    pub len: u64,
+    pub phys: PhysKey,
+    /// Preallocated but never written: reads as zero, SEEK_DATA treats it as a hole.
+    pub unwritten: bool,
+}
+
+/// A run of physical blocks, the data on them, and who references them.
+#[derive(Clone, Debug)]
+pub struct PhysExtent {
+    pub start: u64,
+    pub len: u64,
+    pub data: Data,
+    /// `(inode, first file block)` of every mapping that references this extent.
+    pub backrefs: BTreeSet<(Ino, u64)>,
+}
+
+impl PhysExtent {
+    /// The reference count: the number of mappings that point here.
+    pub fn refs(&self) -> usize {
+        self.backrefs.len()
+    }
+}
+
+/// One inode.
+#[derive(Clone, Debug)]
+pub struct InodeImage {
+    pub kind: FileKind,
+    pub size: u64,
+    pub nlink: u32,
+    pub attrs: Attrs,
+    /// File block → mapping. Blocks not covered are holes.
+    pub map: BTreeMap<u64, Mapping>,
+    /// Data stored inline in metadata (btrfs-like small files); when set, `map` is empty.
+    pub inline: Option<Data>,
+    /// Directory entries (directories only).
+    pub children: BTreeMap<String, Ino>,
+    /// Change counter, bumped by every modification (stands in for mtime/ctime).
+    pub version: u64,
+}
+
+impl InodeImage {
+    fn new(kind: FileKind) -> InodeImage {
+        InodeImage {
+            kind,
+            size: 0,
+            nlink: 1,
+            attrs: Attrs::default(),
+            map: BTreeMap::new(),
+            inline: None,
+            children: BTreeMap::new(),
+            version: 0,
+        }
+    }
+
+    /// The mapping that covers file block `fb`, with its first block.
+    pub fn mapping_at(&self, fb: u64) -> Option<(u64, &Mapping)> {
+        let (&s, m) = self.map.range(..=fb).next_back()?;
+        (fb < s + m.len).then_some((s, m))
+    }
+
+    /// Mappings that overlap file blocks `[from, to)`, in order.
+    pub fn mappings_in(&self, from: u64, to: u64) -> impl Iterator<Item = (u64, &Mapping)> {
+        let first = self.mapping_at(from).map(|(s, _)| s).unwrap_or(from);
+        self.map
+            .range(first..to)
+            .map(|(&s, m)| (s, m))
+            .filter(move |(s, m)| s + m.len > from)
+    }
+}
+
+/// How a model overwrites a block that is already mapped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Overwrite {
+    /// Always in place (no sharing exists: ext4, tmpfs).
+    InPlace,
+    /// In place when the block is not shared, else copy-on-write (XFS, OCFS2, btrfs nodatacow).
+    CowShared,
+    /// Always copy-on-write, even unshared blocks (btrfs datacow).
+    CowAlways,
+}
+
+/// `FIEMAP_EXTENT_*` flags.
+pub mod fiemap_flags {
+    pub const LAST: u32 = 0x1;
+    pub const UNKNOWN: u32 = 0x2;
+    pub const DELALLOC: u32 = 0x4;
+    pub const ENCODED: u32 = 0x8;
+    pub const DATA_ENCRYPTED: u32 = 0x80;
+    pub const NOT_ALIGNED: u32 = 0x100;
+    pub const DATA_INLINE: u32 = 0x200;
+    pub const DATA_TAIL: u32 = 0x400;
+    pub const UNWRITTEN: u32 = 0x800;
+    pub const MERGED: u32 = 0x1000;
+    pub const SHARED: u32 = 0x2000;
+}
+
+/// One extent as `FS_IOC_FIEMAP` reports it (bytes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FiemapExtent {
+    pub logical: u64,
+    pub physical: u64,
+    pub length: u64,
+    pub flags: u32,
+}
+
+/// The whole image of one filesystem. `Clone` is a snapshot (used for crash states).
+#[derive(Clone, Debug)]
+pub struct Image {
+    block_size: u64,
+    pub inodes: BTreeMap<Ino, InodeImage>,
+    next_ino: Ino,
+    pub alloc: Allocator,
+    pub phys: Slab<PhysExtent>,
+    /// Physical blocks with a media error: reading them gives `EIO`.
+    pub bad: BTreeSet<u64>,
+}
+
+impl Image {
+    /// An empty filesystem of `capacity` blocks of `block_size` bytes with a root directory.
+    pub fn new(block_size: u64, capacity: u64) -> Image {
+        assert!(block_size.is_power_of_two() && block_size >= 512);
+        let mut inodes = BTreeMap::new();
+        let mut root = InodeImage::new(FileKind::Directory);
+        root.nlink = 2;
+        inodes.insert(ROOT_INO, root);
+        Image {
+            block_size,
+            inodes,
+            next_ino: ROOT_INO + 1,
+            alloc: Allocator::new(capacity),
+            phys: Slab::new(),
+            bad: BTreeSet::new(),
+        }
+    }
+
+    /// The allocation unit (block or cluster) in bytes.
+    pub fn block_size(&self) -> u64 {
+        self.block_size
+    }
+
+    /// An inode.
+    ///
+    /// # Errors
+    /// `ESTALE` for an inode number that does not exist (a handle that outlived its file).
+    pub fn inode(&self, ino: Ino) -> KResult<&InodeImage> {
+        self.inodes.get(&ino).ok_or(Errno::ESTALE)
+    }
+
+    /// An inode, for changing it; bumps its change counter.
+    ///
+    /// # Errors
+    /// `ESTALE` as for [`Image::inode`].
+    pub fn inode_mut(&mut self, ino: Ino) -> KResult<&mut InodeImage> {
+        let i = self.inodes.get_mut(&ino).ok_or(Errno::ESTALE)?;
+        i.version += 1;
+        Ok(i)
+    }
+
+    fn dir(&self, dir: Ino) -> KResult<&InodeImage> {
+        let d = self.inode(dir)?;
+        if d.kind != FileKind::Directory {
+            return Err(Errno::ENOTDIR);
+        }
+        Ok(d)
+    }
+
+    // ---------------------------------------------------------------- namespace
+
+    /// Looks a name up in a directory.
+    ///
+    /// # Errors
+    /// `ENOTDIR` if `dir` is not a directory; `ENAMETOOLONG`; `ENOENT` if absent.
+    pub fn lookup(&self, dir: Ino, name: &str) -> KResult<Ino> {
+        let d = self.dir(dir)?;
+        if name.len() > NAME_MAX {
+            return Err(Errno::ENAMETOOLONG);
+        }
+        d.children.get(name).copied().ok_or(Errno::ENOENT)
+    }
+
+    /// Creates a file or directory.
+    ///
+    /// # Errors
+    /// `ENOTDIR`, `ENAMETOOLONG`, `EEXIST`.
+    pub fn create(&mut self, dir: Ino, name: &str, kind: FileKind) -> KResult<Ino> {
+        let d = self.dir(dir)?;
+        if name.len() > NAME_MAX {
+            return Err(Errno::ENAMETOOLONG);
+        }
+        if d.children.contains_key(name) {
+            return Err(Errno::EEXIST);
+        }
+        let ino = self.next_ino;
+        self.next_ino += 1;
+        let mut node = InodeImage::new(kind);
+        if kind == FileKind::Directory {
+            node.nlink = 2;
+        }
+        self.inodes.insert(ino, node);
+        let d = self.inode_mut(dir)?;
+        d.children.insert(name.to_string(), ino);
+        if kind == FileKind::Directory {
+            d.nlink += 1;
+        }
+        Ok(ino)
+    }
+
+    /// Removes a directory entry (`unlink` or, with `rmdir`, `rmdir`). Returns the inode,
+    /// whose `nlink` is now 0; the caller evicts it once it is no longer open.
+    ///
+    /// # Errors
+    /// `ENOENT`; `EISDIR` (unlink of a directory); `ENOTDIR` (rmdir of a file);
+    /// `ENOTEMPTY`.
+    pub fn remove(&mut self, dir: Ino, name: &str, rmdir: bool) -> KResult<Ino> {
+        let ino = self.lookup(dir, name)?;
+        let node = self.inode(ino)?;
+        match (node.kind, rmdir) {
+            (FileKind::Directory, false) => return Err(Errno::EISDIR),
+            (FileKind::Regular, true) => return Err(Errno::ENOTDIR),
+            (FileKind::Directory, true) if !node.children.is_empty() => {
+                return Err(Errno::ENOTEMPTY);
+            }
+            _ => {}
+        }
+        let d = self.inode_mut(dir)?;
+        d.children.remove(name);
+        if rmdir {
+            d.nlink -= 1;
+        }
+        self.inode_mut(ino)?.nlink = 0;
+        Ok(ino)
+    }
+
+    fn is_ancestor(&self, anc: Ino, mut node: Ino) -> bool {
+        // Directories form a tree; walk up by searching parents (small namespaces).
+        loop {
+            if node == anc {
+                return true;
+            }
+            let parent = self
+                .inodes
+                .iter()
+                .find(|(_, i)| i.children.values().any(|&c| c == node))
+                .map(|(&p, _)| p);
+            match parent {
+                Some(p) if p != node => node = p,
+                _ => return false,
+            }
+        }
+    }
+
+    /// Renames `odir/oname` to `ndir/nname`, replacing a compatible target. Returns the
+    /// replaced inode (now unlinked), if any.
+    ///
+    /// # Errors
+    /// `ENOENT`; `EISDIR` (file over directory); `ENOTDIR` (directory over file);
+    /// `ENOTEMPTY` (over a non-empty directory); `EINVAL` (directory into itself).
+    pub fn rename(&mut self, odir: Ino, oname: &str, ndir: Ino, nname: &str) -> KResult<Option<Ino>> {
+        let src = self.lookup(odir, oname)?;
+        self.dir(ndir)?;
+        if nname.len() > NAME_MAX {
+            return Err(Errno::ENAMETOOLONG);
+        }
+        let kind = self.inode(src)?.kind;
+        if kind == FileKind::Directory && self.is_ancestor(src, ndir) {
+            return Err(Errno::EINVAL);
+        }
+        let target = self.lookup(ndir, nname).ok();
+        if target == Some(src) {
+            return Ok(None);
+        }
+        if let Some(t) = target {
+            let tn = self.inode(t)?;
+            match (kind, tn.kind) {
+                (FileKind::Regular, FileKind::Directory) => return Err(Errno::EISDIR),
+                (FileKind::Directory, FileKind::Regular) => return Err(Errno::ENOTDIR),
+                (FileKind::Directory, FileKind::Directory) if !tn.children.is_empty() => {
+                    return Err(Errno::ENOTEMPTY);
+                }
+                _ => {}
+            }
+            self.remove(ndir, nname, kind == FileKind::Directory)?;
+        }
+        let o = self.inode_mut(odir)?;
+        o.children.remove(oname);
+        if kind == FileKind::Directory {
+            o.nlink -= 1;
+        }
+        let n = self.inode_mut(ndir)?;
+        n.children.insert(nname.to_string(), src);
+        if kind == FileKind::Directory {
+            n.nlink += 1;
+        }
+        Ok(target)
+    }
+
+    /// Frees an unlinked inode and its extents.
+    pub fn evict(&mut self, ino: Ino) {
+        if self.inodes.get(&ino).is_some_and(|i| i.nlink == 0) {
+            self.unmap(ino, 0, u64::MAX);
+            self.inodes.remove(&ino);
+        }
+    }
+
+    /// Evicts every unlinked inode (mount-time orphan cleanup after a crash).
+    pub fn evict_orphans(&mut self) {
+        let orphans: Vec<Ino> = self
+            .inodes
+            .iter()
+            .filter(|(_, i)| i.nlink == 0)
+            .map(|(&n, _)| n)
+            .collect();
+        for ino in orphans {
+            self.evict(ino);
+        }
+    }
+
+    // ---------------------------------------------------------------- extent mechanics
+
+    /// Makes file block `fb` of `ino` start a mapping, splitting the physical extent under it
+    /// (and thereby every mapping that shares it) when `fb` falls inside.
+    pub fn split_at(&mut self, ino: Ino, fb: u64) {
+        let Some((s, m)) = self.inodes.get(&ino).and_then(|i| i.mapping_at(fb)) else {
+            return;
+        };
+        if s == fb {
+            return;
+        }
+        let key = m.phys;
+        self.split_phys(key, fb - s);
+    }
+
+    fn split_phys(&mut self, key: PhysKey, at: u64) {
+        let bs = self.block_size;
+        let e = &mut self.phys[key];
+        debug_assert!(at > 0 && at < e.len);
+        let tail = PhysExtent {
+            start: e.start + at,
+            len: e.len - at,
+            data: e.data.slice(at * bs, (e.len - at) * bs),
+            backrefs: e.backrefs.iter().map(|&(i, f)| (i, f + at)).collect(),
+        };
+        e.data = e.data.slice(0, at * bs);
+        e.len = at;
+        let refs: Vec<(Ino, u64)> = e.backrefs.iter().copied().collect();
+        let tail_len = tail.len;
+        let tail_key = self.phys.insert(tail);
+        for (i, f) in refs {
+            let map = &mut self.inodes.get_mut(&i).expect("backref to a live inode").map;
+            let head = map.get_mut(&f).expect("backref to a live mapping");
+            head.len = at;
+            let unwritten = head.unwritten;
+            map.insert(
+                f + at,
+                Mapping {
+                    len: tail_len,
+                    phys: tail_key,
+                    unwritten,
+                },
+            );
+        }
+    }
+
+    /// Drops every mapping of `ino` in file blocks `[from, to)` (splitting at both ends) and
+    /// frees extents that lose their last reference.
+    pub fn unmap(&mut self, ino: Ino, from: u64, to: u64) {
+        if from >= to {
+            return;
+        }
+        self.split_at(ino, from);
+        self.split_at(ino, to);
+        let Some(node) = self.inodes.get_mut(&ino) else {
+            return;
+        };
+        let gone: Vec<u64> = node.map.range(from..to).map(|(&s, _)| s).collect();
+        for s in gone {
+            let m = node.map.remove(&s).expect("collected above");
+            let e = &mut self.phys[m.phys];
+            e.backrefs.remove(&(ino, s));
+            if e.backrefs.is_empty() {
+                let e = self.phys.remove(m.phys);
+                self.alloc.free(Run {
+                    start: e.start,
+                    len: e.len,
+                });
+            }
+        }
+    }
+
+    fn map_runs(&mut self, ino: Ino, mut fb: u64, runs: Vec<Run>, data: &Data, unwritten: bool) {
+        let bs = self.block_size;
+        let mut off = 0u64;
+        for run in runs {
+            let key = self.phys.insert(PhysExtent {
+                start: run.start,
+                len: run.len,
+                data: data.slice(off, run.len * bs),
+                backrefs: BTreeSet::from([(ino, fb)]),
+            });
+            let node = self.inodes.get_mut(&ino).expect("mapping into a live inode");
+            node.map.insert(
+                fb,
+                Mapping {
+                    len: run.len,
+                    phys: key,
+                    unwritten,
+                },
+            );
+            fb += run.len;
+            off += run.len * bs;
+        }
+    }
+
+    /// The content of file blocks `[from, to)` ignoring EOF (holes and unwritten read zero).
+    ///
+    /// # Errors
+    /// `EIO` if a block in the range has a media error.
+    pub fn read_blocks(&self, ino: Ino, from: u64, to: u64) -> KResult<Data> {
+        let bs = self.block_size;
+        let node = self.inode(ino)?;
+        if let Some(inline) = &node.inline {
+            let mut d = inline.slice(from * bs, (to - from) * bs);
+            let have = d.len();
+            d.push((to - from) * bs - have, crate::data::Src::Zero);
+            return Ok(d);
+        }
+        let mut out = Data::new();
+        let mut pos = from;
+        for (s, m) in node.mappings_in(from, to) {
+            let a = s.max(from);
+            let b = (s + m.len).min(to);
+            out.push((a - pos) * bs, crate::data::Src::Zero);
+            let e = &self.phys[m.phys];
+            let pa = e.start + (a - s);
+            if self.bad.range(pa..pa + (b - a)).next().is_some() {
+                return Err(Errno::EIO);
+            }
+            if m.unwritten {
+                out.push((b - a) * bs, crate::data::Src::Zero);
+            } else {
+                out.append(e.data.slice((a - s) * bs, (b - a) * bs));
+            }
+            pos = b;
+        }
+        out.push((to - pos) * bs, crate::data::Src::Zero);
+        Ok(out)
+    }
+
+    /// Reads `[off, off + len)` clamped to EOF.
+    ///
+    /// # Errors
+    /// `EIO` on a media error inside the range.
+    pub fn read(&self, ino: Ino, off: u64, len: u64) -> KResult<Data> {
+        let bs = self.block_size;
+        let size = self.inode(ino)?.size;
+        if off >= size || len == 0 {
+            return Ok(Data::new());
+        }
+        let end = size.min(off.saturating_add(len));
+        let (b0, b1) = (off / bs, end.div_ceil(bs));
+        Ok(self.read_blocks(ino, b0, b1)?.slice(off - b0 * bs, end - off))
+    }
+
+    /// Overwrites the block-aligned span starting at file block `fb` with `span` (a whole
+    /// number of blocks), allocating for holes and for blocks the policy copies on write.
+    /// All-or-nothing: on `ENOSPC` nothing visible changes.
+    fn write_span(&mut self, ino: Ino, fb: u64, span: &Data, ow: Overwrite) -> KResult<()> {
+        let bs = self.block_size;
+        let n = span.len() / bs;
+        debug_assert_eq!(span.len() % bs, 0);
+        self.split_at(ino, fb);
+        self.split_at(ino, fb + n);
+        // Plan: which pieces are written in place, which need new blocks.
+        let node = self.inode(ino)?;
+        let mut pieces: Vec<(u64, u64, Option<PhysKey>)> = Vec::new(); // (fb, len, in-place key)
+        let mut pos = fb;
+        for (s, m) in node.mappings_in(fb, fb + n) {
+            if s > pos {
+                pieces.push((pos, s - pos, None));
+            }
+            let refs = self.phys[m.phys].refs();
+            let in_place = refs == 1 && (ow != Overwrite::CowAlways || m.unwritten);
+            pieces.push((s, m.len, in_place.then_some(m.phys)));
+            pos = s + m.len;
+        }
+        if pos < fb + n {
+            pieces.push((pos, fb + n - pos, None));
+        }
+        let needed: u64 = pieces.iter().filter(|p| p.2.is_none()).map(|p| p.1).sum();
+        let hint = pieces
+            .first()
+            .and_then(|p| p.2)
+            .map(|k| self.phys[k].start)
+            .unwrap_or(0);
+        let mut runs = self.alloc.alloc(needed, hint)?;
+        for (pfb, len, key) in pieces {
+            let piece = span.slice((pfb - fb) * bs, len * bs);
+            match key {
+                Some(k) => {
+                    self.phys[k].data = piece;
+                    let node = self.inodes.get_mut(&ino).expect("checked above");
+                    node.map.get_mut(&pfb).expect("planned mapping").unwritten = false;
+                }
+                None => {
+                    self.unmap(ino, pfb, pfb + len);
+                    let mine = take_runs(&mut runs, len);
+                    self.map_runs(ino, pfb, mine, &piece, false);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes `data` at byte offset `off` without changing the size (read-modify-write of
+    /// partial head and tail blocks).
+    ///
+    /// # Errors
+    /// `ENOSPC` (nothing written), `EIO` (a partial block to be merged is unreadable).
+    pub fn write_at(&mut self, ino: Ino, off: u64, data: &Data, ow: Overwrite) -> KResult<()> {
+        let bs = self.block_size;
+        let len = data.len();
+        if len == 0 {
+            return Ok(());
+        }
+        let end = off + len;
+        let (b0, b1) = (off / bs, end.div_ceil(bs));
+        let mut span = Data::new();
+        if off > b0 * bs {
+            span.append(self.read_blocks(ino, b0, b0 + 1)?.slice(0, off - b0 * bs));
+        }
+        span.append(data.clone());
+        if end < b1 * bs {
+            let tail = self.read_blocks(ino, b1 - 1, b1)?;
+            span.append(tail.slice(end - (b1 - 1) * bs, b1 * bs - end));
+        }
+        self.write_span(ino, b0, &span, ow)
+    }
+
+    /// `pwrite`: writes `data` at `off` and extends the size.
+    ///
+    /// # Errors
+    /// As [`Image::write_at`].
+    pub fn write(&mut self, ino: Ino, off: u64, data: &Data, ow: Overwrite) -> KResult<()> {
+        self.write_at(ino, off, data, ow)?;
+        let node = self.inode_mut(ino)?;
+        node.size = node.size.max(off + data.len());
+        Ok(())
+    }
+
+    /// Zeroes `[off, off + len)` where it is mapped, leaving holes as holes.
+    fn zero_mapped(&mut self, ino: Ino, off: u64, len: u64, ow: Overwrite) -> KResult<()> {
+        if len == 0 {
+            return Ok(());
+        }
+        let bs = self.block_size;
+        let fb = off / bs;
+        let mapped = self.inode(ino)?.mapping_at(fb).is_some_and(|(_, m)| !m.unwritten);
+        if !mapped || self.read_blocks(ino, fb, fb + 1)?.slice(off % bs, len).is_zero() {
+            return Ok(());
+        }
+        self.write_at(ino, off, &Data::zero(len), ow)
+    }
+
+    /// `ftruncate`: sets the size; shrinking frees whole blocks past EOF and zeroes the tail
+    /// of the last block (I4).
+    ///
+    /// # Errors
+    /// `ENOSPC` if zeroing the tail needs a copy-on-write and space is exhausted.
+    pub fn set_size(&mut self, ino: Ino, size: u64, ow: Overwrite) -> KResult<()> {
+        let bs = self.block_size;
+        let old = self.inode(ino)?.size;
+        if size < old {
+            if let Some(inline) = self.inode(ino)?.inline.clone() {
+                self.inode_mut(ino)?.inline = Some(inline.slice(0, size));
+            } else {
+                if size % bs != 0 {
+                    self.zero_mapped(ino, size, bs - size % bs, ow)?;
+                }
+                self.unmap(ino, size.div_ceil(bs), u64::MAX);
+            }
+        }
+        self.inode_mut(ino)?.size = size;
+        Ok(())
+    }
+
+    /// `FALLOC_FL_PUNCH_HOLE`: whole blocks become holes, partial blocks are zeroed.
+    ///
+    /// # Errors
+    /// `ENOSPC` if zeroing a partial block needs a copy-on-write and space is exhausted.
+    pub fn punch(&mut self, ino: Ino, off: u64, len: u64, ow: Overwrite) -> KResult<()> {
+        let bs = self.block_size;
+        let end = off.saturating_add(len);
+        let (full_from, full_to) = (off.div_ceil(bs), end / bs);
+        if full_from > full_to {
+            // Inside one block.
+            return self.zero_mapped(ino, off, len, ow);
+        }
+        self.zero_mapped(ino, off, full_from * bs - off, ow)?;
+        self.zero_mapped(ino, full_to * bs, end - full_to * bs, ow)?;
+        self.unmap(ino, full_from, full_to);
+        self.inode_mut(ino)?;
+        Ok(())
+    }
+
+    /// `fallocate` mode 0 / `KEEP_SIZE`: backs holes in the range with unwritten extents.
+    ///
+    /// # Errors
+    /// `ENOSPC` (nothing allocated).
+    pub fn preallocate(&mut self, ino: Ino, off: u64, len: u64, keep_size: bool) -> KResult<()> {
+        let bs = self.block_size;
+        let end = off + len;
+        let (b0, b1) = (off / bs, end.div_ceil(bs));
+        let node = self.inode(ino)?;
+        let mut holes = Vec::new();
+        let mut pos = b0;
+        for (s, m) in node.mappings_in(b0, b1) {
+            if s > pos {
+                holes.push((pos, s - pos));
+            }
+            pos = s + m.len;
+        }
+        if pos < b1 {
+            holes.push((pos, b1 - pos));
+        }
+        let needed = holes.iter().map(|h| h.1).sum();
+        let mut runs = self.alloc.alloc(needed, 0)?;
+        for (fb, n) in holes {
+            let mine = take_runs(&mut runs, n);
+            self.map_runs(ino, fb, mine, &Data::zero(n * bs), true);
+        }
+        let node = self.inode_mut(ino)?;
+        if !keep_size {
+            node.size = node.size.max(end);
+        }
+        Ok(())
+    }
+
+    /// Makes file blocks `[dfb, dfb + n)` of `dst` reference the same physical blocks as
+    /// `[sfb, sfb + n)` of `src` (holes stay holes). Needs no new space. The caller has
+    /// checked alignment, overlap and sizes.
+    pub fn share(&mut self, src: Ino, sfb: u64, dst: Ino, dfb: u64, n: u64) -> KResult<()> {
+        self.inode(src)?;
+        self.inode(dst)?;
+        self.split_at(src, sfb);
+        self.split_at(src, sfb + n);
+        let pieces: Vec<(u64, Mapping)> = self
+            .inode(src)?
+            .mappings_in(sfb, sfb + n)
+            .map(|(s, m)| (s, m.clone()))
+            .collect();
+        self.unmap(dst, dfb, dfb + n);
+        let node = self.inode_mut(dst)?;
+        for (s, m) in &pieces {
+            node.map.insert(dfb + (s - sfb), m.clone());
+        }
+        for (s, m) in pieces {
+            self.phys[m.phys].backrefs.insert((dst, dfb + (s - sfb)));
+        }
+        Ok(())
+    }
+
+    /// `FS_IOC_FIEMAP`: the extents of a file, adjacent contiguous ones with equal flags
+    /// merged, the last one marked `LAST`.
+    pub fn fiemap(&self, ino: Ino) -> KResult<Vec<FiemapExtent>> {
+        use fiemap_flags::*;
+        let bs = self.block_size;
+        let node = self.inode(ino)?;
+        let mut out: Vec<FiemapExtent> = Vec::new();
+        if let Some(inline) = &node.inline {
+            if !inline.is_empty() {
+                out.push(FiemapExtent {
+                    logical: 0,
+                    physical: 0,
+                    length: inline.len(),
+                    flags: DATA_INLINE | NOT_ALIGNED,
+                });
+            }
+        } else {
+            for (&s, m) in &node.map {
+                let e = &self.phys[m.phys];
+                let mut flags = 0;
+                if m.unwritten {
+                    flags |= UNWRITTEN;
+                }
+                if e.refs() > 1 {
+                    flags |= SHARED;
+                }
+                let ext = FiemapExtent {
+                    logical: s * bs,
+                    physical: e.start * bs,
+                    length: m.len * bs,
+                    flags,
+                };
+                match out.last_mut() {
+                    Some(p)
+                        if p.logical + p.length == ext.logical
+                            && p.physical + p.length == ext.physical
+                            && p.flags == ext.flags =>
+                    {
+                        p.length += ext.length
+                    }
+                    _ => out.push(ext),
+                }
+            }
+        }
+        if let Some(last) = out.last_mut() {
+            last.flags |= LAST;
+        }
+        Ok(out)
+    }
+
+    /// `lseek(SEEK_DATA)` (`data`) or `lseek(SEEK_HOLE)`; unwritten extents count as holes.
+    ///
+    /// # Errors
+    /// `ENXIO` when `off` is at or past EOF, or no data follows `off`.
+    pub fn seek(&self, ino: Ino, off: u64, data: bool) -> KResult<u64> {
+        let bs = self.block_size;
+        let node = self.inode(ino)?;
+        if off >= node.size {
+            return Err(Errno::ENXIO);
+        }
+        if node.inline.is_some() {
+            return Ok(if data { off } else { node.size });
+        }
+        let fb = off / bs;
+        let mut pos = fb;
+        for (s, m) in node.mappings_in(fb, u64::MAX) {
+            if m.unwritten {
+                continue;
+            }
+            if data {
+                return Ok((s * bs).max(off).min(node.size)).and_then(|p| {
+                    if p < node.size { Ok(p) } else { Err(Errno::ENXIO) }
+                });
+            }
+            if s > pos {
+                break;
+            }
+            pos = s + m.len;
+        }
+        if data {
+            return Err(Errno::ENXIO);
+        }
+        Ok((pos * bs).max(off).min(node.size))
+    }
+
+    // ---------------------------------------------------------------- inspection
+
+    /// Per-block sharing of `[from, to)`: for each mapped piece `(file block, len, refs)`.
+    pub fn sharing(&self, ino: Ino, from: u64, to: u64) -> KResult<Vec<(u64, u64, usize)>> {
+        let node = self.inode(ino)?;
+        Ok(node
+            .mappings_in(from, to)
+            .map(|(s, m)| {
+                let a = s.max(from);
+                let b = (s + m.len).min(to);
+                (a, b - a, self.phys[m.phys].refs())
+            })
+            .collect())
+    }
+
+    /// Number of blocks in `[from, to)` of `ino` whose extent is referenced more than once.
+    pub fn shared_blocks(&self, ino: Ino, from: u64, to: u64) -> KResult<u64> {
+        Ok(self
+            .sharing(ino, from, to)?
+            .iter()
+            .filter(|p| p.2 > 1)
+            .map(|p| p.1)
+            .sum())
+    }
+
+    /// The physical block behind byte `off` of `ino`, if mapped.
+    pub fn physical_block(&self, ino: Ino, off: u64) -> KResult<Option<u64>> {
+        let fb = off / self.block_size;
+        Ok(self
+            .inode(ino)?
+            .mapping_at(fb)
+            .map(|(s, m)| self.phys[m.phys].start + (fb - s)))
+    }
+
+    /// Who references physical block `pb`: `(inode, byte offset)` pairs.
+    pub fn users_of(&self, pb: u64) -> Vec<(Ino, u64)> {
+        self.phys
+            .iter()
+            .filter(|(_, e)| e.start <= pb && pb < e.start + e.len)
+            .flat_map(|(_, e)| {
+                e.backrefs
+                    .iter()
+                    .map(move |&(i, f)| (i, (f + pb - e.start) * self.block_size))
+            })
+            .collect()
+    }
+
+    /// Checks invariants I1–I5; returns one line per problem (empty when clean).
+    pub fn fsck(&self) -> Vec<String> {
+        let bs = self.block_size;
+        let mut problems = Vec::new();
+        let mut used = 0u64;
+        let mut extents: Vec<(u64, u64)> = Vec::new();
+        for (key, e) in &self.phys {
+            used += e.len;
+            extents.push((e.start, e.len));
+            if e.backrefs.is_empty() {
+                problems.push(format!("I2: extent {key} at block {} has no reference", e.start));
+            }
+            if e.data.len() != e.len * bs {
+                problems.push(format!("extent {key}: data length {} != {} blocks", e.data.len(), e.len));
+            }
+            for &(i, f) in &e.backrefs {
+                match self.inodes.get(&i).and_then(|n| n.map.get(&f)) {
+                    Some(m) if m.phys == key && m.len == e.len => {}
+                    Some(m) if m.phys == key => problems.push(format!(
+                        "I1: inode {i} block {f} maps {} blocks of a {}-block extent",
+                        m.len, e.len
+                    )),
+                    _ => problems.push(format!(
+                        "I2: extent {key} has a back-reference to inode {i} block {f} that does not map it"
+                    )),
+                }
+            }
+        }
+        for (&ino, node) in &self.inodes {
+            for (&s, m) in &node.map {
+                match self.phys.get(m.phys) {
+                    Some(e) if e.backrefs.contains(&(ino, s)) => {}
+                    _ => problems.push(format!(
+                        "I2: inode {ino} block {s} maps extent {} without a back-reference",
+                        m.phys
+                    )),
+                }
+            }
+            if node.kind == FileKind::Regular && node.size % bs != 0 && node.inline.is_none() {
+                let last = node.size / bs;
+                if let Ok(d) = self.read_blocks(ino, last, last + 1)
+                    && !d.slice(node.size % bs, bs).is_zero()
+                {
+                    problems.push(format!("I4: inode {ino} has non-zero bytes past EOF"));
+                }
+            }
+            for (name, c) in &node.children {
+                match self.inodes.get(c) {
+                    Some(ch) if ch.nlink > 0 => {}
+                    _ => problems.push(format!("I5: entry {name:?} in {ino} names dead inode {c}")),
+                }
+            }
+        }
+        if used + self.alloc.free_blocks() != self.alloc.capacity() {
+            problems.push(format!(
+                "I3: used {used} + free {} != capacity {}",
+                self.alloc.free_blocks(),
+                self.alloc.capacity()
+            ));
+        }
+        extents.extend(self.alloc.free_runs().map(|r| (r.start, r.len)));
+        extents.sort_unstable();
+        for w in extents.windows(2) {
+            if w[0].0 + w[0].1 > w[1].0 {
+                problems.push(format!("I3: blocks {} and {} overlap", w[0].0, w[1].0));
+            }
+        }
+        problems
+    }
+}
+
+fn take_runs(runs: &mut Vec<Run>, mut n: u64) -> Vec<Run> {
+    let mut out = Vec::new();
+    while n > 0 {
+        let r = &mut runs[0];
+        let take = r.len.min(n);
+        out.push(Run {
+            start: r.start,
+            len: take,
+        });
+        r.start += take;
+        r.len -= take;
+        n -= take;
+        if r.len == 0 {
+            runs.remove(0);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BS: u64 = 4096;
+
+    fn img() -> (Image, Ino, Ino) {
+        let mut i = Image::new(BS, 64);
+        let a = i.create(ROOT_INO, "a", FileKind::Regular).unwrap();
+        let b = i.create(ROOT_INO, "b", FileKind::Regular).unwrap();
+        (i, a, b)
+    }
+
+    fn clean(i: &Image) {
+        let p = i.fsck();
+        assert!(p.is_empty(), "{p:#?}");
+    }
+
+    #[test]
+    fn write_read_roundtrip_unaligned() {
+        let (mut i, a, _) = img();
+        i.write(a, 100, &Data::fill(b'x', 5000), Overwrite::InPlace).unwrap();
+        assert_eq!(i.inode(a).unwrap().size, 5100);
+        let d = i.read(a, 0, 10_000).unwrap();
+        assert_eq!(d.len(), 5100);
+        let v = d.to_vec();
+        assert!(v[..100].iter().all(|&b| b == 0));
+        assert!(v[100..].iter().all(|&b| b == b'x'));
+        clean(&i);
+    }
+
+    #[test]
+    fn share_then_cow_unshares_only_written_block() {
+        let (mut i, a, b) = img();
+        i.write(a, 0, &Data::fill(b'a', 4 * BS), Overwrite::CowShared).unwrap();
+        i.share(a, 0, b, 0, 4).unwrap();
+        i.inode_mut(b).unwrap().size = 4 * BS;
+        assert_eq!(i.shared_blocks(b, 0, 4).unwrap(), 4);
+        let free = i.alloc.free_blocks();
+        i.write(b, BS, &Data::fill(b'b', 10), Overwrite::CowShared).unwrap();
+        assert_eq!(i.alloc.free_blocks(), free - 1, "one block copied on write");
+        assert_eq!(i.shared_blocks(b, 0, 4).unwrap(), 3);
+        assert_eq!(i.read(a, BS, 10).unwrap().to_vec(), vec![b'a'; 10]);
+        assert_eq!(i.read(b, BS, 11).unwrap().to_vec(), b"bbbbbbbbbba");
+        clean(&i);
+        // Unshared overwrite in place under CowShared, new space under CowAlways.
+        let free = i.alloc.free_blocks();
+        i.write(b, BS, &Data::fill(b'c', 1), Overwrite::CowShared).unwrap();
+        assert_eq!(i.alloc.free_blocks(), free);
+        i.write(b, BS, &Data::fill(b'c', 1), Overwrite::CowAlways).unwrap();
+        assert_eq!(i.alloc.free_blocks(), free, "old block freed, new one taken");
+        clean(&i);
+    }
+
+    #[test]
+    fn delete_one_side_unshares_the_other() {
+        let (mut i, a, b) = img();
+        i.write(a, 0, &Data::fill(1, 2 * BS), Overwrite::CowShared).unwrap();
+        i.share(a, 0, b, 0, 2).unwrap();
+        i.remove(ROOT_INO, "a", false).unwrap();
+        i.evict(a);
+        assert_eq!(i.shared_blocks(b, 0, 2).unwrap(), 0);
+        clean(&i);
+    }
+
+    #[test]
+    fn enospc_is_all_or_nothing() {
+        let mut i = Image::new(BS, 4);
+        let a = i.create(ROOT_INO, "a", FileKind::Regular).unwrap();
+        i.write(a, 0, &Data::fill(1, 3 * BS), Overwrite::CowAlways).unwrap();
+        let before = i.read(a, 0, 3 * BS).unwrap();
+        assert_eq!(
+            i.write(a, 0, &Data::fill(2, 2 * BS), Overwrite::CowAlways),
+            Err(Errno::ENOSPC)
+        );
+        assert_eq!(i.read(a, 0, 3 * BS).unwrap(), before);
+        clean(&i);
+    }
+
+    #[test]
+    fn truncate_zeroes_tail_and_punch_makes_holes() {
+        let (mut i, a, _) = img();
+        i.write(a, 0, &Data::fill(b'z', 3 * BS), Overwrite::InPlace).unwrap();
+        i.set_size(a, BS + 10, Overwrite::InPlace).unwrap();
+        i.set_size(a, 3 * BS, Overwrite::InPlace).unwrap();
+        let v = i.read(a, BS, 20).unwrap().to_vec();
+        assert_eq!(&v[..10], &[b'z'; 10]);
+        assert_eq!(&v[10..], &[0; 10]);
+        i.write(a, 0, &Data::fill(b'z', 3 * BS), Overwrite::InPlace).unwrap();
+        i.punch(a, 100, 2 * BS, Overwrite::InPlace).unwrap();
+        assert_eq!(i.seek(a, 0, false).unwrap(), BS, "first whole hole block");
+        assert_eq!(i.seek(a, BS, true).unwrap(), 2 * BS);
+        clean(&i);
+    }
+
+    #[test]
+    fn fiemap_merges_and_flags() {
+        let (mut i, a, b) = img();
+        i.write(a, 0, &Data::fill(1, 4 * BS), Overwrite::CowShared).unwrap();
+        i.share(a, 2, b, 0, 2).unwrap();
+        let f = i.fiemap(a).unwrap();
+        assert_eq!(f.len(), 2);
+        assert_eq!(f[0].flags, 0);
+        assert_eq!(f[1].flags, fiemap_flags::SHARED | fiemap_flags::LAST);
+        assert_eq!(f[0].length + f[1].length, 4 * BS);
+    }
+
+    #[test]
+    fn media_error_reports_every_user() {
+        let (mut i, a, b) = img();
+        i.write(a, 0, &Data::fill(1, BS), Overwrite::CowShared).unwrap();
+        i.share(a, 0, b, 0, 1).unwrap();
+        let pb = i.physical_block(a, 0).unwrap().unwrap();
+        i.bad.insert(pb);
+        let mut users = i.users_of(pb);
+        users.sort();
+        assert_eq!(users, vec![(a, 0), (b, 0)]);
+        i.inode_mut(a).unwrap().size = BS;
+        assert_eq!(i.read(a, 0, 1), Err(Errno::EIO));
+    }
+}
