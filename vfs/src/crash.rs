@@ -1,0 +1,127 @@
+//! Durable versus volatile state, and the crash states a model permits.
+//!
+//! A [`Journal`] keeps the durable image (what a crash now would certainly keep) and, for
+//! models whose operations are individually atomic, the image after each operation since
+//! then. A crash picks one permitted state; [`Journal::states`] lists them all for
+//! crash-state enumeration (spec §6.9).
+
+use std::collections::VecDeque;
+
+use crate::extent::Image;
+
+/// What a crash may leave behind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Atomicity {
+    /// Everything since the last commit is one transaction: a crash keeps exactly the last
+    /// committed image (btrfs-like).
+    Transaction,
+    /// Each operation is journaled on its own: a crash keeps the committed image plus any
+    /// prefix of the operations since (ocfs2-like, plain/ext4-like ordered journaling).
+    PerOperation,
+}
+
+/// The durable image and the images a crash may recover to.
+#[derive(Clone, Debug)]
+pub struct Journal {
+    rule: Atomicity,
+    durable: Image,
+    /// Image after each operation since the last commit (per-operation atomicity only).
+    pending: VecDeque<Image>,
+    /// Per-operation models: beyond this many pending operations the oldest is checkpointed
+    /// (becomes durable), as a journal commits on its own timer.
+    pub max_pending: usize,
+    /// Operations since the last commit.
+    ops_since_commit: u64,
+}
+
+impl Journal {
+    /// A journal whose durable state is `image`.
+    pub fn new(image: &Image, rule: Atomicity) -> Journal {
+        Journal {
+            rule,
+            durable: image.clone(),
+            pending: VecDeque::new(),
+            max_pending: 16,
+            ops_since_commit: 0,
+        }
+    }
+
+    /// The atomicity rule.
+    pub fn rule(&self) -> Atomicity {
+        self.rule
+    }
+
+    /// Records that a modifying operation finished, leaving `live`.
+    pub fn op_done(&mut self, live: &Image) {
+        self.ops_since_commit += 1;
+        if self.rule == Atomicity::PerOperation {
+            self.pending.push_back(live.clone());
+            while self.pending.len() > self.max_pending {
+                self.durable = self.pending.pop_front().expect("non-empty");
+            }
+        }
+    }
+
+    /// `fsync`/`sync`/transaction commit: `live` becomes durable.
+    pub fn commit(&mut self, live: &Image) {
+        self.durable = live.clone();
+        self.pending.clear();
+        self.ops_since_commit = 0;
+    }
+
+    /// Operations not yet known durable.
+    pub fn ops_since_commit(&self) -> u64 {
+        self.ops_since_commit
+    }
+
+    /// Every image a crash now may recover to, oldest first, after mount-time recovery
+    /// (orphans evicted). Media errors are a property of the device and carry over from
+    /// `live`.
+    pub fn states(&self, live: &Image) -> Vec<Image> {
+        std::iter::once(&self.durable)
+            .chain(self.pending.iter())
+            .map(|img| {
+                let mut img = img.clone();
+                img.evict_orphans();
+                img.bad = live.bad.clone();
+                img
+            })
+            .collect()
+    }
+
+    /// Crashes to permitted state `pick` (index into [`Journal::states`], clamped), which then
+    /// becomes the durable state too.
+    pub fn crash(&mut self, live: &Image, pick: usize) -> Image {
+        let mut states = self.states(live);
+        let pick = pick.min(states.len() - 1);
+        let img = states.swap_remove(pick);
+        self.commit(&img);
+        img
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::Data;
+    use crate::extent::{FileKind, Overwrite, ROOT_INO};
+
+    #[test]
+    fn transaction_keeps_only_committed_and_per_op_keeps_prefixes() {
+        let mut img = Image::new(4096, 16);
+        for rule in [Atomicity::Transaction, Atomicity::PerOperation] {
+            let mut j = Journal::new(&img, rule);
+            let a = img.create(ROOT_INO, &format!("{rule:?}"), FileKind::Regular).unwrap();
+            j.op_done(&img);
+            img.write(a, 0, &Data::fill(1, 10), Overwrite::CowAlways).unwrap();
+            j.op_done(&img);
+            let n = j.states(&img).len();
+            assert_eq!(n, if rule == Atomicity::Transaction { 1 } else { 3 });
+            for s in j.states(&img) {
+                assert!(s.fsck().is_empty());
+            }
+            j.commit(&img);
+            assert_eq!(j.states(&img).len(), 1);
+        }
+    }
+}

@@ -1,0 +1,222 @@
+//! The filesystem interface.
+//!
+//! A model implements [`FileSystem`]; the VFS calls it with the inode locks already held
+//! where the kernel would hold them. Optional operations have default methods that answer
+//! `EOPNOTSUPP`, as a NULL method in `struct file_operations` does.
+
+use crate::clock::CostModel;
+use crate::data::Data;
+use crate::errno::{Errno, KResult};
+use crate::extent::{Attrs, FiemapExtent, FileKind, Image, Ino};
+use crate::task::Task;
+
+/// `REMAP_FILE_*` flags of `->remap_file_range`.
+pub mod remap_flags {
+    /// Compare contents first; share only if equal (`FIDEDUPERANGE`).
+    pub const DEDUP: u32 = 1 << 0;
+    /// The call may do less than asked (copy_file_range's use of remap).
+    pub const CAN_SHORTEN: u32 = 1 << 1;
+    /// Advisory: the filesystem may ignore the request (equals CAN_SHORTEN on Linux).
+    pub const ADVISORY: u32 = CAN_SHORTEN;
+}
+
+/// `fallocate(2)` mode bits.
+pub mod falloc_flags {
+    pub const KEEP_SIZE: u32 = 0x01;
+    pub const PUNCH_HOLE: u32 = 0x02;
+    pub const NO_HIDE_STALE: u32 = 0x04;
+    pub const COLLAPSE_RANGE: u32 = 0x08;
+    pub const ZERO_RANGE: u32 = 0x10;
+    pub const INSERT_RANGE: u32 = 0x20;
+    pub const UNSHARE_RANGE: u32 = 0x40;
+}
+
+/// What `stat` reports about an inode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Stat {
+    pub ino: Ino,
+    pub kind: FileKind,
+    pub size: u64,
+    /// Allocated space in 512-byte units (shared blocks count for every file).
+    pub blocks: u64,
+    /// Preferred I/O size (the block or cluster size).
+    pub blksize: u64,
+    pub nlink: u32,
+    pub attrs: Attrs,
+    /// Change counter (stands in for mtime).
+    pub version: u64,
+}
+
+impl Stat {
+    /// Builds the `stat` of inode `ino` of `image`.
+    ///
+    /// # Errors
+    /// `ESTALE` if the inode does not exist.
+    pub fn of(image: &Image, ino: Ino) -> KResult<Stat> {
+        let n = image.inode(ino)?;
+        let bs = image.block_size();
+        let blocks = if let Some(d) = &n.inline {
+            d.len().div_ceil(512)
+        } else {
+            n.map.values().map(|m| m.len * bs / 512).sum()
+        };
+        Ok(Stat {
+            ino,
+            kind: n.kind,
+            size: n.size,
+            blocks,
+            blksize: bs,
+            nlink: n.nlink,
+            attrs: n.attrs,
+            version: n.version,
+        })
+    }
+}
+
+/// What `statfs` reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StatFs {
+    pub block_size: u64,
+    pub blocks: u64,
+    pub free: u64,
+}
+
+/// How an offloaded copy (`->copy_file_range`, e.g. NFS COPY) may be done.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CopyHow {
+    /// The caller forbids shared references (never-share splice). A filesystem that cannot
+    /// promise this must answer `EOPNOTSUPP` so the VFS byte-copies instead.
+    pub no_share: bool,
+    /// Do not wait for an unfinished asynchronous copy: `EAGAIN`.
+    pub nonblock: bool,
+}
+
+/// A fault to inject.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// A media error on the physical block behind byte `off` of inode `ino`.
+    MediaError { ino: Ino, off: u64 },
+    /// The `n`th allocation from now fails with `ENOSPC` (1 = the next one).
+    EnospcAfter { n: u64 },
+    /// The server reboots (nfs-like).
+    Reboot,
+    /// The network drops everything for this many virtual nanoseconds (nfs-like).
+    Partition { ns: u64 },
+}
+
+/// Who a fault hit: `(inode, byte offset)` of every file that references the damaged block.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FaultReport {
+    pub hits: Vec<(Ino, u64)>,
+    /// A sentence for people.
+    pub note: String,
+}
+
+/// A mounted filesystem model.
+pub trait FileSystem: Send + Sync {
+    /// The model's name (`"btrfs-like"`).
+    fn fs_type(&self) -> &str;
+    /// Geometry and free space.
+    fn statfs(&self) -> StatFs;
+    /// The cost model that charges this filesystem's work.
+    fn cost(&self) -> &CostModel;
+    /// Byte copies proceed in chunks of this many bytes (mount option; default 1 MiB).
+    fn chunk_size(&self) -> u64 {
+        1 << 20
+    }
+    /// The largest file size (`s_maxbytes`).
+    fn max_file_size(&self) -> u64 {
+        i64::MAX as u64
+    }
+    /// The block size that remap alignment is checked against.
+    fn remap_block_size(&self) -> u64 {
+        self.statfs().block_size
+    }
+
+    // ------------------------------------------------------------ namespace
+
+    /// Looks up a name. # Errors: `ENOENT`, `ENOTDIR`, `ENAMETOOLONG`.
+    fn lookup(&self, dir: Ino, name: &str) -> KResult<Ino>;
+    /// Creates a file or directory. # Errors: `EEXIST`, `ENOTDIR`, `ENOSPC`.
+    fn create(&self, task: &Task, dir: Ino, name: &str, kind: FileKind) -> KResult<Ino>;
+    /// Unlinks or (with `rmdir`) removes a directory; returns the unlinked inode.
+    fn remove(&self, task: &Task, dir: Ino, name: &str, rmdir: bool) -> KResult<Ino>;
+    /// Renames; returns the replaced inode, if any.
+    fn rename(&self, task: &Task, odir: Ino, oname: &str, ndir: Ino, nname: &str)
+    -> KResult<Option<Ino>>;
+    /// The last reference to an unlinked inode went away: free it.
+    fn evict(&self, ino: Ino);
+    /// `stat`.
+    fn getattr(&self, ino: Ino) -> KResult<Stat>;
+    /// `chattr`-style attributes.
+    fn set_attrs(&self, task: &Task, ino: Ino, attrs: Attrs) -> KResult<()>;
+
+    // ------------------------------------------------------------ data
+
+    /// Reads up to `len` bytes at `off` (short at EOF).
+    fn read(&self, task: &Task, ino: Ino, off: u64, len: u64) -> KResult<Data>;
+    /// Writes `data` at `off`, extending the size; returns bytes written.
+    fn write(&self, task: &Task, ino: Ino, off: u64, data: &Data) -> KResult<u64>;
+    /// Sets the size.
+    fn truncate(&self, task: &Task, ino: Ino, size: u64) -> KResult<()>;
+    /// `fallocate` with a mode from [`falloc_flags`].
+    fn fallocate(&self, task: &Task, ino: Ino, mode: u32, off: u64, len: u64) -> KResult<()>;
+    /// Makes the inode (and, in these models, the whole filesystem) durable.
+    fn fsync(&self, task: &Task, ino: Ino, datasync: bool) -> KResult<()>;
+    /// `syncfs`.
+    fn sync_fs(&self, task: &Task) -> KResult<()>;
+    /// `SEEK_DATA` (`data`) / `SEEK_HOLE`.
+    fn seek_data_hole(&self, ino: Ino, off: u64, data: bool) -> KResult<u64>;
+    /// `FS_IOC_FIEMAP`.
+    fn fiemap(&self, _ino: Ino) -> KResult<Vec<FiemapExtent>> {
+        Err(Errno::EOPNOTSUPP)
+    }
+
+    // ------------------------------------------------------------ copy offload
+
+    /// `->remap_file_range`: share (or, with [`remap_flags::DEDUP`], dedupe) `len` bytes;
+    /// returns bytes remapped. Called with both inode locks held; the VFS has done the
+    /// file-level checks, the filesystem does `generic_remap_file_range_prep`'s.
+    fn remap_file_range(
+        &self,
+        _task: &Task,
+        _src: Ino,
+        _soff: u64,
+        _dst: Ino,
+        _doff: u64,
+        _len: u64,
+        _flags: u32,
+    ) -> KResult<u64> {
+        Err(Errno::EOPNOTSUPP)
+    }
+
+    /// `->copy_file_range`: an offloaded copy (NFS COPY). Returns bytes copied.
+    #[allow(clippy::too_many_arguments)]
+    fn copy_file_range(
+        &self,
+        _task: &Task,
+        _src: Ino,
+        _soff: u64,
+        _dst: Ino,
+        _doff: u64,
+        _len: u64,
+        _how: CopyHow,
+    ) -> KResult<u64> {
+        Err(Errno::EOPNOTSUPP)
+    }
+
+    // ------------------------------------------------------------ the lab
+
+    /// A snapshot of the on-disk image (for nfs-like: the server's), for checks and pictures.
+    fn image(&self) -> Image;
+    /// Invariant problems, one line each; empty when clean.
+    fn fsck(&self) -> Vec<String> {
+        self.image().fsck()
+    }
+    /// Every image a crash now could recover to (after recovery), oldest first.
+    fn crash_states(&self) -> Vec<Image>;
+    /// Crashes to permitted state `pick` (clamped); all volatile state is lost.
+    fn crash(&self, pick: usize);
+    /// Injects a fault.
+    fn inject(&self, task: &Task, fault: Fault) -> KResult<FaultReport>;
+}

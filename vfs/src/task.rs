@@ -1,0 +1,112 @@
+//! The calling thread (the kernel's `current`): its virtual clock, pending signals, and
+//! what its last calls did (for reports and checks).
+
+use std::cell::{Cell, RefCell};
+
+use crate::clock::Nanos;
+
+/// When a signal is delivered to the task.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SignalPlan {
+    /// Deliver after this many more chunks of byte copy have completed (0 = before the next
+    /// chunk starts).
+    pub after_chunks: Option<u64>,
+}
+
+/// Counters of what the task's calls did, reset by the caller when it wants per-call figures.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TaskStats {
+    /// Chunks of byte copy done.
+    pub chunks: u64,
+    /// Bytes moved by byte copy (in the VFS, or by a server on its side).
+    pub bytes_copied: u64,
+    /// Bytes done by sharing extents.
+    pub bytes_shared: u64,
+    /// Extents remapped.
+    pub extents_remapped: u64,
+    /// Total virtual time spent waiting for inode locks.
+    pub lock_wait: Nanos,
+    /// Longest single hold of an inode lock by this task.
+    pub longest_hold: Nanos,
+}
+
+/// A simulated thread. Not shared between threads: each thread owns its task.
+#[derive(Debug, Default)]
+pub struct Task {
+    pub tid: u32,
+    now: Cell<Nanos>,
+    signal: Cell<SignalPlan>,
+    stats: RefCell<TaskStats>,
+}
+
+impl Task {
+    /// A task with its clock at zero.
+    pub fn new(tid: u32) -> Task {
+        Task {
+            tid,
+            ..Task::default()
+        }
+    }
+
+    /// The task's virtual time.
+    pub fn now(&self) -> Nanos {
+        self.now.get()
+    }
+
+    /// Spends `ns` of virtual time.
+    pub fn charge(&self, ns: Nanos) {
+        self.now.set(self.now.get() + ns);
+    }
+
+    /// Moves the clock forward to `t` (no-op if already later); returns the wait.
+    pub fn wait_until(&self, t: Nanos) -> Nanos {
+        let wait = t.saturating_sub(self.now.get());
+        self.now.set(self.now.get() + wait);
+        wait
+    }
+
+    /// Arranges a signal.
+    pub fn plan_signal(&self, plan: SignalPlan) {
+        self.signal.set(plan);
+    }
+
+    /// Called by a byte-copy loop before each chunk: whether a signal is pending now.
+    /// Delivering it clears the plan.
+    pub fn signal_pending(&self) -> bool {
+        let plan = self.signal.get();
+        match plan.after_chunks {
+            Some(0) => {
+                self.signal.set(SignalPlan::default());
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Called by a byte-copy loop after each chunk: counts it towards a planned signal.
+    pub fn chunk_done(&self, bytes: u64) {
+        let mut plan = self.signal.get();
+        if let Some(n) = plan.after_chunks.as_mut() {
+            *n = n.saturating_sub(1);
+        }
+        self.signal.set(plan);
+        let mut s = self.stats.borrow_mut();
+        s.chunks += 1;
+        s.bytes_copied += bytes;
+    }
+
+    /// Updates the statistics.
+    pub fn with_stats<R>(&self, f: impl FnOnce(&mut TaskStats) -> R) -> R {
+        f(&mut self.stats.borrow_mut())
+    }
+
+    /// A copy of the statistics.
+    pub fn stats(&self) -> TaskStats {
+        self.stats.borrow().clone()
+    }
+
+    /// Returns the statistics and starts counting afresh.
+    pub fn take_stats(&self) -> TaskStats {
+        std::mem::take(&mut self.stats.borrow_mut())
+    }
+}
