@@ -1,0 +1,336 @@
+//! The machinery every local (block-device) model shares.
+//!
+//! [`LocalFs`] keeps one [`Image`] and one [`Journal`] behind a short-held mutex and
+//! implements [`FileSystem`] by delegating each policy decision to its [`Flavor`]: how
+//! overwrites work (in place / CoW of shared blocks / CoW always), what a crash keeps, and
+//! whether and how ranges can be remapped. The mutex is held only inside one method call,
+//! never across chunks or while the VFS waits for an inode lock (design assumption A3).
+
+use vfs::clock::CostModel;
+use vfs::crash::{Atomicity, Journal};
+use vfs::data::Data;
+use vfs::errno::{Errno, KResult};
+use vfs::extent::{Attrs, FiemapExtent, FileKind, Image, Ino, Overwrite};
+use vfs::fs::{FaultReport, Fault, FileSystem, Stat, StatFs, falloc_flags};
+use vfs::sync::Mutex;
+use vfs::task::Task;
+
+/// Mount options common to local models (`size=`, `chunk=`, plus model-specific ones parsed
+/// by each model).
+#[derive(Clone, Debug, PartialEq)]
+pub struct LocalOptions {
+    /// Device size in bytes.
+    pub size: u64,
+    /// Allocation unit (block or cluster) in bytes.
+    pub block_size: u64,
+    /// Byte-copy chunk for splice and copy_file_range fallbacks.
+    pub chunk_size: u64,
+    /// Per-operation journal: how many operations may be pending before the oldest is
+    /// checkpointed.
+    pub journal_ops: usize,
+    pub cost: CostModel,
+}
+
+impl Default for LocalOptions {
+    fn default() -> LocalOptions {
+        LocalOptions {
+            size: 1 << 50, // 1 PiB: big enough for 1 TiB tour files with room to spare
+            block_size: 4096,
+            chunk_size: 1 << 20,
+            journal_ops: 16,
+            cost: CostModel::local_ssd(),
+        }
+    }
+}
+
+/// Everything inside a [`LocalFs`]'s lock.
+#[derive(Debug)]
+pub struct LocalState {
+    pub img: Image,
+    pub journal: Journal,
+}
+
+/// What distinguishes one local model from another.
+pub trait Flavor: Send + Sync + 'static {
+    /// The model's name.
+    fn name(&self) -> &'static str;
+    /// How an overwrite of a mapped block of a file with `attrs` is done.
+    fn overwrite(&self, attrs: &Attrs) -> Overwrite;
+    /// What a crash keeps.
+    fn atomicity(&self) -> Atomicity;
+    /// Whether `FS_IOC_FIEMAP` is supported (tmpfs-like: no).
+    fn has_fiemap(&self) -> bool {
+        true
+    }
+    /// Writes `data` at `off` of `ino` (extending the size). Models with inline extents
+    /// override this; the default writes through the extent map.
+    ///
+    /// # Errors
+    /// `ENOSPC`, `EIO`.
+    fn write(&self, img: &mut Image, ino: Ino, off: u64, data: &Data) -> KResult<()> {
+        let ow = self.overwrite(&img.inode(ino)?.attrs);
+        img.write(ino, off, data, ow)
+    }
+    /// `->remap_file_range` with both inodes locked. Returns bytes remapped.
+    ///
+    /// # Errors
+    /// `EOPNOTSUPP` when the model cannot share (the default).
+    #[allow(clippy::too_many_arguments)]
+    fn remap(
+        &self,
+        _img: &mut Image,
+        _cost: &CostModel,
+        _task: &Task,
+        _src: Ino,
+        _soff: u64,
+        _dst: Ino,
+        _doff: u64,
+        _len: u64,
+        _flags: u32,
+    ) -> KResult<u64> {
+        Err(Errno::EOPNOTSUPP)
+    }
+    /// The block size remap alignment is checked against (default: the allocation unit).
+    fn remap_block_size(&self, img: &Image) -> u64 {
+        img.block_size()
+    }
+}
+
+/// A local filesystem model: an image, a journal, a flavor.
+pub struct LocalFs<F: Flavor> {
+    flavor: F,
+    opts: LocalOptions,
+    state: Mutex<LocalState>,
+}
+
+impl<F: Flavor> LocalFs<F> {
+    /// A freshly formatted filesystem.
+    pub fn new(flavor: F, opts: LocalOptions) -> LocalFs<F> {
+        let img = Image::new(opts.block_size, opts.size / opts.block_size);
+        let mut journal = Journal::new(&img, flavor.atomicity());
+        journal.max_pending = opts.journal_ops;
+        LocalFs {
+            flavor,
+            opts,
+            state: Mutex::new(LocalState { img, journal }),
+        }
+    }
+
+    /// The flavor.
+    pub fn flavor(&self) -> &F {
+        &self.flavor
+    }
+
+    /// The mount options.
+    pub fn options(&self) -> &LocalOptions {
+        &self.opts
+    }
+
+    /// Runs `f` on the locked state (for model-specific operations and tests).
+    pub fn with_state<R>(&self, f: impl FnOnce(&mut LocalState) -> R) -> R {
+        f(&mut self.state.lock())
+    }
+
+    /// Runs a modifying operation: on success it is recorded in the journal.
+    fn modify<R>(&self, f: impl FnOnce(&mut Image) -> KResult<R>) -> KResult<R> {
+        let mut st = self.state.lock();
+        let r = f(&mut st.img)?;
+        let LocalState { img, journal } = &mut *st;
+        journal.op_done(img);
+        Ok(r)
+    }
+
+    fn ow(&self, img: &Image, ino: Ino) -> KResult<Overwrite> {
+        Ok(self.flavor.overwrite(&img.inode(ino)?.attrs))
+    }
+}
+
+impl<F: Flavor> FileSystem for LocalFs<F> {
+    fn fs_type(&self) -> &str {
+        self.flavor.name()
+    }
+
+    fn statfs(&self) -> StatFs {
+        let st = self.state.lock();
+        StatFs {
+            block_size: st.img.block_size(),
+            blocks: st.img.alloc.capacity(),
+            free: st.img.alloc.free_blocks(),
+        }
+    }
+
+    fn cost(&self) -> &CostModel {
+        &self.opts.cost
+    }
+
+    fn chunk_size(&self) -> u64 {
+        self.opts.chunk_size
+    }
+
+    fn remap_block_size(&self) -> u64 {
+        self.flavor.remap_block_size(&self.state.lock().img)
+    }
+
+    fn lookup(&self, dir: Ino, name: &str) -> KResult<Ino> {
+        self.state.lock().img.lookup(dir, name)
+    }
+
+    fn create(&self, task: &Task, dir: Ino, name: &str, kind: FileKind) -> KResult<Ino> {
+        task.charge(self.opts.cost.metadata(1));
+        self.modify(|img| img.create(dir, name, kind))
+    }
+
+    fn remove(&self, task: &Task, dir: Ino, name: &str, rmdir: bool) -> KResult<Ino> {
+        task.charge(self.opts.cost.metadata(1));
+        self.modify(|img| img.remove(dir, name, rmdir))
+    }
+
+    fn rename(
+        &self,
+        task: &Task,
+        odir: Ino,
+        oname: &str,
+        ndir: Ino,
+        nname: &str,
+    ) -> KResult<Option<Ino>> {
+        task.charge(self.opts.cost.metadata(1));
+        self.modify(|img| img.rename(odir, oname, ndir, nname))
+    }
+
+    fn evict(&self, ino: Ino) {
+        let _ = self.modify(|img| {
+            img.evict(ino);
+            Ok(())
+        });
+    }
+
+    fn getattr(&self, ino: Ino) -> KResult<Stat> {
+        Stat::of(&self.state.lock().img, ino)
+    }
+
+    fn set_attrs(&self, _task: &Task, ino: Ino, attrs: Attrs) -> KResult<()> {
+        self.modify(|img| {
+            img.inode_mut(ino)?.attrs = attrs;
+            Ok(())
+        })
+    }
+
+    fn read(&self, task: &Task, ino: Ino, off: u64, len: u64) -> KResult<Data> {
+        let d = self.state.lock().img.read(ino, off, len)?;
+        task.charge(self.opts.cost.read(d.len()));
+        Ok(d)
+    }
+
+    fn write(&self, task: &Task, ino: Ino, off: u64, data: &Data) -> KResult<u64> {
+        task.charge(self.opts.cost.write(data.len()));
+        self.modify(|img| self.flavor.write(img, ino, off, data))?;
+        Ok(data.len())
+    }
+
+    fn truncate(&self, task: &Task, ino: Ino, size: u64) -> KResult<()> {
+        task.charge(self.opts.cost.metadata(1));
+        self.modify(|img| {
+            let ow = self.ow(img, ino)?;
+            img.set_size(ino, size, ow)
+        })
+    }
+
+    fn fallocate(&self, task: &Task, ino: Ino, mode: u32, off: u64, len: u64) -> KResult<()> {
+        use falloc_flags::*;
+        task.charge(self.opts.cost.metadata(1));
+        self.modify(|img| {
+            let ow = self.ow(img, ino)?;
+            match mode {
+                0 => img.preallocate(ino, off, len, false),
+                KEEP_SIZE => img.preallocate(ino, off, len, true),
+                m if m == PUNCH_HOLE | KEEP_SIZE => img.punch(ino, off, len, ow),
+                _ => Err(Errno::EOPNOTSUPP),
+            }
+        })
+    }
+
+    fn fsync(&self, task: &Task, _ino: Ino, _datasync: bool) -> KResult<()> {
+        task.charge(self.opts.cost.flush_ns);
+        let mut st = self.state.lock();
+        let LocalState { img, journal } = &mut *st;
+        journal.commit(img);
+        Ok(())
+    }
+
+    fn sync_fs(&self, task: &Task) -> KResult<()> {
+        self.fsync(task, 0, false)
+    }
+
+    fn seek_data_hole(&self, ino: Ino, off: u64, data: bool) -> KResult<u64> {
+        self.state.lock().img.seek(ino, off, data)
+    }
+
+    fn fiemap(&self, ino: Ino) -> KResult<Vec<FiemapExtent>> {
+        if !self.flavor.has_fiemap() {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        self.state.lock().img.fiemap(ino)
+    }
+
+    fn remap_file_range(
+        &self,
+        task: &Task,
+        src: Ino,
+        soff: u64,
+        dst: Ino,
+        doff: u64,
+        len: u64,
+        flags: u32,
+    ) -> KResult<u64> {
+        let cost = &self.opts.cost;
+        self.modify(|img| {
+            self.flavor
+                .remap(img, cost, task, src, soff, dst, doff, len, flags)
+        })
+    }
+
+    fn image(&self) -> Image {
+        self.state.lock().img.clone()
+    }
+
+    fn fsck(&self) -> Vec<String> {
+        self.state.lock().img.fsck()
+    }
+
+    fn crash_states(&self) -> Vec<Image> {
+        let st = self.state.lock();
+        st.journal.states(&st.img)
+    }
+
+    fn crash(&self, pick: usize) {
+        let mut st = self.state.lock();
+        let LocalState { img, journal } = &mut *st;
+        *img = journal.crash(img, pick);
+    }
+
+    fn inject(&self, _task: &Task, fault: Fault) -> KResult<FaultReport> {
+        let mut st = self.state.lock();
+        let img = &mut st.img;
+        match fault {
+            Fault::MediaError { ino, off } => {
+                let pb = img.physical_block(ino, off)?.ok_or(Errno::ENXIO)?;
+                img.bad.insert(pb);
+                let hits = img.users_of(pb);
+                let note = format!(
+                    "media error on physical block {pb}: {} file{} reference it",
+                    hits.len(),
+                    if hits.len() == 1 { "" } else { "s" }
+                );
+                Ok(FaultReport { hits, note })
+            }
+            Fault::EnospcAfter { n } => {
+                img.alloc.fail_at_call = Some(img.alloc.calls + n.max(1));
+                Ok(FaultReport {
+                    hits: Vec::new(),
+                    note: format!("allocation call {} from now fails with ENOSPC", n.max(1)),
+                })
+            }
+            Fault::Reboot | Fault::Partition { .. } => Err(Errno::EOPNOTSUPP),
+        }
+    }
+}

@@ -1,0 +1,44 @@
+//! plain: the no-sharing baseline (ext4-like without reflink, tmpfs-like).
+//!
+//! Overwrites happen in place, there is no `->remap_file_range` (clone and dedupe answer
+//! `EOPNOTSUPP`; copy_file_range and splice byte-copy), and every operation is journaled on
+//! its own (ext4 `data=ordered`: a crash keeps a prefix of the operations since the last
+//! commit). The `tmpfs` variant has no FIEMAP.
+
+use vfs::crash::Atomicity;
+use vfs::extent::{Attrs, Overwrite};
+
+use crate::local::{Flavor, LocalFs, LocalOptions};
+
+/// The plain flavor.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Plain {
+    /// tmpfs-like: no FIEMAP (`EOPNOTSUPP`), as on Linux tmpfs.
+    pub tmpfs: bool,
+}
+
+impl Flavor for Plain {
+    fn name(&self) -> &'static str {
+        if self.tmpfs { "tmpfs-like" } else { "plain" }
+    }
+
+    fn overwrite(&self, _attrs: &Attrs) -> Overwrite {
+        Overwrite::InPlace
+    }
+
+    fn atomicity(&self) -> Atomicity {
+        Atomicity::PerOperation
+    }
+
+    fn has_fiemap(&self) -> bool {
+        !self.tmpfs
+    }
+}
+
+/// The plain model.
+pub type PlainFs = LocalFs<Plain>;
+
+/// A plain filesystem with the given options.
+pub fn plain(opts: LocalOptions) -> PlainFs {
+    LocalFs::new(Plain::default(), opts)
+}
