@@ -11,7 +11,7 @@ use vfs::crash::{Atomicity, Journal};
 use vfs::data::Data;
 use vfs::errno::{Errno, KResult};
 use vfs::extent::{Attrs, FiemapExtent, FileKind, Image, Ino, Overwrite};
-use vfs::fs::{FaultReport, Fault, FileSystem, Stat, StatFs, falloc_flags};
+use vfs::fs::{Fault, FaultReport, FileSystem, Stat, StatFs, falloc_flags};
 use vfs::sync::Mutex;
 use vfs::task::Task;
 
@@ -75,7 +75,6 @@ pub trait Flavor: Send + Sync + 'static {
     ///
     /// # Errors
     /// `EOPNOTSUPP` when the model cannot share (the default).
-    #[allow(clippy::too_many_arguments)]
     fn remap(
         &self,
         _img: &mut Image,

@@ -88,12 +88,17 @@ impl Spec {
                         return Err("chunk must be at least 1 byte".into());
                     }
                 }
-                "journal" => base.journal_ops = v.parse().map_err(|_| format!("bad journal={v}"))?,
+                "journal" => {
+                    base.journal_ops = v.parse().map_err(|_| format!("bad journal={v}"))?
+                }
                 _ => rest.push((k.clone(), v.clone())),
             }
         }
         if base.size < base.block_size * 16 {
-            return Err(format!("size {} is too small (minimum 16 blocks)", base.size));
+            return Err(format!(
+                "size {} is too small (minimum 16 blocks)",
+                base.size
+            ));
         }
         Ok((base, rest))
     }

@@ -158,5 +158,6 @@ pub trait Syscalls {
         dests: &[DedupeDest],
     ) -> SysResult<Vec<DedupeOutcome>>;
     /// `ioctl(fd, FS_IOC_FIEMAP, …)` for `[start, start + len)` with `fm_flags`.
-    fn fiemap(&mut self, fd: i32, start: u64, len: u64, flags: u32) -> SysResult<Vec<FiemapExtent>>;
+    fn fiemap(&mut self, fd: i32, start: u64, len: u64, flags: u32)
+    -> SysResult<Vec<FiemapExtent>>;
 }

@@ -111,9 +111,12 @@ mod tests {
         let mut img = Image::new(4096, 16);
         for rule in [Atomicity::Transaction, Atomicity::PerOperation] {
             let mut j = Journal::new(&img, rule);
-            let a = img.create(ROOT_INO, &format!("{rule:?}"), FileKind::Regular).unwrap();
+            let a = img
+                .create(ROOT_INO, &format!("{rule:?}"), FileKind::Regular)
+                .unwrap();
             j.op_done(&img);
-            img.write(a, 0, &Data::fill(1, 10), Overwrite::CowAlways).unwrap();
+            img.write(a, 0, &Data::fill(1, 10), Overwrite::CowAlways)
+                .unwrap();
             j.op_done(&img);
             let n = j.states(&img).len();
             assert_eq!(n, if rule == Atomicity::Transaction { 1 } else { 3 });

@@ -157,9 +157,7 @@ impl Data {
 
     /// Whether the content uses real bytes anywhere (then copying it costs memory).
     pub fn has_bytes(&self) -> bool {
-        self.segs
-            .iter()
-            .any(|s| matches!(s.src, Src::Bytes { .. }))
+        self.segs.iter().any(|s| matches!(s.src, Src::Bytes { .. }))
     }
 
     /// Appends `len` bytes from `src`, merging with the last segment when it continues it.

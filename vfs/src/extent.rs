@@ -318,7 +318,13 @@ impl Image {
     /// # Errors
     /// `ENOENT`; `EISDIR` (file over directory); `ENOTDIR` (directory over file);
     /// `ENOTEMPTY` (over a non-empty directory); `EINVAL` (directory into itself).
-    pub fn rename(&mut self, odir: Ino, oname: &str, ndir: Ino, nname: &str) -> KResult<Option<Ino>> {
+    pub fn rename(
+        &mut self,
+        odir: Ino,
+        oname: &str,
+        ndir: Ino,
+        nname: &str,
+    ) -> KResult<Option<Ino>> {
         let src = self.lookup(odir, oname)?;
         self.dir(ndir)?;
         if nname.len() > NAME_MAX {
@@ -409,7 +415,11 @@ impl Image {
         let tail_len = tail.len;
         let tail_key = self.phys.insert(tail);
         for (i, f) in refs {
-            let map = &mut self.inodes.get_mut(&i).expect("backref to a live inode").map;
+            let map = &mut self
+                .inodes
+                .get_mut(&i)
+                .expect("backref to a live inode")
+                .map;
             let head = map.get_mut(&f).expect("backref to a live mapping");
             head.len = at;
             let unwritten = head.unwritten;
@@ -460,7 +470,10 @@ impl Image {
                 data: data.slice(off, run.len * bs),
                 backrefs: BTreeSet::from([(ino, fb)]),
             });
-            let node = self.inodes.get_mut(&ino).expect("mapping into a live inode");
+            let node = self
+                .inodes
+                .get_mut(&ino)
+                .expect("mapping into a live inode");
             node.map.insert(
                 fb,
                 Mapping {
@@ -521,7 +534,9 @@ impl Image {
         }
         let end = size.min(off.saturating_add(len));
         let (b0, b1) = (off / bs, end.div_ceil(bs));
-        Ok(self.read_blocks(ino, b0, b1)?.slice(off - b0 * bs, end - off))
+        Ok(self
+            .read_blocks(ino, b0, b1)?
+            .slice(off - b0 * bs, end - off))
     }
 
     /// Overwrites the block-aligned span starting at file block `fb` with `span` (a whole
@@ -617,8 +632,16 @@ impl Image {
         }
         let bs = self.block_size;
         let fb = off / bs;
-        let mapped = self.inode(ino)?.mapping_at(fb).is_some_and(|(_, m)| !m.unwritten);
-        if !mapped || self.read_blocks(ino, fb, fb + 1)?.slice(off % bs, len).is_zero() {
+        let mapped = self
+            .inode(ino)?
+            .mapping_at(fb)
+            .is_some_and(|(_, m)| !m.unwritten);
+        if !mapped
+            || self
+                .read_blocks(ino, fb, fb + 1)?
+                .slice(off % bs, len)
+                .is_zero()
+        {
             return Ok(());
         }
         self.write_at(ino, off, &Data::zero(len), ow)
@@ -793,7 +816,11 @@ impl Image {
             }
             if data {
                 return Ok((s * bs).max(off).min(node.size)).and_then(|p| {
-                    if p < node.size { Ok(p) } else { Err(Errno::ENXIO) }
+                    if p < node.size {
+                        Ok(p)
+                    } else {
+                        Err(Errno::ENXIO)
+                    }
                 });
             }
             if s > pos {
@@ -864,10 +891,17 @@ impl Image {
             used += e.len;
             extents.push((e.start, e.len));
             if e.backrefs.is_empty() {
-                problems.push(format!("I2: extent {key} at block {} has no reference", e.start));
+                problems.push(format!(
+                    "I2: extent {key} at block {} has no reference",
+                    e.start
+                ));
             }
             if e.data.len() != e.len * bs {
-                problems.push(format!("extent {key}: data length {} != {} blocks", e.data.len(), e.len));
+                problems.push(format!(
+                    "extent {key}: data length {} != {} blocks",
+                    e.data.len(),
+                    e.len
+                ));
             }
             for &(i, f) in &e.backrefs {
                 match self.inodes.get(&i).and_then(|n| n.map.get(&f)) {
@@ -965,7 +999,8 @@ mod tests {
     #[test]
     fn write_read_roundtrip_unaligned() {
         let (mut i, a, _) = img();
-        i.write(a, 100, &Data::fill(b'x', 5000), Overwrite::InPlace).unwrap();
+        i.write(a, 100, &Data::fill(b'x', 5000), Overwrite::InPlace)
+            .unwrap();
         assert_eq!(i.inode(a).unwrap().size, 5100);
         let d = i.read(a, 0, 10_000).unwrap();
         assert_eq!(d.len(), 5100);
@@ -978,12 +1013,14 @@ mod tests {
     #[test]
     fn share_then_cow_unshares_only_written_block() {
         let (mut i, a, b) = img();
-        i.write(a, 0, &Data::fill(b'a', 4 * BS), Overwrite::CowShared).unwrap();
+        i.write(a, 0, &Data::fill(b'a', 4 * BS), Overwrite::CowShared)
+            .unwrap();
         i.share(a, 0, b, 0, 4).unwrap();
         i.inode_mut(b).unwrap().size = 4 * BS;
         assert_eq!(i.shared_blocks(b, 0, 4).unwrap(), 4);
         let free = i.alloc.free_blocks();
-        i.write(b, BS, &Data::fill(b'b', 10), Overwrite::CowShared).unwrap();
+        i.write(b, BS, &Data::fill(b'b', 10), Overwrite::CowShared)
+            .unwrap();
         assert_eq!(i.alloc.free_blocks(), free - 1, "one block copied on write");
         assert_eq!(i.shared_blocks(b, 0, 4).unwrap(), 3);
         assert_eq!(i.read(a, BS, 10).unwrap().to_vec(), vec![b'a'; 10]);
@@ -991,17 +1028,24 @@ mod tests {
         clean(&i);
         // Unshared overwrite in place under CowShared, new space under CowAlways.
         let free = i.alloc.free_blocks();
-        i.write(b, BS, &Data::fill(b'c', 1), Overwrite::CowShared).unwrap();
+        i.write(b, BS, &Data::fill(b'c', 1), Overwrite::CowShared)
+            .unwrap();
         assert_eq!(i.alloc.free_blocks(), free);
-        i.write(b, BS, &Data::fill(b'c', 1), Overwrite::CowAlways).unwrap();
-        assert_eq!(i.alloc.free_blocks(), free, "old block freed, new one taken");
+        i.write(b, BS, &Data::fill(b'c', 1), Overwrite::CowAlways)
+            .unwrap();
+        assert_eq!(
+            i.alloc.free_blocks(),
+            free,
+            "old block freed, new one taken"
+        );
         clean(&i);
     }
 
     #[test]
     fn delete_one_side_unshares_the_other() {
         let (mut i, a, b) = img();
-        i.write(a, 0, &Data::fill(1, 2 * BS), Overwrite::CowShared).unwrap();
+        i.write(a, 0, &Data::fill(1, 2 * BS), Overwrite::CowShared)
+            .unwrap();
         i.share(a, 0, b, 0, 2).unwrap();
         i.remove(ROOT_INO, "a", false).unwrap();
         i.evict(a);
@@ -1013,7 +1057,8 @@ mod tests {
     fn enospc_is_all_or_nothing() {
         let mut i = Image::new(BS, 4);
         let a = i.create(ROOT_INO, "a", FileKind::Regular).unwrap();
-        i.write(a, 0, &Data::fill(1, 3 * BS), Overwrite::CowAlways).unwrap();
+        i.write(a, 0, &Data::fill(1, 3 * BS), Overwrite::CowAlways)
+            .unwrap();
         let before = i.read(a, 0, 3 * BS).unwrap();
         assert_eq!(
             i.write(a, 0, &Data::fill(2, 2 * BS), Overwrite::CowAlways),
@@ -1026,13 +1071,15 @@ mod tests {
     #[test]
     fn truncate_zeroes_tail_and_punch_makes_holes() {
         let (mut i, a, _) = img();
-        i.write(a, 0, &Data::fill(b'z', 3 * BS), Overwrite::InPlace).unwrap();
+        i.write(a, 0, &Data::fill(b'z', 3 * BS), Overwrite::InPlace)
+            .unwrap();
         i.set_size(a, BS + 10, Overwrite::InPlace).unwrap();
         i.set_size(a, 3 * BS, Overwrite::InPlace).unwrap();
         let v = i.read(a, BS, 20).unwrap().to_vec();
         assert_eq!(&v[..10], &[b'z'; 10]);
         assert_eq!(&v[10..], &[0; 10]);
-        i.write(a, 0, &Data::fill(b'z', 3 * BS), Overwrite::InPlace).unwrap();
+        i.write(a, 0, &Data::fill(b'z', 3 * BS), Overwrite::InPlace)
+            .unwrap();
         i.punch(a, 100, 2 * BS, Overwrite::InPlace).unwrap();
         assert_eq!(i.seek(a, 0, false).unwrap(), BS, "first whole hole block");
         assert_eq!(i.seek(a, BS, true).unwrap(), 2 * BS);
@@ -1042,7 +1089,8 @@ mod tests {
     #[test]
     fn fiemap_merges_and_flags() {
         let (mut i, a, b) = img();
-        i.write(a, 0, &Data::fill(1, 4 * BS), Overwrite::CowShared).unwrap();
+        i.write(a, 0, &Data::fill(1, 4 * BS), Overwrite::CowShared)
+            .unwrap();
         i.share(a, 2, b, 0, 2).unwrap();
         let f = i.fiemap(a).unwrap();
         assert_eq!(f.len(), 2);
@@ -1054,7 +1102,8 @@ mod tests {
     #[test]
     fn media_error_reports_every_user() {
         let (mut i, a, b) = img();
-        i.write(a, 0, &Data::fill(1, BS), Overwrite::CowShared).unwrap();
+        i.write(a, 0, &Data::fill(1, BS), Overwrite::CowShared)
+            .unwrap();
         i.share(a, 0, b, 0, 1).unwrap();
         let pb = i.physical_block(a, 0).unwrap().unwrap();
         i.bad.insert(pb);

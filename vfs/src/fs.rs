@@ -142,8 +142,14 @@ pub trait FileSystem: Send + Sync {
     /// Unlinks or (with `rmdir`) removes a directory; returns the unlinked inode.
     fn remove(&self, task: &Task, dir: Ino, name: &str, rmdir: bool) -> KResult<Ino>;
     /// Renames; returns the replaced inode, if any.
-    fn rename(&self, task: &Task, odir: Ino, oname: &str, ndir: Ino, nname: &str)
-    -> KResult<Option<Ino>>;
+    fn rename(
+        &self,
+        task: &Task,
+        odir: Ino,
+        oname: &str,
+        ndir: Ino,
+        nname: &str,
+    ) -> KResult<Option<Ino>>;
     /// The last reference to an unlinked inode went away: free it.
     fn evict(&self, ino: Ino);
     /// `stat`.
@@ -191,7 +197,6 @@ pub trait FileSystem: Send + Sync {
     }
 
     /// `->copy_file_range`: an offloaded copy (NFS COPY). Returns bytes copied.
-    #[allow(clippy::too_many_arguments)]
     fn copy_file_range(
         &self,
         _task: &Task,

@@ -115,7 +115,8 @@ impl Drop for InodeGuard<'_> {
                 end,
             });
         }
-        self.task.with_stats(|st| st.longest_hold = st.longest_hold.max(hold));
+        self.task
+            .with_stats(|st| st.longest_hold = st.longest_hold.max(hold));
     }
 }
 
@@ -131,7 +132,13 @@ pub fn lock_two<'a>(
     task: &'a Task,
     nonblock: bool,
 ) -> KResult<(InodeGuard<'a>, Option<InodeGuard<'a>>)> {
-    let take = |l: &'a InodeLock| if nonblock { l.try_lock(task) } else { Ok(l.lock(task)) };
+    let take = |l: &'a InodeLock| {
+        if nonblock {
+            l.try_lock(task)
+        } else {
+            Ok(l.lock(task))
+        }
+    };
     if a.1 == b.1 {
         return Ok((take(a.0)?, None));
     }

@@ -147,7 +147,10 @@ mod tests {
         for r in r3 {
             a.free(r);
         }
-        assert_eq!(a.free_runs().collect::<Vec<_>>(), vec![Run { start: 0, len: 10 }]);
+        assert_eq!(
+            a.free_runs().collect::<Vec<_>>(),
+            vec![Run { start: 0, len: 10 }]
+        );
     }
 
     #[test]

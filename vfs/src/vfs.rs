@@ -41,7 +41,13 @@ pub struct Mount {
 
 impl std::fmt::Debug for Mount {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Mount({} on {}, dev {})", self.fs.fs_type(), self.path, self.dev)
+        write!(
+            f,
+            "Mount({} on {}, dev {})",
+            self.fs.fs_type(),
+            self.path,
+            self.dev
+        )
     }
 }
 
