@@ -5,5 +5,8 @@
 //! trait over the real kernel, which is what the differential tests compare.
 
 pub mod api;
+pub mod copy;
+pub mod process;
 
 pub use api::{SysResult, Syscalls};
+pub use process::Process;

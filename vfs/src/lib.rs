@@ -18,6 +18,7 @@ pub mod crash;
 pub mod data;
 pub mod errno;
 pub mod extent;
+pub mod file;
 pub mod fs;
 pub mod lock;
 pub mod space;

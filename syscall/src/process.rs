@@ -1,0 +1,463 @@
+//! A simulated process: an fd table, a task, and the Linux entry points over the VFS.
+//!
+//! Each entry point checks its arguments in the order Linux 6.x does (comments name the
+//! kernel function whose order is followed), so that a call with several bad arguments
+//! fails with the same errno as on a real kernel.
+
+use std::collections::BTreeMap;
+
+use vfs::data::Data;
+use vfs::errno::{Errno, KResult};
+use vfs::extent::FileKind;
+use vfs::file::{Mode, OpenFile};
+use vfs::fs::{Stat, falloc_flags};
+use vfs::sync::Arc;
+use vfs::task::Task;
+use vfs::vfs::Vfs;
+
+use crate::api::{DedupeDest, DedupeOutcome, StatBuf, SysResult, Syscalls, o, seek};
+
+/// The most one `read`/`write`/`copy_file_range` moves: `INT_MAX & PAGE_MASK`.
+pub const MAX_RW_COUNT: u64 = 0x7fff_f000;
+
+/// Lowest file descriptor handed out (0–2 are the standard streams of a real process).
+pub const FIRST_FD: i32 = 3;
+
+/// Most open files per process (`RLIMIT_NOFILE` soft limit).
+pub const MAX_FDS: usize = 1024;
+
+/// A simulated process.
+pub struct Process {
+    pub vfs: Arc<Vfs>,
+    pub task: Task,
+    fds: BTreeMap<i32, Arc<OpenFile>>,
+}
+
+impl Process {
+    /// A process with an empty fd table; `tid` names its task in timelines.
+    pub fn new(vfs: Arc<Vfs>, tid: u32) -> Process {
+        Process {
+            vfs,
+            task: Task::new(tid),
+            fds: BTreeMap::new(),
+        }
+    }
+
+    /// The open file behind `fd` (`fdget`).
+    ///
+    /// # Errors
+    /// `EBADF` if `fd` is not open.
+    pub fn file(&self, fd: i32) -> KResult<Arc<OpenFile>> {
+        self.fds.get(&fd).cloned().ok_or(Errno::EBADF)
+    }
+
+    /// Open descriptors, lowest first.
+    pub fn fds(&self) -> impl Iterator<Item = (i32, &Arc<OpenFile>)> {
+        self.fds.iter().map(|(&fd, f)| (fd, f))
+    }
+
+    /// Forgets every open file (after a crash nothing is open any more).
+    pub fn close_all(&mut self) {
+        self.fds.clear();
+    }
+
+    fn install(&mut self, f: OpenFile) -> KResult<i32> {
+        if self.fds.len() >= MAX_FDS {
+            return Err(Errno::EMFILE);
+        }
+        let fd = (FIRST_FD..)
+            .find(|fd| !self.fds.contains_key(fd))
+            .expect("fewer than MAX_FDS descriptors are open");
+        self.fds.insert(fd, Arc::new(f));
+        Ok(fd)
+    }
+
+    fn statbuf(st: &Stat, dev: u64) -> StatBuf {
+        StatBuf {
+            ino: st.ino,
+            is_dir: st.kind == FileKind::Directory,
+            is_regular: st.kind == FileKind::Regular,
+            size: st.size,
+            blocks: st.blocks,
+            blksize: st.blksize,
+            nlink: st.nlink as u64,
+            dev,
+        }
+    }
+
+    /// The shared body of `read`/`pread` after the offset is known (`vfs_read`).
+    fn do_read(&self, f: &OpenFile, len: usize, pos: u64) -> KResult<Data> {
+        f.check_readable()?;
+        let st = f.stat()?;
+        if st.kind == FileKind::Directory {
+            return Err(Errno::EISDIR);
+        }
+        let len = (len as u64).min(MAX_RW_COUNT);
+        let _g = f.inode.lock.lock(&self.task);
+        f.mnt.fs.read(&self.task, f.inode.ino, pos, len)
+    }
+
+    /// The shared body of `write`/`pwrite` (`vfs_write` + `generic_write_checks`).
+    /// `pos == None` means "at EOF" (`O_APPEND`).
+    fn do_write(&self, f: &OpenFile, data: &Data, pos: Option<u64>) -> KResult<(usize, u64)> {
+        f.check_writable()?;
+        let fs = &f.mnt.fs;
+        let _g = f.inode.lock.lock(&self.task);
+        let st = f.stat()?;
+        if st.attrs.immutable {
+            return Err(Errno::EPERM);
+        }
+        let pos = pos.unwrap_or(st.size);
+        let mut len = (data.len()).min(MAX_RW_COUNT);
+        if len == 0 {
+            return Ok((0, pos));
+        }
+        // generic_write_checks_count: nothing may start at or past s_maxbytes.
+        let max = fs.max_file_size();
+        if pos >= max {
+            return Err(Errno::EFBIG);
+        }
+        len = len.min(max - pos);
+        let n = fs.write(&self.task, f.inode.ino, pos, &data.slice(0, len))?;
+        Ok((n as usize, pos + n))
+    }
+
+    /// `chattr`-style attribute change by path (a lab command; Linux uses `FS_IOC_SETFLAGS`).
+    ///
+    /// # Errors
+    /// Path lookup errors.
+    pub fn set_attrs(&mut self, path: &str, attrs: vfs::extent::Attrs) -> KResult<()> {
+        let (mnt, ino) = self.vfs.resolve(path)?;
+        mnt.fs.set_attrs(&self.task, ino, attrs)
+    }
+}
+
+impl Syscalls for Process {
+    fn describe(&self) -> String {
+        let root = self.vfs.mounts().into_iter().next();
+        format!(
+            "splicelab {}",
+            root.map(|m| m.fs.fs_type().to_string()).unwrap_or_default()
+        )
+    }
+
+    /// `open(2)` (`do_sys_open` → `path_openat`): `EINVAL` for an invalid access mode;
+    /// `ENOENT`/`ENOTDIR` from the path walk; `EEXIST` for `O_CREAT|O_EXCL` on an existing
+    /// name; `EISDIR` for a directory opened for writing or with `O_CREAT`; `ENOTDIR` for
+    /// `O_DIRECTORY` on a file; `EPERM` for write access to an immutable file or non-append
+    /// write access to an append-only one; `EMFILE` when the table is full.
+    fn open(&mut self, path: &str, flags: i32, _mode: u32) -> SysResult<i32> {
+        let acc = flags & o::ACCMODE;
+        if acc == o::ACCMODE {
+            return Err(Errno::EINVAL);
+        }
+        let mode = Mode {
+            read: acc == o::RDONLY || acc == o::RDWR,
+            write: acc == o::WRONLY || acc == o::RDWR,
+            append: flags & o::APPEND != 0,
+        };
+        let (mnt, ino) = if flags & o::CREAT != 0 {
+            let (mnt, dir, name) = match self.vfs.resolve_parent(path) {
+                // The root of a mount exists and is a directory.
+                Err(Errno::EBUSY) => return Err(Errno::EISDIR),
+                r => r?,
+            };
+            match mnt.fs.lookup(dir, &name) {
+                Ok(ino) => {
+                    if flags & o::EXCL != 0 {
+                        return Err(Errno::EEXIST);
+                    }
+                    if mnt.fs.getattr(ino)?.kind == FileKind::Directory {
+                        return Err(Errno::EISDIR);
+                    }
+                    (mnt, ino)
+                }
+                Err(Errno::ENOENT) => {
+                    let ino = mnt.fs.create(&self.task, dir, &name, FileKind::Regular)?;
+                    (mnt, ino)
+                }
+                Err(e) => return Err(e),
+            }
+        } else {
+            self.vfs.resolve(path)?
+        };
+        let st = mnt.fs.getattr(ino)?;
+        if st.kind == FileKind::Directory && (mode.write || flags & o::TRUNC != 0) {
+            return Err(Errno::EISDIR);
+        }
+        if flags & o::DIRECTORY != 0 && st.kind != FileKind::Directory {
+            return Err(Errno::ENOTDIR);
+        }
+        if mode.write && (st.attrs.immutable || (st.attrs.append_only && !mode.append)) {
+            return Err(Errno::EPERM);
+        }
+        let inode = mnt.inode(ino);
+        if flags & o::TRUNC != 0 && mode.write && st.size != 0 {
+            let _g = inode.lock.lock(&self.task);
+            mnt.fs.truncate(&self.task, ino, 0)?;
+        }
+        let f = OpenFile::new(mnt, inode, mode, path.to_string());
+        self.install(f)
+    }
+
+    fn close(&mut self, fd: i32) -> SysResult<()> {
+        self.fds.remove(&fd).map(drop).ok_or(Errno::EBADF)
+    }
+
+    fn read(&mut self, fd: i32, len: usize) -> SysResult<Data> {
+        let f = self.file(fd)?;
+        let d = self.do_read(&f, len, f.pos())?;
+        f.set_pos(f.pos() + d.len());
+        Ok(d)
+    }
+
+    fn write(&mut self, fd: i32, data: &Data) -> SysResult<usize> {
+        let f = self.file(fd)?;
+        let pos = (!f.mode.append).then(|| f.pos());
+        let (n, end) = self.do_write(&f, data, pos)?;
+        f.set_pos(end);
+        Ok(n)
+    }
+
+    /// `pread64(2)` (`ksys_pread64`): a negative offset is `EINVAL` before the fd is looked
+    /// at; then `EBADF`; `EISDIR` for a directory.
+    fn pread(&mut self, fd: i32, len: usize, off: i64) -> SysResult<Data> {
+        if off < 0 {
+            return Err(Errno::EINVAL);
+        }
+        let f = self.file(fd)?;
+        self.do_read(&f, len, off as u64)
+    }
+
+    /// `pwrite64(2)` (`ksys_pwrite64`): `EINVAL` for a negative offset, then `EBADF`,
+    /// `EFBIG` at the size limit. With `O_APPEND` Linux writes at EOF whatever `off` says.
+    fn pwrite(&mut self, fd: i32, data: &Data, off: i64) -> SysResult<usize> {
+        if off < 0 {
+            return Err(Errno::EINVAL);
+        }
+        let f = self.file(fd)?;
+        let pos = (!f.mode.append).then_some(off as u64);
+        Ok(self.do_write(&f, data, pos)?.0)
+    }
+
+    /// `lseek(2)`: `EBADF`; `EINVAL` for a bad whence or a negative result; `ENXIO` for
+    /// `SEEK_DATA`/`SEEK_HOLE` at or past EOF (or no data after the offset).
+    fn lseek(&mut self, fd: i32, off: i64, whence: i32) -> SysResult<i64> {
+        let f = self.file(fd)?;
+        let st = f.stat()?;
+        let new = match whence {
+            seek::SET => off,
+            seek::CUR => (f.pos() as i64).checked_add(off).ok_or(Errno::EOVERFLOW)?,
+            seek::END => (st.size as i64).checked_add(off).ok_or(Errno::EOVERFLOW)?,
+            seek::DATA | seek::HOLE => {
+                if off < 0 || st.kind == FileKind::Directory {
+                    return Err(Errno::ENXIO);
+                }
+                f.mnt
+                    .fs
+                    .seek_data_hole(f.inode.ino, off as u64, whence == seek::DATA)?
+                    as i64
+            }
+            _ => return Err(Errno::EINVAL),
+        };
+        if new < 0 {
+            return Err(Errno::EINVAL);
+        }
+        f.set_pos(new as u64);
+        Ok(new)
+    }
+
+    /// `ftruncate(2)` (`do_sys_ftruncate`): `EINVAL` for a negative length (before the fd
+    /// is looked at), `EBADF`, `EINVAL` for a non-regular file or a read-only descriptor,
+    /// `EPERM` for an append-only or immutable file, `EFBIG` past the size limit.
+    fn ftruncate(&mut self, fd: i32, len: i64) -> SysResult<()> {
+        if len < 0 {
+            return Err(Errno::EINVAL);
+        }
+        let f = self.file(fd)?;
+        let st = f.stat()?;
+        if st.kind != FileKind::Regular || !f.mode.write {
+            return Err(Errno::EINVAL);
+        }
+        if st.attrs.append_only || st.attrs.immutable {
+            return Err(Errno::EPERM);
+        }
+        if len as u64 > f.mnt.fs.max_file_size() {
+            return Err(Errno::EFBIG);
+        }
+        let _g = f.inode.lock.lock(&self.task);
+        f.mnt.fs.truncate(&self.task, f.inode.ino, len as u64)
+    }
+
+    /// `fallocate(2)` (`vfs_fallocate`): `EBADF`; `EINVAL` for a negative offset or a
+    /// non-positive length; `EOPNOTSUPP` for unknown or contradictory modes (punch without
+    /// keep-size); `EBADF` if not open for writing; `EPERM` (append-only with anything but
+    /// keep-size, immutable); `ETXTBSY` (swap file); `EISDIR`; `EFBIG` past the size
+    /// limit; then the filesystem (`EOPNOTSUPP` for modes it lacks, `ENOSPC`).
+    fn fallocate(&mut self, fd: i32, mode: i32, off: i64, len: i64) -> SysResult<()> {
+        use falloc_flags::*;
+        let f = self.file(fd)?;
+        let mode = mode as u32;
+        if off < 0 || len <= 0 {
+            return Err(Errno::EINVAL);
+        }
+        let known = KEEP_SIZE
+            | PUNCH_HOLE
+            | NO_HIDE_STALE
+            | COLLAPSE_RANGE
+            | ZERO_RANGE
+            | INSERT_RANGE
+            | UNSHARE_RANGE;
+        if mode & !known != 0 {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        if mode & PUNCH_HOLE != 0 && mode & ZERO_RANGE != 0 {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        if mode & PUNCH_HOLE != 0 && mode & KEEP_SIZE == 0 {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        if mode & (COLLAPSE_RANGE | INSERT_RANGE) != 0
+            && mode != COLLAPSE_RANGE
+            && mode != INSERT_RANGE
+        {
+            return Err(Errno::EINVAL);
+        }
+        if !f.mode.write {
+            return Err(Errno::EBADF);
+        }
+        let st = f.stat()?;
+        if mode & !KEEP_SIZE != 0 && st.attrs.append_only {
+            return Err(Errno::EPERM);
+        }
+        if st.attrs.immutable {
+            return Err(Errno::EPERM);
+        }
+        if st.attrs.swapfile {
+            return Err(Errno::ETXTBSY);
+        }
+        if st.kind == FileKind::Directory {
+            return Err(Errno::EISDIR);
+        }
+        match (off as u64).checked_add(len as u64) {
+            Some(end) if end <= f.mnt.fs.max_file_size() && end <= i64::MAX as u64 => {}
+            _ => return Err(Errno::EFBIG),
+        }
+        let _g = f.inode.lock.lock(&self.task);
+        f.mnt
+            .fs
+            .fallocate(&self.task, f.inode.ino, mode, off as u64, len as u64)
+    }
+
+    fn fsync(&mut self, fd: i32) -> SysResult<()> {
+        let f = self.file(fd)?;
+        f.mnt.fs.fsync(&self.task, f.inode.ino, false)
+    }
+
+    fn fdatasync(&mut self, fd: i32) -> SysResult<()> {
+        let f = self.file(fd)?;
+        f.mnt.fs.fsync(&self.task, f.inode.ino, true)
+    }
+
+    fn sync(&mut self) {
+        for m in self.vfs.mounts() {
+            let _ = m.fs.sync_fs(&self.task);
+        }
+    }
+
+    fn mkdir(&mut self, path: &str, _mode: u32) -> SysResult<()> {
+        let (mnt, dir, name) = match self.vfs.resolve_parent(path) {
+            Err(Errno::EBUSY) => return Err(Errno::EEXIST),
+            r => r?,
+        };
+        mnt.fs.create(&self.task, dir, &name, FileKind::Directory)?;
+        Ok(())
+    }
+
+    fn unlink(&mut self, path: &str) -> SysResult<()> {
+        let (mnt, dir, name) = match self.vfs.resolve_parent(path) {
+            Err(Errno::EBUSY) => return Err(Errno::EISDIR),
+            r => r?,
+        };
+        let ino = mnt.fs.remove(&self.task, dir, &name, false)?;
+        mnt.unlinked(ino);
+        Ok(())
+    }
+
+    fn rmdir(&mut self, path: &str) -> SysResult<()> {
+        let (mnt, dir, name) = self.vfs.resolve_parent(path)?;
+        let ino = mnt.fs.remove(&self.task, dir, &name, true)?;
+        mnt.unlinked(ino);
+        Ok(())
+    }
+
+    /// `rename(2)`: `EXDEV` across mounts; otherwise the filesystem's answer.
+    fn rename(&mut self, old: &str, new: &str) -> SysResult<()> {
+        let (om, odir, oname) = self.vfs.resolve_parent(old)?;
+        let (nm, ndir, nname) = self.vfs.resolve_parent(new)?;
+        if om.dev != nm.dev {
+            return Err(Errno::EXDEV);
+        }
+        if let Some(replaced) = om.fs.rename(&self.task, odir, &oname, ndir, &nname)? {
+            om.unlinked(replaced);
+        }
+        Ok(())
+    }
+
+    fn stat(&mut self, path: &str) -> SysResult<StatBuf> {
+        let (mnt, ino) = self.vfs.resolve(path)?;
+        Ok(Self::statbuf(&mnt.fs.getattr(ino)?, mnt.dev))
+    }
+
+    fn fstat(&mut self, fd: i32) -> SysResult<StatBuf> {
+        let f = self.file(fd)?;
+        Ok(Self::statbuf(&f.stat()?, f.mnt.dev))
+    }
+
+    fn copy_file_range(
+        &mut self,
+        fd_in: i32,
+        off_in: Option<&mut i64>,
+        fd_out: i32,
+        off_out: Option<&mut i64>,
+        len: usize,
+        flags: u32,
+    ) -> SysResult<usize> {
+        self.sys_copy_file_range(fd_in, off_in, fd_out, off_out, len, flags)
+    }
+
+    fn ficlone(&mut self, dst_fd: i32, src_fd: i32) -> SysResult<()> {
+        self.sys_ficlone(dst_fd, src_fd)
+    }
+
+    fn ficlonerange(
+        &mut self,
+        dst_fd: i32,
+        src_fd: i32,
+        src_offset: u64,
+        src_length: u64,
+        dest_offset: u64,
+    ) -> SysResult<()> {
+        self.sys_ficlonerange(dst_fd, src_fd, src_offset, src_length, dest_offset)
+    }
+
+    fn fideduperange(
+        &mut self,
+        src_fd: i32,
+        src_offset: u64,
+        src_length: u64,
+        dests: &[DedupeDest],
+    ) -> SysResult<Vec<DedupeOutcome>> {
+        self.sys_fideduperange(src_fd, src_offset, src_length, dests)
+    }
+
+    fn fiemap(
+        &mut self,
+        fd: i32,
+        start: u64,
+        len: u64,
+        flags: u32,
+    ) -> SysResult<Vec<vfs::extent::FiemapExtent>> {
+        self.sys_fiemap(fd, start, len, flags)
+    }
+}
