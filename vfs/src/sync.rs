@@ -2,14 +2,14 @@
 //!
 //! Normal builds use `parking_lot`; `RUSTFLAGS="--cfg loom"` builds use `loom`'s mocked
 //! primitives, so the loom models in `tests/` explore the VFS's real locking code. Both
-//! expose the same small API: `Mutex::lock`, `Mutex::try_lock`, `Arc`, atomics.
+//! expose the same small API: `Mutex::lock`, `Mutex::try_lock`, atomics; `Arc` is std's.
+
+// `Arc` stays std's under loom too: loom's Arc cannot hold `dyn FileSystem` (no unsized
+// coercion), and reference counting is not what the models explore — locks are.
+pub use std::sync::Arc;
 
 #[cfg(loom)]
-pub use loom::sync::Arc;
-#[cfg(loom)]
 pub use loom::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-#[cfg(not(loom))]
-pub use std::sync::Arc;
 #[cfg(not(loom))]
 pub use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
