@@ -1,5 +1,1 @@
-//! Shared helpers for splicelab's cross-crate tests: the reference model and the operation
-//! harness that drives the simulator and the model side by side.
-
-pub mod harness;
-pub mod reference;
+//! Shared helpers for the cross-crate tests live in the `check` crate.

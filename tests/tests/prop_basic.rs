@@ -5,7 +5,7 @@
 //! Deeper runs: `PROPTEST_CASES=20000 cargo test -p splicelab-tests --test prop_basic`.
 
 use proptest::prelude::*;
-use splicelab_tests::harness::{Op, basic_op, run};
+use check::harness::{Op, basic_op, run};
 
 fn config() -> ProptestConfig {
     ProptestConfig {
