@@ -20,11 +20,18 @@ pub enum Atomicity {
     PerOperation,
 }
 
+/// Per-operation journaling keeps a snapshot per operation only while the image has at most
+/// this many physical extents. Past it the journal commits synchronously (every operation is
+/// durable when it returns — a permitted per-operation outcome, like a `sync` mount), so long
+/// runs on big images do not pay a snapshot per operation.
+pub const SNAPSHOT_EXTENT_LIMIT: usize = 4096;
+
 /// The durable image and the images a crash may recover to.
 #[derive(Clone, Debug)]
 pub struct Journal {
     rule: Atomicity,
-    durable: Image,
+    /// `None`: synchronous mode, the durable image is the live one.
+    durable: Option<Image>,
     /// Image after each operation since the last commit (per-operation atomicity only).
     pending: VecDeque<Image>,
     /// Per-operation models: beyond this many pending operations the oldest is checkpointed
@@ -39,7 +46,7 @@ impl Journal {
     pub fn new(image: &Image, rule: Atomicity) -> Journal {
         Journal {
             rule,
-            durable: image.clone(),
+            durable: Some(image.clone()),
             pending: VecDeque::new(),
             max_pending: 16,
             ops_since_commit: 0,
@@ -55,16 +62,32 @@ impl Journal {
     pub fn op_done(&mut self, live: &Image) {
         self.ops_since_commit += 1;
         if self.rule == Atomicity::PerOperation {
+            if live.phys.len() > SNAPSHOT_EXTENT_LIMIT {
+                self.durable = None;
+                self.pending.clear();
+                return;
+            }
+            if self.durable.is_none() {
+                self.durable = Some(live.clone());
+                return;
+            }
             self.pending.push_back(live.clone());
             while self.pending.len() > self.max_pending {
-                self.durable = self.pending.pop_front().expect("non-empty");
+                self.durable = self.pending.pop_front();
             }
         }
     }
 
+    /// Whether the journal is committing synchronously (see [`SNAPSHOT_EXTENT_LIMIT`]).
+    pub fn synchronous(&self) -> bool {
+        self.durable.is_none()
+    }
+
     /// `fsync`/`sync`/transaction commit: `live` becomes durable.
     pub fn commit(&mut self, live: &Image) {
-        self.durable = live.clone();
+        self.durable = (self.rule == Atomicity::Transaction
+            || live.phys.len() <= SNAPSHOT_EXTENT_LIMIT)
+            .then(|| live.clone());
         self.pending.clear();
         self.ops_since_commit = 0;
     }
@@ -78,7 +101,7 @@ impl Journal {
     /// (orphans evicted). Media errors are a property of the device and carry over from
     /// `live`.
     pub fn states(&self, live: &Image) -> Vec<Image> {
-        std::iter::once(&self.durable)
+        std::iter::once(self.durable.as_ref().unwrap_or(live))
             .chain(self.pending.iter())
             .map(|img| {
                 let mut img = img.clone();
@@ -105,6 +128,25 @@ mod tests {
     use super::*;
     use crate::data::Data;
     use crate::extent::{FileKind, Overwrite, ROOT_INO};
+
+    #[test]
+    fn big_images_commit_synchronously() {
+        let mut img = Image::new(4096, 1 << 20);
+        let a = img.create(ROOT_INO, "a", FileKind::Regular).unwrap();
+        let mut j = Journal::new(&img, Atomicity::PerOperation);
+        // Every other block written: one extent each.
+        for b in 0..(SNAPSHOT_EXTENT_LIMIT as u64 + 1) {
+            img.write(a, 2 * b * 4096, &Data::fill(1, 4096), Overwrite::InPlace).unwrap();
+        }
+        j.op_done(&img);
+        assert!(j.synchronous());
+        let states = j.states(&img);
+        assert_eq!(states.len(), 1, "only the live image survives");
+        assert_eq!(states[0].inode(a).unwrap().size, img.inode(a).unwrap().size);
+        img.set_size(a, 4096, Overwrite::InPlace).unwrap();
+        j.commit(&img);
+        assert!(!j.synchronous(), "small again: snapshots resume at the next commit");
+    }
 
     #[test]
     fn transaction_keeps_only_committed_and_per_op_keeps_prefixes() {
