@@ -93,6 +93,34 @@ pub trait Flavor: Send + Sync + 'static {
     fn remap_block_size(&self, img: &Image) -> u64 {
         img.block_size()
     }
+    /// Whether the model has a `->remap_file_range` method at all ([`FileSystem::has_remap`]).
+    /// Default yes; a model without one (plain: ext4, tmpfs) says no, and then its
+    /// [`Flavor::remap`] must keep answering `EOPNOTSUPP`.
+    fn has_remap(&self) -> bool {
+        true
+    }
+    /// `chattr`-style attribute change (`FS_IOC_SETFLAGS`). Models with rules about which
+    /// flags may change when (btrfs `+C` only on empty files) override this.
+    ///
+    /// # Errors
+    /// `ESTALE`; model-specific (`EOPNOTSUPP` for a flag the model does not know).
+    fn set_attrs(&self, img: &mut Image, ino: Ino, attrs: Attrs) -> KResult<()> {
+        img.inode_mut(ino)?.attrs = attrs;
+        Ok(())
+    }
+    /// Attributes a new inode of `kind` in directory `dir` starts with (inherited flags,
+    /// mount options). Default: none.
+    fn new_inode_attrs(&self, _img: &Image, _dir: Ino, _kind: FileKind) -> Attrs {
+        Attrs::default()
+    }
+    /// Model-specific invariant problems, added to [`Image::fsck`]'s. Default: none.
+    fn fsck(&self, _img: &Image) -> Vec<String> {
+        Vec::new()
+    }
+    /// `s_maxbytes`. Default: the largest `loff_t`.
+    fn max_file_size(&self) -> u64 {
+        i64::MAX as u64
+    }
 }
 
 /// A local filesystem model: an image, a journal, a flavor.
@@ -170,13 +198,28 @@ impl<F: Flavor> FileSystem for LocalFs<F> {
         self.flavor.remap_block_size(&self.state.lock().img)
     }
 
+    fn has_remap(&self) -> bool {
+        self.flavor.has_remap()
+    }
+
+    fn max_file_size(&self) -> u64 {
+        self.flavor.max_file_size()
+    }
+
     fn lookup(&self, dir: Ino, name: &str) -> KResult<Ino> {
         self.state.lock().img.lookup(dir, name)
     }
 
     fn create(&self, task: &Task, dir: Ino, name: &str, kind: FileKind) -> KResult<Ino> {
         task.charge(self.opts.cost.metadata(1));
-        self.modify(|img| img.create(dir, name, kind))
+        self.modify(|img| {
+            let attrs = self.flavor.new_inode_attrs(img, dir, kind);
+            let ino = img.create(dir, name, kind)?;
+            if attrs != Attrs::default() {
+                img.inode_mut(ino)?.attrs = attrs;
+            }
+            Ok(ino)
+        })
     }
 
     fn remove(&self, task: &Task, dir: Ino, name: &str, rmdir: bool) -> KResult<Ino> {
@@ -208,10 +251,7 @@ impl<F: Flavor> FileSystem for LocalFs<F> {
     }
 
     fn set_attrs(&self, _task: &Task, ino: Ino, attrs: Attrs) -> KResult<()> {
-        self.modify(|img| {
-            img.inode_mut(ino)?.attrs = attrs;
-            Ok(())
-        })
+        self.modify(|img| self.flavor.set_attrs(img, ino, attrs))
     }
 
     fn read(&self, task: &Task, ino: Ino, off: u64, len: u64) -> KResult<Data> {
@@ -293,7 +333,10 @@ impl<F: Flavor> FileSystem for LocalFs<F> {
     }
 
     fn fsck(&self) -> Vec<String> {
-        self.state.lock().img.fsck()
+        let st = self.state.lock();
+        let mut problems = st.img.fsck();
+        problems.extend(self.flavor.fsck(&st.img));
+        problems
     }
 
     fn crash_states(&self) -> Vec<Image> {

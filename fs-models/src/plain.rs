@@ -33,6 +33,11 @@ impl Flavor for Plain {
     fn has_fiemap(&self) -> bool {
         !self.tmpfs
     }
+
+    /// ext4 and tmpfs have no `->remap_file_range`.
+    fn has_remap(&self) -> bool {
+        false
+    }
 }
 
 /// The plain model.

@@ -6,7 +6,14 @@ use vfs::sync::Arc;
 use crate::local::LocalOptions;
 
 /// The model names `make` accepts, for help texts and "did you mean" errors.
-pub const MODELS: &[&str] = &["plain", "tmpfs-like"];
+pub const MODELS: &[&str] = &[
+    "plain",
+    "tmpfs-like",
+    "nfs-like",
+    "btrfs-like",
+    "ocfs2-like",
+    "xfs-like",
+];
 
 /// Parses a size with `xfs_io`'s suffixes: `k`, `m`, `g`, `t`, `p`, `e` (powers of 1024,
 /// either case), `s` (512-byte sectors); a `0x` prefix for hexadecimal.
@@ -47,10 +54,10 @@ pub struct Spec {
 }
 
 impl Spec {
-    /// Parses `MODEL[:k=v,...]`.
+    /// Parses `MODEL[:k=v,...]`. A bare word (`nodatacow`) is a flag: `(word, "")`.
     ///
     /// # Errors
-    /// A message for an empty model or an option without `=`.
+    /// A message for an empty model.
     pub fn parse(s: &str) -> Result<Spec, String> {
         let (model, opts) = s.split_once(':').unwrap_or((s, ""));
         if model.is_empty() {
@@ -58,9 +65,7 @@ impl Spec {
         }
         let mut options = Vec::new();
         for kv in opts.split(',').filter(|x| !x.is_empty()) {
-            let (k, v) = kv
-                .split_once('=')
-                .ok_or_else(|| format!("mount option '{kv}' is not key=value"))?;
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
             options.push((k.to_string(), v.to_string()));
         }
         Ok(Spec {
@@ -104,6 +109,57 @@ impl Spec {
     }
 }
 
+/// A boolean mount option: bare (`nodatacow`) or `1/0`, `on/off`, `yes/no`, `true/false`.
+fn parse_flag(model: &str, k: &str, v: &str) -> Result<bool, String> {
+    match v {
+        "" | "1" | "on" | "yes" | "true" => Ok(true),
+        "0" | "off" | "no" | "false" => Ok(false),
+        _ => Err(format!("{model}: mount option '{k}={v}' is not a boolean")),
+    }
+}
+
+/// `btrfs-like[:max_inline=SIZE,nodatacow,datacow]`.
+fn make_btrfs(sp: &Spec) -> Result<Arc<dyn FileSystem>, String> {
+    use crate::btrfs::{Btrfs, cost_model};
+    let base = LocalOptions {
+        cost: cost_model(),
+        ..LocalOptions::default()
+    };
+    let (opts, rest) = sp.local_options(base)?;
+    let mut flavor = Btrfs::default();
+    for (k, v) in &rest {
+        match k.as_str() {
+            "max_inline" => flavor.max_inline = parse_size(v)?,
+            "nodatacow" => flavor.nodatacow = parse_flag(&sp.model, k, v)?,
+            "datacow" => flavor.nodatacow = !parse_flag(&sp.model, k, v)?,
+            _ => return Err(format!("{}: unknown mount option '{k}'", sp.model)),
+        }
+    }
+    Ok(Arc::new(crate::btrfs::btrfs(flavor, opts)))
+}
+
+/// `ocfs2-like[:cluster=SIZE,reflink=0|1]` and `xfs-like[:reflink=0|1]`.
+fn make_ocfs2(sp: &Spec) -> Result<Arc<dyn FileSystem>, String> {
+    use crate::ocfs2::Ocfs2;
+    let xfs = sp.model == "xfs-like";
+    // The cluster is the allocation unit, so it must be known before `size` is checked.
+    let cluster = sp.options.iter().rev().find(|(k, _)| k == "cluster");
+    let mut flavor = match cluster {
+        _ if xfs => Ocfs2::xfs(),
+        Some((_, v)) => Ocfs2::with_cluster(parse_size(v)?)?,
+        None => Ocfs2::with_cluster(4096)?,
+    };
+    let (opts, rest) = sp.local_options(flavor.options(LocalOptions::default()))?;
+    for (k, v) in &rest {
+        match k.as_str() {
+            "cluster" if !xfs => {}
+            "reflink" => flavor.reflink = parse_flag(&sp.model, k, v)?,
+            _ => return Err(format!("{}: unknown mount option '{k}'", sp.model)),
+        }
+    }
+    Ok(Arc::new(crate::ocfs2::ocfs2(flavor, opts)))
+}
+
 fn no_extra(model: &str, rest: &[(String, String)]) -> Result<(), String> {
     match rest.first() {
         Some((k, _)) => Err(format!("{model}: unknown mount option '{k}'")),
@@ -126,6 +182,9 @@ pub fn make(spec: &str) -> Result<Arc<dyn FileSystem>, String> {
             };
             Ok(Arc::new(crate::local::LocalFs::new(flavor, opts)))
         }
+        "nfs-like" => crate::nfs::make(&sp),
+        "btrfs-like" => make_btrfs(&sp),
+        "ocfs2-like" | "xfs-like" => make_ocfs2(&sp),
         other => Err(format!(
             "unknown filesystem model '{other}' (known: {})",
             MODELS.join(", ")

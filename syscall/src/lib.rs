@@ -6,7 +6,9 @@
 
 pub mod api;
 pub mod copy;
+pub mod flags;
 pub mod process;
+pub mod splice;
 
 pub use api::{SysResult, Syscalls};
 pub use process::Process;

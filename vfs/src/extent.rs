@@ -176,6 +176,10 @@ pub struct Image {
     pub phys: Slab<PhysExtent>,
     /// Physical blocks with a media error: reading them gives `EIO`.
     pub bad: BTreeSet<u64>,
+    /// Model-private per-inode metadata that lives on the device (so it survives crashes
+    /// with the image), keyed by `(inode, name)`: e.g. ocfs2-like's refcount-tree id.
+    /// Dropped when the inode is evicted.
+    pub inode_tags: BTreeMap<(Ino, &'static str), u64>,
 }
 
 impl Image {
@@ -193,6 +197,7 @@ impl Image {
             alloc: Allocator::new(capacity),
             phys: Slab::new(),
             bad: BTreeSet::new(),
+            inode_tags: BTreeMap::new(),
         }
     }
 
@@ -368,7 +373,52 @@ impl Image {
         if self.inodes.get(&ino).is_some_and(|i| i.nlink == 0) {
             self.unmap(ino, 0, u64::MAX);
             self.inodes.remove(&ino);
+            self.inode_tags.retain(|&(i, _), _| i != ino);
         }
+    }
+
+    /// A model-private tag of an inode (see [`Image::inode_tags`]).
+    pub fn tag(&self, ino: Ino, name: &'static str) -> Option<u64> {
+        self.inode_tags.get(&(ino, name)).copied()
+    }
+
+    /// Sets a model-private tag of an inode (see [`Image::inode_tags`]).
+    pub fn set_tag(&mut self, ino: Ino, name: &'static str, value: u64) {
+        self.inode_tags.insert((ino, name), value);
+    }
+
+    // ---------------------------------------------------------------- inline data
+
+    /// Stores `data` inline in the inode (btrfs-like small files): the extent map is
+    /// emptied (its extents are released) and the size is left to the caller.
+    ///
+    /// # Errors
+    /// `ESTALE` for a missing inode.
+    pub fn set_inline(&mut self, ino: Ino, data: Data) -> KResult<()> {
+        self.inode(ino)?;
+        self.unmap(ino, 0, u64::MAX);
+        self.inode_mut(ino)?.inline = Some(data);
+        Ok(())
+    }
+
+    /// Moves inline data out to a regular extent (the blocks it needs, the tail of the last
+    /// block zero), so the extent machinery can work on the file. No-op for a file without
+    /// inline data. All-or-nothing.
+    ///
+    /// # Errors
+    /// `ENOSPC` (the file stays inline).
+    pub fn uninline(&mut self, ino: Ino) -> KResult<()> {
+        let bs = self.block_size;
+        let Some(data) = self.inode(ino)?.inline.clone() else {
+            return Ok(());
+        };
+        let n = data.len().div_ceil(bs);
+        let runs = self.alloc.alloc(n, 0)?;
+        let mut padded = data;
+        padded.push(n * bs - padded.len(), crate::data::Src::Zero);
+        self.inode_mut(ino)?.inline = None;
+        self.map_runs(ino, 0, runs, &padded, false);
+        Ok(())
     }
 
     /// Evicts every unlinked inode (mount-time orphan cleanup after a crash).
@@ -600,6 +650,8 @@ impl Image {
         if len == 0 {
             return Ok(());
         }
+        // Block writes work on the extent map: inline data moves out first.
+        self.uninline(ino)?;
         let end = off + len;
         let (b0, b1) = (off / bs, end.div_ceil(bs));
         let mut span = Data::new();
@@ -659,7 +711,7 @@ impl Image {
             if let Some(inline) = self.inode(ino)?.inline.clone() {
                 self.inode_mut(ino)?.inline = Some(inline.slice(0, size));
             } else {
-                if size % bs != 0 {
+                if !size.is_multiple_of(bs) {
                     self.zero_mapped(ino, size, bs - size % bs, ow)?;
                 }
                 self.unmap(ino, size.div_ceil(bs), u64::MAX);
@@ -675,6 +727,7 @@ impl Image {
     /// `ENOSPC` if zeroing a partial block needs a copy-on-write and space is exhausted.
     pub fn punch(&mut self, ino: Ino, off: u64, len: u64, ow: Overwrite) -> KResult<()> {
         let bs = self.block_size;
+        self.uninline(ino)?;
         let end = off.saturating_add(len);
         let (full_from, full_to) = (off.div_ceil(bs), end / bs);
         if full_from > full_to {
@@ -694,6 +747,7 @@ impl Image {
     /// `ENOSPC` (nothing allocated).
     pub fn preallocate(&mut self, ino: Ino, off: u64, len: u64, keep_size: bool) -> KResult<()> {
         let bs = self.block_size;
+        self.uninline(ino)?;
         let end = off + len;
         let (b0, b1) = (off / bs, end.div_ceil(bs));
         let node = self.inode(ino)?;
@@ -722,11 +776,23 @@ impl Image {
     }
 
     /// Makes file blocks `[dfb, dfb + n)` of `dst` reference the same physical blocks as
-    /// `[sfb, sfb + n)` of `src` (holes stay holes). Needs no new space. The caller has
-    /// checked alignment, overlap and sizes.
+    /// `[sfb, sfb + n)` of `src` (holes stay holes). Needs no new space, except to move
+    /// inline data of either file out to an extent first. The caller has checked alignment,
+    /// overlap and sizes.
+    ///
+    /// # Errors
+    /// `ESTALE` for a missing inode; `ENOSPC` when inline data cannot be moved out (nothing
+    /// changed then).
     pub fn share(&mut self, src: Ino, sfb: u64, dst: Ino, dfb: u64, n: u64) -> KResult<()> {
         self.inode(src)?;
         self.inode(dst)?;
+        self.uninline(src)?;
+        self.uninline(dst)?;
+        // Cut the destination's boundaries *before* collecting the source pieces: a source
+        // extent may also be mapped (by an earlier share) across a destination boundary,
+        // and splitting it later would leave the collected pieces stale.
+        self.split_at(dst, dfb);
+        self.split_at(dst, dfb + n);
         self.split_at(src, sfb);
         self.split_at(src, sfb + n);
         let pieces: Vec<(u64, Mapping)> = self
@@ -926,7 +992,10 @@ impl Image {
                     )),
                 }
             }
-            if node.kind == FileKind::Regular && node.size % bs != 0 && node.inline.is_none() {
+            if node.kind == FileKind::Regular
+                && !node.size.is_multiple_of(bs)
+                && node.inline.is_none()
+            {
                 let last = node.size / bs;
                 if let Ok(d) = self.read_blocks(ino, last, last + 1)
                     && !d.slice(node.size % bs, bs).is_zero()
@@ -1083,6 +1152,51 @@ mod tests {
         i.punch(a, 100, 2 * BS, Overwrite::InPlace).unwrap();
         assert_eq!(i.seek(a, 0, false).unwrap(), BS, "first whole hole block");
         assert_eq!(i.seek(a, BS, true).unwrap(), 2 * BS);
+        clean(&i);
+    }
+
+    #[test]
+    fn regression_share_over_a_shifted_copy_of_itself() {
+        // A source extent already mapped by the destination across a destination
+        // boundary: the boundary split must not leave the collected pieces stale.
+        let (mut i, a, b) = img();
+        i.write(a, 0, &Data::pattern(3, 0, 4 * BS), Overwrite::CowShared)
+            .unwrap();
+        i.share(a, 0, b, 0, 4).unwrap();
+        i.share(a, 0, b, 2, 4).unwrap();
+        i.inode_mut(b).unwrap().size = 6 * BS;
+        clean(&i);
+        let want = Data::pattern(3, 0, 4 * BS);
+        assert_eq!(i.read(b, 2 * BS, 4 * BS).unwrap().to_vec(), want.to_vec());
+        assert_eq!(
+            i.read(b, 0, 2 * BS).unwrap().to_vec(),
+            want.slice(0, 2 * BS).to_vec()
+        );
+        // The same within one file.
+        i.share(b, 0, b, 8, 4).unwrap();
+        i.share(b, 0, b, 10, 4).unwrap();
+        i.inode_mut(b).unwrap().size = 14 * BS;
+        clean(&i);
+    }
+
+    #[test]
+    fn inline_data_moves_out_for_block_operations() {
+        let (mut i, a, b) = img();
+        i.set_inline(a, Data::fill(7, 100)).unwrap();
+        i.inode_mut(a).unwrap().size = 100;
+        let free = i.alloc.free_blocks();
+        i.write(a, BS, &Data::fill(8, 10), Overwrite::CowAlways)
+            .unwrap();
+        assert!(i.inode(a).unwrap().inline.is_none());
+        assert_eq!(i.alloc.free_blocks(), free - 2);
+        assert_eq!(i.read(a, 0, 101).unwrap().to_vec()[99..], [7, 0]);
+        clean(&i);
+        i.set_inline(b, Data::fill(9, 10)).unwrap();
+        i.inode_mut(b).unwrap().size = 10;
+        i.share(b, 0, a, 4, 1).unwrap();
+        assert!(i.inode(b).unwrap().inline.is_none());
+        i.inode_mut(a).unwrap().size = 4 * BS + 10;
+        assert_eq!(i.read(a, 4 * BS, 20).unwrap().to_vec(), vec![9; 10]);
         clean(&i);
     }
 

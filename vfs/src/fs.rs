@@ -180,6 +180,14 @@ pub trait FileSystem: Send + Sync {
 
     // ------------------------------------------------------------ copy offload
 
+    /// Whether the filesystem has a `->remap_file_range` method at all (as opposed to one
+    /// that refuses this particular request). The VFS needs to know before it calls: for
+    /// `FIDEDUPERANGE` a missing method is a call-level `EOPNOTSUPP` checked before the
+    /// range checks. Default: no method, like the default [`FileSystem::remap_file_range`].
+    fn has_remap(&self) -> bool {
+        false
+    }
+
     /// `->remap_file_range`: share (or, with [`remap_flags::DEDUP`], dedupe) `len` bytes;
     /// returns bytes remapped. Called with both inode locks held; the VFS has done the
     /// file-level checks, the filesystem does `generic_remap_file_range_prep`'s.

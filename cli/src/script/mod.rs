@@ -1,0 +1,180 @@
+//! `splicelab script`: the xfs_io command language (plus `splice` and lab commands) over a
+//! simulated process.
+//!
+//! ```
+//! use splicelab::script;
+//!
+//! let out = script::run_str("open -f a\npwrite -S 0x61 0 64k\n", "plain", false).unwrap();
+//! assert!(out.starts_with("wrote 65536/65536 bytes at offset 0\n"));
+//! ```
+//!
+//! The pieces, for tests and other modules that want more control:
+//! [`Script::parse`] checks a whole script (a malformed line is a [`UsageError`] naming its
+//! line, and nothing runs); [`Runner`] owns a [`syscall::Process`] whose `/` is a fresh
+//! filesystem and runs parsed lines ([`Runner::run`] writes the transcript, [`Runner::exec`]
+//! returns one command's [`Record`]); [`Runner::process_mut`] gives the process to code that
+//! continues where a script left off (as `splicelab cp` does after its setup script).
+//!
+//! Output conventions (documented in `splicelab script --help`):
+//! - lines for commands xfs_io has read like xfs_io's (its format was taken from xfsprogs'
+//!   `io/*.c`, `libxcmd` and `libfrog`); errors of system calls read like its `perror`
+//!   output (`pwrite: Bad file descriptor`, `XFS_IOC_CLONE_RANGE: Operation not supported`)
+//!   and do not stop the script;
+//! - everything goes to one stream in order, as `xfs_io … 2>&1` would show it;
+//! - timing lines use the task's virtual time, so transcripts are reproducible;
+//! - `pwrite`/`pread` use 1 GiB calls by default (xfs_io: the block size), because data is
+//!   lazy here: a 1 TiB pattern write is 1024 calls, not 268 million. `-b 4k` gives xfs_io's
+//!   op counts.
+
+mod exec;
+pub mod help;
+pub mod json;
+pub mod parse;
+pub mod xfsfmt;
+
+use std::io::{self, Write};
+
+pub use exec::{FileEntry, Record, Runner};
+pub use parse::{Cmd, Line, Script, UsageError};
+
+/// Default buffer size of `pwrite` and `pread` (xfs_io: the filesystem block size).
+pub const DEFAULT_IO_BUFFER: u64 = 1 << 30;
+
+/// Most system calls one command's loop makes (`pwrite`, `pread`, `dedupe`, `copy_range`,
+/// `splice -a`): beyond it the command stops with an error instead of running for hours.
+pub const MAX_CALLS: u64 = 1 << 20;
+
+/// The model `--fs` defaults to: `btrfs-like` once that model exists, else `plain`.
+pub fn default_fs() -> &'static str {
+    if fs_models::spec::make("btrfs-like").is_ok() {
+        "btrfs-like"
+    } else {
+        "plain"
+    }
+}
+
+/// Why a script could not run to its end.
+#[derive(Debug)]
+pub enum ScriptError {
+    /// A malformed line (nothing ran).
+    Usage(UsageError),
+    /// The filesystem for `/` could not be built (bad `--fs`).
+    Setup(String),
+    /// Writing the transcript failed.
+    Io(io::Error),
+}
+
+impl std::fmt::Display for ScriptError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ScriptError::Usage(u) => u.fmt(f),
+            ScriptError::Setup(s) => write!(f, "--fs: {s}"),
+            ScriptError::Io(e) => write!(f, "output: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for ScriptError {}
+
+impl From<UsageError> for ScriptError {
+    fn from(e: UsageError) -> ScriptError {
+        ScriptError::Usage(e)
+    }
+}
+
+impl From<io::Error> for ScriptError {
+    fn from(e: io::Error) -> ScriptError {
+        ScriptError::Io(e)
+    }
+}
+
+/// Parses `text` and runs it on a fresh `fs` (a mount spec such as `"plain"` or
+/// `"btrfs-like:size=1g"`), writing the transcript (or JSON lines) to `out`.
+///
+/// # Errors
+/// [`ScriptError::Usage`] for a malformed line (before anything runs),
+/// [`ScriptError::Setup`] for a bad `fs`, [`ScriptError::Io`] if `out` fails.
+pub fn run_to(text: &str, fs: &str, json: bool, out: &mut dyn Write) -> Result<(), ScriptError> {
+    let script = Script::parse(text)?;
+    let mut runner = Runner::new(fs, json).map_err(ScriptError::Setup)?;
+    runner.run(&script, out)?;
+    Ok(())
+}
+
+/// [`run_to`] into a string.
+///
+/// # Errors
+/// As [`run_to`].
+pub fn run_str(text: &str, fs: &str, json: bool) -> Result<String, ScriptError> {
+    let mut out = Vec::new();
+    run_to(text, fs, json, &mut out)?;
+    Ok(String::from_utf8_lossy(&out).into_owned())
+}
+
+/// Arguments of `splicelab script`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ScriptArgs {
+    /// Filesystem model for / as a mount spec MODEL[:key=value,...], e.g. plain,
+    /// btrfs-like:size=1g (default: the script's '# fs: MODEL' first line, else btrfs-like,
+    /// else plain)
+    #[arg(long, value_name = "MODEL")]
+    pub fs: Option<String>,
+    /// Print one JSON object per command instead of xfs_io-style text
+    #[arg(long)]
+    pub json: bool,
+    /// The script file, or - for standard input
+    #[arg(value_name = "FILE|-")]
+    pub file: String,
+}
+
+/// `splicelab script`: returns the exit status (0 ran to the end, 1 bad input).
+pub fn run(args: &ScriptArgs) -> i32 {
+    let text = if args.file == "-" {
+        let mut s = String::new();
+        match io::Read::read_to_string(&mut io::stdin(), &mut s) {
+            Ok(_) => s,
+            Err(e) => {
+                eprintln!("splicelab: cannot read standard input: {e}");
+                return 1;
+            }
+        }
+    } else {
+        match std::fs::read_to_string(&args.file) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("splicelab: cannot read {}: {e}", args.file);
+                return 1;
+            }
+        }
+    };
+    let script = match Script::parse(&text) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{e}");
+            return 1;
+        }
+    };
+    let fs = args
+        .fs
+        .clone()
+        .or_else(|| script.fs_hint.clone())
+        .unwrap_or_else(|| default_fs().to_string());
+    let mut runner = match Runner::new(&fs, args.json) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("splicelab: --fs {fs}: {e}");
+            return 1;
+        }
+    };
+    let stdout = io::stdout();
+    let mut out = io::LineWriter::new(stdout.lock());
+    match runner.run(&script, &mut out).and_then(|()| out.flush()) {
+        Ok(()) => 0,
+        // A closed pipe (`| head`) is not an error worth a message.
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => 0,
+        Err(e) => {
+            eprintln!("splicelab: writing output: {e}");
+            1
+        }
+    }
+}

@@ -1,0 +1,376 @@
+//! The `splicelab` binary, end to end: acceptance cases, help texts, JSON, and the golden
+//! transcripts in `tests/golden/` (`NAME.scr` → expected stdout `NAME.out`; a first line
+//! `# fs: MODEL` picks the model). Regenerate the transcripts with
+//! `UPDATE_GOLDEN=1 cargo test -p splicelab --test cli` and review the diff.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use md5::{Digest, Md5};
+
+fn splicelab(args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_splicelab"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("splicelab runs");
+    child
+        .stdin
+        .take()
+        .expect("piped")
+        .write_all(stdin.as_bytes())
+        .expect("write stdin");
+    child.wait_with_output().expect("splicelab finishes")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn pwrite_then_md5sum_matches_the_real_md5() {
+    let o = splicelab(
+        &["script", "-"],
+        "open -f a\npwrite -S 0x61 0 64k\nmd5sum a\n",
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("wrote 65536/65536 bytes at offset 0\n"),
+        "{out}"
+    );
+    let want: String = Md5::digest(vec![b'a'; 65536])
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert!(out.contains(&format!("{want}  a\n")), "{out}");
+}
+
+#[test]
+fn a_tebibyte_pwrite_is_lazy() {
+    // 1024 calls of 1 GiB of fill bytes: extents and segments, not memory per byte.
+    for args in [&["script", "-"][..], &["script", "--fs", "plain", "-"]] {
+        let o = splicelab(args, "open -f big\npwrite -S 0x62 0 1t\nstat\n");
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+        let out = stdout(&o);
+        assert!(
+            out.contains("wrote 1099511627776/1099511627776 bytes at offset 0\n"),
+            "{out}"
+        );
+        assert!(out.contains("1.000 TiB, 1024 ops;"), "{out}");
+        assert!(out.contains("stat.size = 1099511627776\n"), "{out}");
+    }
+}
+
+#[test]
+fn a_malformed_line_is_a_usage_error_and_nothing_runs() {
+    let o = splicelab(&["script", "-"], "open -f a\nbogus 1 2\n");
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(
+        err.starts_with("script:2: unknown command 'bogus'"),
+        "{err}"
+    );
+    assert_eq!(stdout(&o), "", "nothing runs when a line is malformed");
+    for (script, line, what) in [
+        ("pwrite 0\n", 1, "expected 2 arguments"),
+        ("open -f a\n\n# c\npwrite -Z 0 1\n", 4, "invalid option"),
+        ("pread 0 -5\n", 1, "negative"),
+        ("truncate 99999999999999999999\n", 1, "too large"),
+        (
+            "mount zfs-like /x\n",
+            1,
+            "unknown filesystem model 'zfs-like'",
+        ),
+        ("pwrite -b 1 0 1g\n", 1, "calls"),
+        ("seek 0\n", 1, "-a, -d or -h"),
+    ] {
+        let o = splicelab(&["script", "-"], script);
+        assert_eq!(o.status.code(), Some(1), "{script:?}");
+        let err = stderr(&o);
+        assert!(
+            err.starts_with(&format!("script:{line}: ")) && err.contains(what),
+            "{script:?}: {err}"
+        );
+        assert_eq!(err.lines().count(), 1, "one clear line: {err}");
+    }
+}
+
+#[test]
+fn bad_fs_and_missing_file_are_clear_errors() {
+    let o = splicelab(&["script", "--fs", "zfs-like", "-"], "sync\n");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("unknown filesystem model 'zfs-like'"));
+    let o = splicelab(&["script", "/nonexistent/x.scr"], "");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("cannot read /nonexistent/x.scr"));
+}
+
+#[test]
+fn syscall_errors_print_like_xfs_io_and_the_script_goes_on() {
+    let o = splicelab(
+        &["script", "--fs", "plain", "-"],
+        "pwrite 0 1\nopen -f a\nopen -r a\npwrite 0 4k\nopen -f b\nreflink a 0 0 4k\necho still here\n",
+    );
+    assert!(o.status.success());
+    assert_eq!(
+        stdout(&o),
+        "no files are open, try 'help open'\n\
+         pwrite: Bad file descriptor\n\
+         XFS_IOC_CLONE_RANGE: Operation not supported\n\
+         still here\n"
+    );
+}
+
+#[test]
+fn json_is_one_object_per_command() {
+    let o = splicelab(
+        &["script", "--fs", "plain", "--json", "-"],
+        "open -f a\npwrite -S 0x61 0 64k\nopen -r a\npwrite 0 1\nfile 0\nreflink a 0 0 4k\nmd5sum a\n",
+    );
+    assert!(o.status.success());
+    let out = stdout(&o);
+    let objs: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
+        .collect();
+    assert_eq!(objs.len(), 7, "{out}");
+    assert!(
+        out.lines()
+            .nth(1)
+            .unwrap()
+            .starts_with(r#"{"line":2,"cmd":"pwrite","ok":true,"#),
+        "{out}"
+    );
+    assert_eq!(objs[1]["bytes"], 65536);
+    assert_eq!(objs[1]["offset"], 0);
+    assert_eq!(objs[3]["ok"], false);
+    assert_eq!(objs[3]["errno"], "EBADF");
+    assert_eq!(objs[3]["error"], "Bad file descriptor");
+    assert_eq!(objs[4]["cmd"], "file");
+    assert_eq!(objs[5]["cmd"], "reflink");
+    assert_eq!(objs[5]["errno"], "EOPNOTSUPP");
+    assert_eq!(objs[5]["error"], "Operation not supported");
+    assert_eq!(objs[6]["md5"].as_str().map(str::len), Some(32));
+}
+
+#[test]
+fn help_texts_describe_every_subcommand_and_script_command() {
+    let o = splicelab(&["--help"], "");
+    assert!(o.status.success());
+    let h = stdout(&o);
+    for sub in ["tour", "script", "cp", "check", "conform"] {
+        assert!(h.contains(sub), "{sub} missing from:\n{h}");
+    }
+    let o = splicelab(&["script", "--help"], "");
+    assert!(o.status.success());
+    let h = stdout(&o);
+    for c in splicelab::script::help::COMMANDS {
+        assert!(h.contains(&c.usage()), "{} missing from:\n{h}", c.name);
+    }
+    for sub in ["tour", "cp", "check", "conform"] {
+        let o = splicelab(&[sub, "--help"], "");
+        assert!(o.status.success(), "{sub} --help");
+    }
+}
+
+#[test]
+fn unbuilt_subcommands_say_so() {
+    for args in [
+        &[][..],
+        &["tour"],
+        &["check"],
+        &["conform"],
+        &["cp", "a", "b"],
+    ] {
+        let o = splicelab(args, "");
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        assert!(stderr(&o).contains("not implemented yet"), "{args:?}");
+    }
+}
+
+#[test]
+fn weird_input_never_panics() {
+    // Fuzz-think: odd words, numbers at the edges, commands in the wrong state.
+    let words = [
+        "open",
+        "-f",
+        "-r",
+        "-a",
+        "-t",
+        "a",
+        "/",
+        "d/x",
+        "pwrite",
+        "pread",
+        "-v",
+        "-S",
+        "0xff",
+        "truncate",
+        "falloc",
+        "-k",
+        "-p",
+        "fpunch",
+        "fzero",
+        "seek",
+        "-a",
+        "-r",
+        "-h",
+        "-d",
+        "stat",
+        "fiemap",
+        "-l",
+        "-n",
+        "reflink",
+        "dedupe",
+        "copy_range",
+        "-s",
+        "-d",
+        "-l",
+        "splice",
+        "-F",
+        "may",
+        "must",
+        "never",
+        "0x30",
+        "close",
+        "file",
+        "0",
+        "1",
+        "4k",
+        "1m",
+        "9223372036854775807",
+        "0x7fffffffffffffff",
+        "4611686018427387904",
+        "7e",
+        "mkdir",
+        "rm",
+        "mv",
+        "chattr",
+        "+i",
+        "-i",
+        "+C",
+        "crash",
+        "inject",
+        "media",
+        "enospc",
+        "fsck",
+        "sync",
+        "fsync",
+        "fdatasync",
+        "signal",
+        "after",
+        "chunks",
+        "md5sum",
+        "echo",
+        "",
+        "\t",
+        "#",
+        "01777",
+        "0x",
+        "08",
+        "1b",
+        "3s",
+        "-1",
+        "--",
+    ];
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut next = || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let mut runs = 0;
+    for _ in 0..400 {
+        let n = 1 + next() % 5;
+        let line: Vec<&str> = (0..n)
+            .map(|_| words[(next() % words.len() as u64) as usize])
+            .collect();
+        let text = format!("open -f a\npwrite 0 8k\nmkdir d\n{}\n", line.join(" "));
+        // Parse errors are fine; panics are not (run_str would propagate one).
+        if let Ok(out) =
+            std::panic::catch_unwind(|| splicelab::script::run_str(&text, "plain:size=64m", false))
+        {
+            runs += usize::from(out.is_ok());
+        } else {
+            panic!("panicked on {text:?}");
+        }
+    }
+    assert!(
+        runs > 20,
+        "most random lines should at least parse ({runs})"
+    );
+}
+
+// ---------------------------------------------------------------------- goldens
+
+fn golden_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden")
+}
+
+/// A line diff good enough to read: `-expected` / `+actual` around the first difference.
+fn diff(want: &str, got: &str) -> String {
+    let (w, g): (Vec<&str>, Vec<&str>) = (want.lines().collect(), got.lines().collect());
+    let first = w
+        .iter()
+        .zip(&g)
+        .position(|(a, b)| a != b)
+        .unwrap_or(w.len().min(g.len()));
+    let mut s = format!("first difference at line {}:\n", first + 1);
+    for l in w.iter().skip(first).take(12) {
+        s.push_str(&format!("-{l}\n"));
+    }
+    for l in g.iter().skip(first).take(12) {
+        s.push_str(&format!("+{l}\n"));
+    }
+    s
+}
+
+#[test]
+fn golden_transcripts() {
+    let update = std::env::var_os("UPDATE_GOLDEN").is_some_and(|v| v == "1");
+    let mut scripts: Vec<PathBuf> = std::fs::read_dir(golden_dir())
+        .expect("tests/golden exists")
+        .map(|e| e.expect("dir entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "scr"))
+        .collect();
+    scripts.sort();
+    assert!(!scripts.is_empty());
+    let mut failures = Vec::new();
+    for scr in &scripts {
+        let o = Command::new(env!("CARGO_BIN_EXE_splicelab"))
+            .arg("script")
+            .arg(scr)
+            .output()
+            .expect("splicelab runs");
+        let got = stdout(&o);
+        let name = scr.file_name().unwrap().to_string_lossy().into_owned();
+        if !o.status.success() {
+            failures.push(format!("{name}: exit {:?}: {}", o.status, stderr(&o)));
+            continue;
+        }
+        let out = scr.with_extension("out");
+        let want = std::fs::read_to_string(&out).unwrap_or_default();
+        if want != got {
+            if update {
+                std::fs::write(&out, &got).expect("write golden");
+                eprintln!("updated {}", out.display());
+            } else {
+                failures.push(format!("{name}:\n{}", diff(&want, &got)));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "golden transcripts differ (UPDATE_GOLDEN=1 rewrites them):\n{}",
+        failures.join("\n")
+    );
+}

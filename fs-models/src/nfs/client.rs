@@ -1,0 +1,1474 @@
+//! The NFSv4.2 client: a [`FileSystem`] whose every operation is an RPC to an
+//! [`NfsServer`] over a [`Net`].
+//!
+//! ## Cost of an RPC
+//! The request leaves at the task's `now` (after waiting out a partition, or failing with
+//! `ETIMEDOUT` on a soft mount), arrives after `rtt/2 + bytes/bw`, is served on a server
+//! [`Task`] whose clock starts at the arrival (the backend charges its work there), and the
+//! reply arrives `rtt/2 + bytes/bw` after the server finished; the task's clock moves to
+//! that moment. The first call after a server reboot first recovers the session
+//! (NFS4ERR_BADSESSION, RFC 8881 §2.10: one more round trip) and COPYs again the logged
+//! COPYs the reboot lost, so that reads see them. Calls without a task (`lookup`,
+//! `getattr`, `statfs`, `seek_data_hole`, `evict`) cost nothing: they stand for the
+//! client's attribute and dentry caches.
+//!
+//! ## Data path (RFC 8881 §18.32 WRITE, §18.3 COMMIT)
+//! `write` copies into the client's cache (dirty, a memory copy on the task's clock) and
+//! returns; dirty data is sent with `WRITE(UNSTABLE4)` in `wsize` pieces when a file's dirty
+//! bytes would exceed `wback`, and at `fsync`. Each UNSTABLE result is kept in the file's
+//! *uncommitted log* with the server's write verifier, and the bytes stay in the cache.
+//! `fsync` flushes, sends `COMMIT`, and compares the verifier: if any logged entry carries
+//! another verifier, the server rebooted and may have lost it, so the client replays the
+//! whole log in order — WRITE the cached bytes again, COPY the logged copies again — and
+//! commits again (at most four rounds, then `EIO`). Reads are served from the server with
+//! the cached bytes laid over them, so a reader sees its own writes even when a rebooted
+//! server has lost them (and lost COPY results were redone at session recovery). Consequences worth knowing: `ENOSPC` and other write errors may
+//! surface at a later `write` (the one that triggers write-back) or at `fsync`, as on Linux
+//! NFS; a client crash loses dirty bytes but not what the server already received.
+//!
+//! ## Copy offload
+//! See [`NfsClient`]'s `copy_file_range` and `remap_file_range` and the module
+//! documentation of [`crate::nfs`] for the decisions (policy, CLONE first, asynchronous
+//! waits, cancellation, lost copies).
+//!
+//! ## Ordering rules that keep a replayed COPY correct
+//! A logged COPY is replayed by asking the server to copy again, so the source must still
+//! hold what it held then. Two rules make sure it does (for modifications made through this
+//! client; other clients' changes are outside the model, as with close-to-open
+//! consistency): **R1** before COPY or CLONE, the client commits the source and the
+//! destination (Linux writes both back too), so the source is stable and the destination's
+//! log starts with the COPY; **R2** before anything modifies a file (write, truncate,
+//! fallocate, COPY/CLONE into it, unlink of its last name), every file whose log holds a
+//! COPY *from* it is committed first.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use vfs::clock::{CostModel, Nanos};
+use vfs::data::Data;
+use vfs::errno::{Errno, KResult};
+use vfs::extent::{Attrs, FileKind, Image, Ino};
+use vfs::fs::{CopyHow, Fault, FaultReport, FileSystem, Stat, StatFs, falloc_flags, remap_flags};
+use vfs::sync::{Arc, Mutex};
+use vfs::task::Task;
+
+use super::cache::Overlay;
+use super::net::{Net, NetConfig};
+use super::proto::{
+    CopyProgress, CopyRes, HDR_BYTES, NfsResult, NfsStat, Offload, ServerCaps, StableHow, StateId,
+    Verifier, WriteRes,
+};
+use super::server::{NfsServer, SERVER_TID};
+
+/// What a never-share copy does over NFS (mount option `policy=`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Policy {
+    /// A never-share copy (`CopyHow::no_share`) answers `EOPNOTSUPP` — so the VFS byte-copies
+    /// through the client — unless the server advertises a non-sharing COPY.
+    Strict,
+    /// A never-share copy is sent as COPY anyway, trusting the server not to share. A server
+    /// that implements COPY with a reflink then breaks the never-share contract.
+    Lenient,
+}
+
+/// Client mount options.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientOptions {
+    /// `policy=strict|lenient` (default strict).
+    pub policy: Policy,
+    /// `async=1`: send COPY with `ca_synchronous = false` and wait for CB_OFFLOAD
+    /// (default 0: synchronous COPYs).
+    pub async_copy: bool,
+    /// `wsize=SIZE`: bytes per READ or WRITE RPC (default 1 MiB).
+    pub wsize: u64,
+    /// `wback=SIZE`: dirty bytes per file held before write-back starts (default 4 MiB;
+    /// 0 = write through at once, still UNSTABLE).
+    pub wback: u64,
+    /// `chunk=SIZE`: the VFS byte-copy chunk for fallbacks (default 1 MiB).
+    pub chunk: u64,
+}
+
+impl Default for ClientOptions {
+    fn default() -> ClientOptions {
+        ClientOptions {
+            policy: Policy::Strict,
+            async_copy: false,
+            wsize: 1 << 20,
+            wback: 4 << 20,
+            chunk: 1 << 20,
+        }
+    }
+}
+
+/// What the client did, for reports and tests.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NfsStats {
+    /// RPCs sent by operation name (`"WRITE"`, `"COMMIT"`, `"COPY"`, …); `"CB_OFFLOAD"`
+    /// counts callbacks received.
+    pub rpcs: BTreeMap<&'static str, u64>,
+    pub bytes_sent: u64,
+    pub bytes_received: u64,
+    /// COMMITs whose verifier did not match logged data (the server had rebooted).
+    pub commit_mismatches: u64,
+    /// Bytes sent again by WRITE after a verifier change.
+    pub bytes_rewritten: u64,
+    /// Logged COPYs done again after a verifier change.
+    pub copies_redone: u64,
+    /// Session recoveries after a server reboot.
+    pub session_recoveries: u64,
+    /// OFFLOAD_CANCELs sent.
+    pub offload_cancels: u64,
+    /// Asynchronous copies reported lost (`EIO`).
+    pub copies_lost: u64,
+    /// Never-share copies refused by `policy=strict`.
+    pub strict_refusals: u64,
+}
+
+impl NfsStats {
+    /// How many `op` RPCs were sent.
+    pub fn rpc(&self, op: &str) -> u64 {
+        self.rpcs.get(op).copied().unwrap_or(0)
+    }
+}
+
+/// Data the server answered UNSTABLE4 for and the client has not seen committed.
+#[derive(Clone, Debug)]
+enum Unstable {
+    Write {
+        off: u64,
+        data: Data,
+        verf: Verifier,
+    },
+    Copy {
+        src: Ino,
+        soff: u64,
+        doff: u64,
+        len: u64,
+        verf: Verifier,
+    },
+}
+
+impl Unstable {
+    fn verf(&self) -> Verifier {
+        match self {
+            Unstable::Write { verf, .. } | Unstable::Copy { verf, .. } => *verf,
+        }
+    }
+
+    /// Extends `self` by `next` when it directly continues it (keeps logs short).
+    fn absorb(&mut self, next: &Unstable) -> bool {
+        match (self, next) {
+            (
+                Unstable::Write { off, data, verf },
+                Unstable::Write {
+                    off: o2,
+                    data: d2,
+                    verf: v2,
+                },
+            ) if *off + data.len() == *o2 && verf == v2 => {
+                data.append(d2.clone());
+                true
+            }
+            (
+                Unstable::Copy {
+                    src,
+                    soff,
+                    doff,
+                    len,
+                    verf,
+                },
+                Unstable::Copy {
+                    src: s2,
+                    soff: so2,
+                    doff: do2,
+                    len: l2,
+                    verf: v2,
+                },
+            ) if src == s2 && *soff + *len == *so2 && *doff + *len == *do2 && verf == v2 => {
+                *len += l2;
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+/// The client's state for one file.
+#[derive(Clone, Debug, Default)]
+struct FileCache {
+    /// Every byte written through this client and not yet seen committed (dirty or sent).
+    written: Overlay,
+    /// The part of `written` not yet sent.
+    dirty: Overlay,
+    /// Sent and answered UNSTABLE4, in order.
+    log: Vec<Unstable>,
+}
+
+impl FileCache {
+    fn is_clean(&self) -> bool {
+        self.written.is_empty() && self.dirty.is_empty() && self.log.is_empty()
+    }
+
+    fn push_log(&mut self, e: Unstable) {
+        if let Some(last) = self.log.last_mut()
+            && last.absorb(&e)
+        {
+            return;
+        }
+        self.log.push(e);
+    }
+}
+
+/// An asynchronous copy the caller stopped waiting for (`how.nonblock`): a later call with
+/// the same arguments picks it up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct PendingCopy {
+    id: StateId,
+    src: Ino,
+    soff: u64,
+    dst: Ino,
+    doff: u64,
+    len: u64,
+}
+
+#[derive(Debug, Default)]
+struct ClientState {
+    files: BTreeMap<Ino, FileCache>,
+    pending: Vec<PendingCopy>,
+    boot_seen: u64,
+    /// Inodes this client unlinked (the server frees them when the client goes away).
+    unlinked: BTreeSet<Ino>,
+    /// The server answered NFS4ERR_NOTSUPP to CLONE: do not ask again (`NFS_CAP_CLONE`).
+    clone_unsupported: bool,
+    stats: NfsStats,
+}
+
+impl ClientState {
+    fn file(&mut self, ino: Ino) -> &mut FileCache {
+        self.files.entry(ino).or_default()
+    }
+
+    fn tidy(&mut self, ino: Ino) {
+        if self.files.get(&ino).is_some_and(FileCache::is_clean) {
+            self.files.remove(&ino);
+        }
+    }
+}
+
+/// How many COMMIT rounds `fsync` tries before giving up with `EIO` (each round after the
+/// first follows a verifier change, i.e. another server reboot).
+const MAX_COMMIT_ROUNDS: usize = 4;
+/// A file's uncommitted log is committed once it holds this many entries.
+const MAX_LOG: usize = 1024;
+
+/// An NFSv4.2 client mount.
+pub struct NfsClient {
+    server: Arc<NfsServer>,
+    net: Net,
+    opts: ClientOptions,
+    id: u64,
+    caps: ServerCaps,
+    cost: CostModel,
+    state: Mutex<ClientState>,
+}
+
+impl std::fmt::Debug for NfsClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "NfsClient(#{} {:?} {:?} -> {:?})",
+            self.id,
+            self.opts,
+            self.net.config(),
+            self.server
+        )
+    }
+}
+
+fn aligned(x: u64, bs: u64) -> bool {
+    bs == 0 || x.is_multiple_of(bs)
+}
+
+impl NfsClient {
+    /// Mounts `server` over a link with `net` parameters.
+    pub fn new(server: Arc<NfsServer>, net: NetConfig, opts: ClientOptions) -> NfsClient {
+        let id = server.register_client();
+        let caps = server.caps();
+        let mut cost = server.backend().cost().clone();
+        cost.rpc_rtt_ns = net.rtt;
+        cost.net_bps = net.bps;
+        let boot_seen = server.boot();
+        NfsClient {
+            server,
+            net: Net::new(net),
+            opts,
+            id,
+            caps,
+            cost,
+            state: Mutex::new(ClientState {
+                boot_seen,
+                ..ClientState::default()
+            }),
+        }
+    }
+
+    /// The server.
+    pub fn server(&self) -> &Arc<NfsServer> {
+        &self.server
+    }
+
+    /// The mount options.
+    pub fn options(&self) -> &ClientOptions {
+        &self.opts
+    }
+
+    /// The link.
+    pub fn net(&self) -> &Net {
+        &self.net
+    }
+
+    /// What the server advertised at mount.
+    pub fn caps(&self) -> ServerCaps {
+        self.caps
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> NfsStats {
+        self.state.lock().stats.clone()
+    }
+
+    /// Bytes of `ino` this client holds that the server has not committed (dirty or
+    /// UNSTABLE), as the cache sees them.
+    pub fn uncommitted_bytes(&self, ino: Ino) -> u64 {
+        self.state
+            .lock()
+            .files
+            .get(&ino)
+            .map_or(0, |f| f.written.bytes())
+    }
+
+    // ------------------------------------------------------------------ plumbing
+
+    /// One RPC: `send` payload bytes out, `f` on the server, `reply(result)` bytes back.
+    fn rpc<R>(
+        &self,
+        cs: &mut ClientState,
+        task: &Task,
+        op: &'static str,
+        send: u64,
+        f: impl FnOnce(&Task) -> NfsResult<R>,
+        reply: impl FnOnce(&R) -> u64,
+    ) -> KResult<R> {
+        let sent = task.now();
+        let arrival = self.net.send(task, HDR_BYTES + send)?;
+        *cs.stats.rpcs.entry(op).or_default() += 1;
+        cs.stats.bytes_sent += HDR_BYTES + send;
+        let st = Task::new(SERVER_TID);
+        st.wait_until(arrival);
+        let r = f(&st);
+        let back = HDR_BYTES + r.as_ref().map_or(0, reply);
+        cs.stats.bytes_received += back;
+        let remapped = st.stats().extents_remapped;
+        task.with_stats(|s| s.extents_remapped += remapped);
+        self.net.receive(task, sent, st.now(), back)?;
+        r.map_err(NfsStat::errno)
+    }
+
+    /// Sends `ino`'s dirty bytes with WRITE(UNSTABLE4), logging each result.
+    fn flush(&self, cs: &mut ClientState, task: &Task, ino: Ino) -> KResult<()> {
+        let pieces: Vec<(u64, Data)> = match cs.files.get(&ino) {
+            Some(f) => f.dirty.pieces().map(|(o, d)| (o, d.clone())).collect(),
+            None => return Ok(()),
+        };
+        for (off, data) in pieces {
+            let mut pos = 0;
+            while pos < data.len() {
+                let piece = data.slice(pos, self.opts.wsize);
+                let o = off + pos;
+                let n = piece.len();
+                let w = self.rpc(
+                    cs,
+                    task,
+                    "WRITE",
+                    n,
+                    |st| self.server.write(st, ino, o, &piece, StableHow::Unstable4),
+                    |_| 0,
+                )?;
+                let f = cs.file(ino);
+                f.dirty.remove(o, o + n);
+                if !w.committed.is_stable() {
+                    f.push_log(Unstable::Write {
+                        off: o,
+                        data: piece,
+                        verf: w.verf,
+                    });
+                }
+                pos += n;
+            }
+        }
+        if cs.files.get(&ino).is_some_and(|f| f.log.len() > MAX_LOG) {
+            self.commit_file(cs, task, ino)?;
+        }
+        Ok(())
+    }
+
+    /// Flushes and commits `ino`, replaying its log while the verifier keeps changing.
+    fn commit_file(&self, cs: &mut ClientState, task: &Task, ino: Ino) -> KResult<()> {
+        self.flush(cs, task, ino)?;
+        for _ in 0..MAX_COMMIT_ROUNDS {
+            let needs_commit = cs.files.get(&ino).is_some_and(|f| !f.log.is_empty());
+            if !needs_commit {
+                if let Some(f) = cs.files.get_mut(&ino) {
+                    f.written = Overlay::default();
+                }
+                cs.tidy(ino);
+                return Ok(());
+            }
+            let v = self.rpc(
+                cs,
+                task,
+                "COMMIT",
+                0,
+                |st| self.server.commit(st, ino),
+                |_| 0,
+            )?;
+            let f = cs.file(ino);
+            if f.log.iter().all(|e| e.verf() == v) {
+                f.log.clear();
+                f.written = Overlay::default();
+                cs.tidy(ino);
+                return Ok(());
+            }
+            cs.stats.commit_mismatches += 1;
+            self.replay(cs, task, ino)?;
+        }
+        Err(Errno::EIO)
+    }
+
+    /// The first call after a server reboot fails with NFS4ERR_BADSESSION; the client
+    /// re-establishes its session (CREATE_SESSION, RECLAIM_COMPLETE: one round trip, which
+    /// also tells it the new write verifier, as a zero-length WRITE would) and then COPYs
+    /// again every logged COPY from before the reboot, so that reads see their data — the
+    /// cached WRITEs are visible from the cache and wait for the COMMIT to be re-sent.
+    /// Called first by every operation that has a task; a reboot in the middle of one is
+    /// handled by that operation (a lost asynchronous copy, a restarted synchronous one).
+    fn recover(&self, cs: &mut ClientState, task: &Task) -> KResult<()> {
+        let boot = self.server.boot();
+        if boot == cs.boot_seen {
+            return Ok(());
+        }
+        let verf = self.rpc(
+            cs,
+            task,
+            "CREATE_SESSION",
+            0,
+            |_| Ok(self.server.verifier()),
+            |_| 0,
+        )?;
+        cs.boot_seen = boot;
+        cs.stats.session_recoveries += 1;
+        let stale = |e: &Unstable| matches!(e, Unstable::Copy { .. }) && e.verf() != verf;
+        let inos: Vec<Ino> = cs
+            .files
+            .iter()
+            .filter(|(_, f)| f.log.iter().any(stale))
+            .map(|(&i, _)| i)
+            .collect();
+        for ino in inos {
+            self.replay_where(cs, task, ino, stale)?;
+        }
+        Ok(())
+    }
+
+    /// Sends every logged entry of `ino` again, in order.
+    fn replay(&self, cs: &mut ClientState, task: &Task, ino: Ino) -> KResult<()> {
+        self.replay_where(cs, task, ino, |_| true)
+    }
+
+    /// Sends the logged entries of `ino` that `pick` selects again, keeping the log's order.
+    fn replay_where(
+        &self,
+        cs: &mut ClientState,
+        task: &Task,
+        ino: Ino,
+        pick: impl Fn(&Unstable) -> bool,
+    ) -> KResult<()> {
+        let log = std::mem::take(&mut cs.file(ino).log);
+        let mut redone: Vec<Unstable> = Vec::new();
+        let mut result = Ok(());
+        let mut rest = log.into_iter();
+        for e in rest.by_ref() {
+            if !pick(&e) {
+                redone.push(e);
+                continue;
+            }
+            let r = match &e {
+                Unstable::Write { off, data, .. } => self.rewrite(cs, task, ino, *off, data),
+                Unstable::Copy {
+                    src,
+                    soff,
+                    doff,
+                    len,
+                    ..
+                } => self.recopy(cs, task, *src, *soff, ino, *doff, *len),
+            };
+            match r {
+                Ok(entries) => redone.extend(entries),
+                Err(err) => {
+                    redone.push(e);
+                    result = Err(err);
+                    break;
+                }
+            }
+        }
+        redone.extend(rest);
+        let f = cs.file(ino);
+        for e in redone {
+            f.push_log(e);
+        }
+        result
+    }
+
+    fn rewrite(
+        &self,
+        cs: &mut ClientState,
+        task: &Task,
+        ino: Ino,
+        off: u64,
+        data: &Data,
+    ) -> KResult<Vec<Unstable>> {
+        let mut out = Vec::new();
+        let mut pos = 0;
+        while pos < data.len() {
+            let piece = data.slice(pos, self.opts.wsize);
+            let o = off + pos;
+            let w = self.rpc(
+                cs,
+                task,
+                "WRITE",
+                piece.len(),
+                |st| self.server.write(st, ino, o, &piece, StableHow::Unstable4),
+                |_| 0,
+            )?;
+            cs.stats.bytes_rewritten += piece.len();
+            pos += piece.len();
+            out.push(Unstable::Write {
+                off: o,
+                data: piece,
+                verf: w.verf,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Re-does a logged COPY with synchronous COPYs (even on an `async=1` mount: the client
+    /// is inside `fsync` and has nothing better to do than wait).
+    #[allow(clippy::too_many_arguments)]
+    fn recopy(
+        &self,
+        cs: &mut ClientState,
+        task: &Task,
+        src: Ino,
+        soff: u64,
+        dst: Ino,
+        doff: u64,
+        len: u64,
+    ) -> KResult<Vec<Unstable>> {
+        let mut out = Vec::new();
+        let mut done = 0;
+        while done < len {
+            let r = self.copy_rpc(
+                cs,
+                task,
+                src,
+                soff + done,
+                dst,
+                doff + done,
+                len - done,
+                true,
+            )?;
+            let n = r.write.count;
+            if n == 0 {
+                // The source no longer holds the range: the data cannot be recreated.
+                return Err(Errno::EIO);
+            }
+            out.push(Unstable::Copy {
+                src,
+                soff: soff + done,
+                doff: doff + done,
+                len: n,
+                verf: r.write.verf,
+            });
+            done += n;
+        }
+        cs.stats.copies_redone += 1;
+        Ok(out)
+    }
+
+    /// R2: commits every file whose log copies from `ino`, before `ino` changes.
+    fn before_modify(&self, cs: &mut ClientState, task: &Task, ino: Ino) -> KResult<()> {
+        let dsts: Vec<Ino> = cs
+            .files
+            .iter()
+            .filter(|(_, f)| {
+                f.log
+                    .iter()
+                    .any(|e| matches!(e, Unstable::Copy { src, .. } if *src == ino))
+            })
+            .map(|(&d, _)| d)
+            .collect();
+        for d in dsts {
+            self.commit_file(cs, task, d)?;
+        }
+        Ok(())
+    }
+
+    /// The client's view of the size: the server's, extended by cached writes.
+    fn view_size(&self, cs: &ClientState, ino: Ino) -> KResult<u64> {
+        let size = self.server.getattr(ino).map_err(NfsStat::errno)?.size;
+        Ok(cs
+            .files
+            .get(&ino)
+            .map_or(size, |f| size.max(f.written.end())))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn copy_rpc(
+        &self,
+        cs: &mut ClientState,
+        task: &Task,
+        src: Ino,
+        soff: u64,
+        dst: Ino,
+        doff: u64,
+        len: u64,
+        synchronous: bool,
+    ) -> KResult<CopyRes> {
+        let owner = self.id;
+        self.rpc(
+            cs,
+            task,
+            "COPY",
+            0,
+            |st| {
+                self.server
+                    .copy(st, owner, src, soff, dst, doff, len, synchronous)
+            },
+            |_| 0,
+        )
+    }
+
+    fn account_chunk(task: &Task, copied: u64, shared: u64) {
+        task.chunk_done(copied);
+        if shared > 0 {
+            task.with_stats(|s| s.bytes_shared += shared);
+        }
+    }
+
+    /// Synchronous COPYs until `len` bytes are done, EOF, an error after progress, or a
+    /// signal (checked before each COPY: one server chunk each).
+    #[allow(clippy::too_many_arguments)]
+    fn copy_sync(
+        &self,
+        cs: &mut ClientState,
+        task: &Task,
+        src: Ino,
+        soff: u64,
+        dst: Ino,
+        doff: u64,
+        len: u64,
+    ) -> KResult<u64> {
+        let mut done = 0;
+        let mut entries: Vec<Unstable> = Vec::new();
+        let mut call_verf: Option<Verifier> = None;
+        let mut restarts = 0;
+        while done < len {
+            if task.signal_pending() {
+                if done == 0 {
+                    return Err(Errno::EINTR);
+                }
+                break;
+            }
+            let r = match self.copy_rpc(
+                cs,
+                task,
+                src,
+                soff + done,
+                dst,
+                doff + done,
+                len - done,
+                true,
+            ) {
+                Ok(r) => r,
+                Err(e) if done == 0 => return Err(e),
+                Err(_) => break,
+            };
+            let w = r.write;
+            if call_verf.is_some_and(|v| v != w.verf) && !entries.is_empty() {
+                // The server rebooted between two of this call's COPYs and may have lost the
+                // earlier, unstable ones: the count would be a lie, so start over.
+                restarts += 1;
+                if restarts > MAX_COMMIT_ROUNDS {
+                    return Err(Errno::EIO);
+                }
+                entries.clear();
+                done = 0;
+                call_verf = Some(w.verf);
+                continue;
+            }
+            call_verf = Some(w.verf);
+            Self::account_chunk(task, w.count - r.shared, r.shared);
+            if w.count == 0 {
+                break;
+            }
+            if !w.committed.is_stable() {
+                entries.push(Unstable::Copy {
+                    src,
+                    soff: soff + done,
+                    doff: doff + done,
+                    len: w.count,
+                    verf: w.verf,
+                });
+            }
+            done += w.count;
+        }
+        let f = cs.file(dst);
+        for e in entries {
+            f.push_log(e);
+        }
+        Ok(done)
+    }
+
+    /// Logs the result of a finished asynchronous copy and returns its count.
+    fn finish_async(&self, cs: &mut ClientState, p: PendingCopy, w: WriteRes) -> u64 {
+        if w.count > 0 && !w.committed.is_stable() {
+            cs.file(p.dst).push_log(Unstable::Copy {
+                src: p.src,
+                soff: p.soff,
+                doff: p.doff,
+                len: w.count,
+                verf: w.verf,
+            });
+        }
+        w.count
+    }
+
+    /// The copy is gone with a server reboot. The client learns it when it next talks to the
+    /// server: OFFLOAD_STATUS answers NFS4ERR_BAD_STATEID.
+    fn report_lost(&self, cs: &mut ClientState, task: &Task, p: PendingCopy) -> KResult<u64> {
+        let _ = self.rpc(
+            cs,
+            task,
+            "OFFLOAD_STATUS",
+            0,
+            |st| self.server.offload_status(st, p.id),
+            |_| 0,
+        );
+        cs.stats.copies_lost += 1;
+        Err(Errno::EIO)
+    }
+
+    fn finish_offload(&self, cs: &mut ClientState, p: PendingCopy, off: Offload) -> KResult<u64> {
+        // An error in CB_OFFLOAD ends the call with that error even if some bytes were
+        // copied: without a verifier for them the client cannot vouch for them (the Linux
+        // client ignores the partial count too).
+        off.status.map_err(NfsStat::errno)?;
+        Ok(self.finish_async(cs, p, off.write))
+    }
+
+    /// Waits for CB_OFFLOAD, one server chunk at a time; a signal sends OFFLOAD_CANCEL.
+    fn wait_async(&self, cs: &mut ClientState, task: &Task, p: PendingCopy) -> KResult<u64> {
+        loop {
+            if task.signal_pending() {
+                cs.stats.offload_cancels += 1;
+                let r = self.rpc(
+                    cs,
+                    task,
+                    "OFFLOAD_CANCEL",
+                    0,
+                    |st| self.server.offload_cancel(st, p.id),
+                    |_| 0,
+                );
+                return match r {
+                    Ok(w) if w.count == 0 => Err(Errno::EINTR),
+                    Ok(w) => Ok(self.finish_async(cs, p, w)),
+                    Err(Errno::EIO) => {
+                        cs.stats.copies_lost += 1;
+                        Err(Errno::EIO)
+                    }
+                    Err(e) => Err(e),
+                };
+            }
+            match self.server.wait_step(p.id) {
+                Ok(CopyProgress::Chunk {
+                    end,
+                    copied,
+                    shared,
+                }) => {
+                    task.wait_until(end);
+                    Self::account_chunk(task, copied, shared);
+                }
+                Ok(CopyProgress::Done(off)) => {
+                    task.wait_until(self.net.deliver(off.at, HDR_BYTES));
+                    *cs.stats.rpcs.entry("CB_OFFLOAD").or_default() += 1;
+                    return self.finish_offload(cs, p, off);
+                }
+                Ok(CopyProgress::Lost { at }) => {
+                    task.wait_until(at);
+                    return self.report_lost(cs, task, p);
+                }
+                Err(_) => return self.report_lost(cs, task, p),
+            }
+        }
+    }
+
+    /// Picks up an asynchronous copy an earlier non-blocking call left running.
+    fn resume_async(
+        &self,
+        cs: &mut ClientState,
+        task: &Task,
+        p: PendingCopy,
+        how: CopyHow,
+    ) -> KResult<u64> {
+        let r = self.rpc(
+            cs,
+            task,
+            "OFFLOAD_STATUS",
+            0,
+            |st| self.server.offload_status(st, p.id),
+            |_| 0,
+        );
+        match r {
+            Ok(s) => match s.complete {
+                Some(off) => self.finish_offload(cs, p, off),
+                None if how.nonblock => {
+                    cs.pending.push(p);
+                    Err(Errno::EAGAIN)
+                }
+                None => self.wait_async(cs, task, p),
+            },
+            Err(Errno::EIO) => {
+                cs.stats.copies_lost += 1;
+                Err(Errno::EIO)
+            }
+            Err(e) => {
+                cs.pending.push(p);
+                Err(e)
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn copy_async(
+        &self,
+        cs: &mut ClientState,
+        task: &Task,
+        src: Ino,
+        soff: u64,
+        dst: Ino,
+        doff: u64,
+        len: u64,
+        how: CopyHow,
+    ) -> KResult<u64> {
+        if task.signal_pending() {
+            return Err(Errno::EINTR);
+        }
+        let r = self.copy_rpc(cs, task, src, soff, dst, doff, len, false)?;
+        let p = PendingCopy {
+            id: r.callback.unwrap_or(0),
+            src,
+            soff,
+            dst,
+            doff,
+            len,
+        };
+        if r.callback.is_none() {
+            // A server may answer an asynchronous request synchronously.
+            Self::account_chunk(task, r.write.count - r.shared, r.shared);
+            return Ok(self.finish_async(cs, p, r.write));
+        }
+        if how.nonblock {
+            cs.pending.push(p);
+            return Err(Errno::EAGAIN);
+        }
+        self.wait_async(cs, task, p)
+    }
+
+    /// Whether a CLONE of the range can satisfy `generic_remap_checks`-style alignment
+    /// against `clone_blksize` (the tail may be unaligned only at the source EOF).
+    fn clone_aligned(&self, soff: u64, doff: u64, len: u64, src_size: u64) -> bool {
+        let bs = self.caps.clone_blksize;
+        aligned(soff, bs) && aligned(doff, bs) && (aligned(len, bs) || soff + len == src_size)
+    }
+
+    fn clone_rpc(
+        &self,
+        cs: &mut ClientState,
+        task: &Task,
+        src: Ino,
+        soff: u64,
+        dst: Ino,
+        doff: u64,
+        len: u64,
+    ) -> KResult<u64> {
+        let r = self.rpc(
+            cs,
+            task,
+            "CLONE",
+            0,
+            |st| self.server.clone_range(st, src, soff, dst, doff, len),
+            |_| 0,
+        );
+        if r == Err(Errno::EOPNOTSUPP) {
+            cs.clone_unsupported = true;
+        }
+        r
+    }
+
+    /// Combines the server's SEEK with the cached ranges.
+    fn seek_view(&self, cs: &ClientState, ino: Ino, off: u64, data: bool) -> KResult<u64> {
+        let ssize = self.server.getattr(ino).map_err(NfsStat::errno)?.size;
+        let empty = Overlay::default();
+        let cached = cs.files.get(&ino).map_or(&empty, |f| &f.written);
+        let size = ssize.max(cached.end());
+        if off >= size {
+            return Err(Errno::ENXIO);
+        }
+        let server_seek = |p: u64| -> KResult<Option<u64>> {
+            if p >= ssize {
+                return Ok(None);
+            }
+            match self.server.seek(ino, p, data) {
+                Ok(x) => Ok(Some(x)),
+                Err(NfsStat::Nxio) => Ok(None),
+                Err(e) => Err(e.errno()),
+            }
+        };
+        if data {
+            let a = server_seek(off)?;
+            let b = cached.next_from(off).map(|(s, _)| s.max(off));
+            return match (a, b) {
+                (Some(x), Some(y)) => Ok(x.min(y)),
+                (Some(x), None) | (None, Some(x)) => Ok(x),
+                (None, None) => Err(Errno::ENXIO),
+            };
+        }
+        let mut p = off;
+        loop {
+            // Past the server's EOF everything not cached is a hole.
+            let q = server_seek(p)?.unwrap_or(p);
+            match cached.piece_at(q) {
+                Some((_, e)) if e > q => p = e,
+                _ => return Ok(q.min(size)),
+            }
+            if p >= size {
+                return Ok(size);
+            }
+        }
+    }
+}
+
+impl FileSystem for NfsClient {
+    fn fs_type(&self) -> &str {
+        "nfs-like"
+    }
+
+    fn statfs(&self) -> StatFs {
+        self.server.backend().statfs()
+    }
+
+    fn cost(&self) -> &CostModel {
+        &self.cost
+    }
+
+    fn chunk_size(&self) -> u64 {
+        self.opts.chunk
+    }
+
+    fn max_file_size(&self) -> u64 {
+        self.server.backend().max_file_size()
+    }
+
+    /// `clone_blksize` as the server advertised it.
+    fn remap_block_size(&self) -> u64 {
+        self.caps.clone_blksize
+    }
+
+    /// The client always has the method (CLONE); whether the server's file system can
+    /// share is only known when it answers.
+    fn has_remap(&self) -> bool {
+        true
+    }
+
+    fn lookup(&self, dir: Ino, name: &str) -> KResult<Ino> {
+        self.server.backend().lookup(dir, name)
+    }
+
+    fn create(&self, task: &Task, dir: Ino, name: &str, kind: FileKind) -> KResult<Ino> {
+        let mut cs = self.state.lock();
+        self.recover(&mut cs, task)?;
+        self.rpc(
+            &mut cs,
+            task,
+            "CREATE",
+            name.len() as u64,
+            |st| self.server.create(st, dir, name, kind),
+            |_| 0,
+        )
+    }
+
+    fn remove(&self, task: &Task, dir: Ino, name: &str, rmdir: bool) -> KResult<Ino> {
+        let mut cs = self.state.lock();
+        self.recover(&mut cs, task)?;
+        if let Ok(victim) = self.server.backend().lookup(dir, name) {
+            self.before_modify(&mut cs, task, victim)?;
+        }
+        let ino = self.rpc(
+            &mut cs,
+            task,
+            "REMOVE",
+            name.len() as u64,
+            |st| self.server.remove(st, dir, name, rmdir),
+            |_| 0,
+        )?;
+        if self.server.getattr(ino).is_ok_and(|s| s.nlink == 0) {
+            cs.unlinked.insert(ino);
+        }
+        Ok(ino)
+    }
+
+    fn rename(
+        &self,
+        task: &Task,
+        odir: Ino,
+        oname: &str,
+        ndir: Ino,
+        nname: &str,
+    ) -> KResult<Option<Ino>> {
+        let mut cs = self.state.lock();
+        self.recover(&mut cs, task)?;
+        if let Ok(victim) = self.server.backend().lookup(ndir, nname) {
+            self.before_modify(&mut cs, task, victim)?;
+        }
+        let r = self.rpc(
+            &mut cs,
+            task,
+            "RENAME",
+            (oname.len() + nname.len()) as u64,
+            |st| self.server.rename(st, odir, oname, ndir, nname),
+            |_| 0,
+        )?;
+        if let Some(old) = r
+            && self.server.getattr(old).is_ok_and(|s| s.nlink == 0)
+        {
+            cs.unlinked.insert(old);
+        }
+        Ok(r)
+    }
+
+    fn evict(&self, ino: Ino) {
+        let mut cs = self.state.lock();
+        cs.files.remove(&ino);
+        cs.pending.retain(|p| p.src != ino && p.dst != ino);
+        cs.unlinked.remove(&ino);
+        // The last CLOSE: the server frees the unlinked file.
+        self.server.backend().evict(ino);
+    }
+
+    fn getattr(&self, ino: Ino) -> KResult<Stat> {
+        let cs = self.state.lock();
+        let mut st = self.server.getattr(ino).map_err(NfsStat::errno)?;
+        if let Some(f) = cs.files.get(&ino) {
+            st.size = st.size.max(f.written.end());
+        }
+        Ok(st)
+    }
+
+    fn set_attrs(&self, task: &Task, ino: Ino, attrs: Attrs) -> KResult<()> {
+        let mut cs = self.state.lock();
+        self.recover(&mut cs, task)?;
+        self.rpc(
+            &mut cs,
+            task,
+            "SETATTR",
+            0,
+            |st| self.server.set_attrs(st, ino, attrs),
+            |_| 0,
+        )
+    }
+
+    fn read(&self, task: &Task, ino: Ino, off: u64, len: u64) -> KResult<Data> {
+        let mut cs = self.state.lock();
+        self.recover(&mut cs, task)?;
+        let ssize = self.server.getattr(ino).map_err(NfsStat::errno)?.size;
+        let size = cs
+            .files
+            .get(&ino)
+            .map_or(ssize, |f| ssize.max(f.written.end()));
+        if off >= size || len == 0 {
+            return Ok(Data::new());
+        }
+        let end = size.min(off.saturating_add(len));
+        if let Some(d) = cs.files.get(&ino).and_then(|f| f.written.get(off, end)) {
+            // A page-cache hit.
+            task.charge(self.cost.per_op_ns + CostModel::transfer(d.len(), self.cost.mem_copy_bps));
+            return Ok(d);
+        }
+        let mut base = Data::new();
+        let mut pos = off;
+        while pos < end.min(ssize) {
+            let want = (end.min(ssize) - pos).min(self.opts.wsize);
+            let d = self.rpc(
+                &mut cs,
+                task,
+                "READ",
+                0,
+                |st| self.server.read(st, ino, pos, want),
+                Data::len,
+            )?;
+            if d.is_empty() {
+                break;
+            }
+            pos += d.len();
+            base.append(d);
+        }
+        let have = base.len();
+        base.append(Data::zero(end - off - have));
+        Ok(match cs.files.get(&ino) {
+            Some(f) => f.written.apply(off, base),
+            None => base,
+        })
+    }
+
+    fn write(&self, task: &Task, ino: Ino, off: u64, data: &Data) -> KResult<u64> {
+        let mut cs = self.state.lock();
+        self.recover(&mut cs, task)?;
+        self.server.getattr(ino).map_err(NfsStat::errno)?;
+        self.before_modify(&mut cs, task, ino)?;
+        let dirty = cs.files.get(&ino).map_or(0, |f| f.dirty.bytes());
+        if dirty > 0 && dirty + data.len() > self.opts.wback {
+            self.flush(&mut cs, task, ino)?;
+        }
+        task.charge(self.cost.per_op_ns + CostModel::transfer(data.len(), self.cost.mem_copy_bps));
+        let f = cs.file(ino);
+        f.written.insert(off, data.clone());
+        f.dirty.insert(off, data.clone());
+        if f.dirty.bytes() > self.opts.wback {
+            // Write-back errors surface at the next write or fsync, as on Linux NFS.
+            let _ = self.flush(&mut cs, task, ino);
+        }
+        Ok(data.len())
+    }
+
+    fn truncate(&self, task: &Task, ino: Ino, size: u64) -> KResult<()> {
+        let mut cs = self.state.lock();
+        self.recover(&mut cs, task)?;
+        self.before_modify(&mut cs, task, ino)?;
+        self.commit_file(&mut cs, task, ino)?;
+        self.rpc(
+            &mut cs,
+            task,
+            "SETATTR",
+            0,
+            |st| self.server.truncate(st, ino, size),
+            |_| 0,
+        )
+    }
+
+    /// NFSv4.2 has ALLOCATE (modes 0 and `KEEP_SIZE`) and DEALLOCATE (`PUNCH_HOLE |
+    /// KEEP_SIZE`); other modes answer `EOPNOTSUPP` without an RPC, as the Linux client does.
+    fn fallocate(&self, task: &Task, ino: Ino, mode: u32, off: u64, len: u64) -> KResult<()> {
+        use falloc_flags::*;
+        let op = match mode {
+            0 | KEEP_SIZE => "ALLOCATE",
+            m if m == PUNCH_HOLE | KEEP_SIZE => "DEALLOCATE",
+            _ => return Err(Errno::EOPNOTSUPP),
+        };
+        let mut cs = self.state.lock();
+        self.recover(&mut cs, task)?;
+        self.before_modify(&mut cs, task, ino)?;
+        self.commit_file(&mut cs, task, ino)?;
+        self.rpc(
+            &mut cs,
+            task,
+            op,
+            0,
+            |st| self.server.fallocate(st, ino, mode, off, len),
+            |_| 0,
+        )
+    }
+
+    fn fsync(&self, task: &Task, ino: Ino, _datasync: bool) -> KResult<()> {
+        let mut cs = self.state.lock();
+        self.recover(&mut cs, task)?;
+        self.commit_file(&mut cs, task, ino)
+    }
+
+    fn sync_fs(&self, task: &Task) -> KResult<()> {
+        let mut cs = self.state.lock();
+        self.recover(&mut cs, task)?;
+        let inos: Vec<Ino> = cs.files.keys().copied().collect();
+        for ino in inos {
+            self.commit_file(&mut cs, task, ino)?;
+        }
+        Ok(())
+    }
+
+    fn seek_data_hole(&self, ino: Ino, off: u64, data: bool) -> KResult<u64> {
+        let cs = self.state.lock();
+        self.seek_view(&cs, ino, off, data)
+    }
+
+    /// CLONE (RFC 7862 §15.13).
+    ///
+    /// # Errors
+    /// In check order: `EOPNOTSUPP` for `REMAP_FILE_DEDUP` (NFSv4.2 has no dedupe
+    /// operation); `EINVAL` for other flags than `REMAP_FILE_ADVISORY`; `EOPNOTSUPP` without
+    /// an RPC once the server has answered NFS4ERR_NOTSUPP; `ESTALE` for a source the
+    /// server no longer has; `EINVAL` if `soff`, `doff` or `len` is not a multiple of
+    /// `clone_blksize` (an unaligned `len` is allowed when it ends at the source EOF; with
+    /// `REMAP_FILE_CAN_SHORTEN` it is first rounded down, `EINVAL` if that leaves 0); then errors of flushing and committing both files (R1) and
+    /// of the CLONE itself (NFS4ERR_NOTSUPP → `EOPNOTSUPP` from a server whose file system
+    /// cannot share, the backend's `EINVAL`, `EPERM`, `ETXTBSY`, `ENOSPC`, …), and
+    /// `ETIMEDOUT` on a soft mount during a partition.
+    fn remap_file_range(
+        &self,
+        task: &Task,
+        src: Ino,
+        soff: u64,
+        dst: Ino,
+        doff: u64,
+        len: u64,
+        flags: u32,
+    ) -> KResult<u64> {
+        if flags & remap_flags::DEDUP != 0 {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        if flags & !remap_flags::ADVISORY != 0 {
+            return Err(Errno::EINVAL);
+        }
+        let mut cs = self.state.lock();
+        if cs.clone_unsupported {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        self.recover(&mut cs, task)?;
+        let src_size = self.view_size(&cs, src)?;
+        let bs = self.caps.clone_blksize;
+        let mut len = len;
+        if flags & remap_flags::CAN_SHORTEN != 0
+            && bs > 0
+            && !aligned(len, bs)
+            && soff.saturating_add(len) < src_size
+        {
+            // CLONE has no partial result: shorten here, as generic_remap_checks does.
+            len = len / bs * bs;
+            if len == 0 {
+                return Err(Errno::EINVAL);
+            }
+        }
+        if !self.clone_aligned(soff, doff, len, src_size) {
+            return Err(Errno::EINVAL);
+        }
+        self.before_modify(&mut cs, task, dst)?;
+        self.commit_file(&mut cs, task, src)?;
+        self.commit_file(&mut cs, task, dst)?;
+        let n = self.clone_rpc(&mut cs, task, src, soff, dst, doff, len)?;
+        task.with_stats(|s| s.bytes_shared += n);
+        Ok(n)
+    }
+
+    /// COPY (RFC 7862 §15.2), intra-server; returns the bytes whose destination now holds
+    /// the source data.
+    ///
+    /// Decisions, in order: `len == 0` returns 0 without an RPC (a COPY count of 0 would mean
+    /// "to EOF"); a never-share copy on a `policy=strict` mount whose server does not
+    /// advertise a non-sharing COPY answers `EOPNOTSUPP` at once; a call repeating the
+    /// arguments of a copy an earlier non-blocking call left running resumes it
+    /// (OFFLOAD_STATUS); otherwise R2, then R1 (flush and commit source and destination),
+    /// the range is clamped to the source EOF, and a may-share copy first tries CLONE when
+    /// the range is `clone_blksize`-aligned (falling back to COPY on `EOPNOTSUPP`, `EINVAL`
+    /// or `EXDEV`); then COPY — synchronous COPYs of at most `copychunk` bytes each, or one
+    /// asynchronous COPY whose CB_OFFLOAD the client waits for one server chunk at a time.
+    ///
+    /// # Errors
+    /// In check order: `EOPNOTSUPP` (strict policy refusing a never-share copy); for a
+    /// resumed copy `EIO` if the server rebooted and forgot it, `EAGAIN` if still running
+    /// and `how.nonblock`; errors of R2/R1 commits (`EIO` after repeated verifier changes,
+    /// `ENOSPC`, `ETIMEDOUT`, …); `EINTR` if a signal is pending before the first COPY;
+    /// the COPY's own errors (`EOPNOTSUPP` from a server without COPY, `EISDIR`,
+    /// `ESTALE`, backend errors); for an asynchronous copy `EAGAIN` with `how.nonblock`
+    /// (the copy keeps running; repeat the call to collect it), `EIO` if a server reboot
+    /// lost it (nothing of it is confirmed; a retry starts it afresh), the error CB_OFFLOAD
+    /// reported, or — after a signal — `EINTR` if OFFLOAD_CANCEL found no byte copied (else
+    /// the partial count).
+    fn copy_file_range(
+        &self,
+        task: &Task,
+        src: Ino,
+        soff: u64,
+        dst: Ino,
+        doff: u64,
+        len: u64,
+        how: CopyHow,
+    ) -> KResult<u64> {
+        if len == 0 {
+            return Ok(0);
+        }
+        let mut cs = self.state.lock();
+        if how.no_share && self.opts.policy == Policy::Strict && !self.caps.nonsharing_copy {
+            cs.stats.strict_refusals += 1;
+            return Err(Errno::EOPNOTSUPP);
+        }
+        self.recover(&mut cs, task)?;
+        let same =
+            |p: &PendingCopy| (p.src, p.soff, p.dst, p.doff, p.len) == (src, soff, dst, doff, len);
+        if let Some(i) = cs.pending.iter().position(same) {
+            let p = cs.pending.remove(i);
+            return self.resume_async(&mut cs, task, p, how);
+        }
+        self.before_modify(&mut cs, task, dst)?;
+        self.commit_file(&mut cs, task, src)?;
+        if dst != src {
+            self.commit_file(&mut cs, task, dst)?;
+        }
+        let src_size = self.view_size(&cs, src)?;
+        let len = len.min(src_size.saturating_sub(soff));
+        if len == 0 {
+            return Ok(0);
+        }
+        if !how.no_share && !cs.clone_unsupported && self.clone_aligned(soff, doff, len, src_size) {
+            if task.signal_pending() {
+                return Err(Errno::EINTR);
+            }
+            match self.clone_rpc(&mut cs, task, src, soff, dst, doff, len) {
+                Ok(n) => {
+                    task.with_stats(|s| s.bytes_shared += n);
+                    return Ok(n);
+                }
+                Err(Errno::EOPNOTSUPP) | Err(Errno::EINVAL) | Err(Errno::EXDEV) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if self.opts.async_copy {
+            self.copy_async(&mut cs, task, src, soff, dst, doff, len, how)
+        } else {
+            self.copy_sync(&mut cs, task, src, soff, dst, doff, len)
+        }
+    }
+
+    fn image(&self) -> Image {
+        self.server.backend().image()
+    }
+
+    /// The server backend's fsck, plus the client cache's own invariants.
+    fn fsck(&self) -> Vec<String> {
+        let mut out = self.server.backend().fsck();
+        let cs = self.state.lock();
+        for (ino, f) in &cs.files {
+            out.extend(f.written.check(&format!("nfs client: inode {ino} cache")));
+            out.extend(f.dirty.check(&format!("nfs client: inode {ino} dirty")));
+            for (o, d) in f.dirty.pieces() {
+                if f.written.get(o, o + d.len()).is_none() {
+                    out.push(format!(
+                        "nfs client: inode {ino}: dirty bytes [{o}, {}) are not in the cache",
+                        o + d.len()
+                    ));
+                }
+            }
+            for e in &f.log {
+                if let Unstable::Write { off, data, .. } = e
+                    && data.is_empty()
+                {
+                    out.push(format!(
+                        "nfs client: inode {ino}: empty logged write at {off}"
+                    ));
+                }
+            }
+        }
+        out
+    }
+
+    /// A client crash keeps exactly what the server holds now (the server did not crash),
+    /// with the files this client had unlinked freed — its lease expires.
+    fn crash_states(&self) -> Vec<Image> {
+        let cs = self.state.lock();
+        let mut img = self.server.backend().image();
+        for &ino in &cs.unlinked {
+            if img.inode(ino).is_ok_and(|n| n.nlink == 0) {
+                img.evict(ino);
+            }
+        }
+        vec![img]
+    }
+
+    /// Client crash: dirty and logged data are lost, the server keeps what it received;
+    /// the client's lease expires, so the server stops its asynchronous copies and frees
+    /// files it had unlinked. `pick` is ignored (there is one state).
+    fn crash(&self, _pick: usize) {
+        let mut cs = self.state.lock();
+        let unlinked = std::mem::take(&mut cs.unlinked);
+        let stats = std::mem::take(&mut cs.stats);
+        *cs = ClientState {
+            boot_seen: self.server.boot(),
+            stats,
+            ..ClientState::default()
+        };
+        self.server.client_gone(self.id);
+        let backend = self.server.backend();
+        for ino in unlinked {
+            if backend.getattr(ino).is_ok_and(|s| s.nlink == 0) {
+                backend.evict(ino);
+            }
+        }
+    }
+
+    /// `Reboot`: the server reboots now (see [`NfsServer::reboot`]). `Partition { ns }`: this
+    /// client's link drops everything for `ns` from now. Media errors and ENOSPC go to the
+    /// server's backend.
+    fn inject(&self, task: &Task, fault: Fault) -> KResult<FaultReport> {
+        match fault {
+            Fault::Reboot => Ok(FaultReport {
+                hits: Vec::new(),
+                note: self.server.reboot(task.now()),
+            }),
+            Fault::Partition { ns } => {
+                self.net.partition(task.now(), ns);
+                Ok(FaultReport {
+                    hits: Vec::new(),
+                    note: format!(
+                        "network partitioned for {} from {}",
+                        vfs::clock::fmt_nanos(ns),
+                        vfs::clock::fmt_nanos(task.now())
+                    ),
+                })
+            }
+            other => self.server.backend().inject(task, other),
+        }
+    }
+}
+
+/// Virtual time a client-side copy of `len` bytes through `client` would take: reads and
+/// writes in `chunk`-sized pieces and a final fsync (for reports comparing with COPY).
+///
+/// # Errors
+/// Those of the reads, writes and fsync.
+pub fn client_side_copy(
+    client: &dyn FileSystem,
+    task: &Task,
+    src: Ino,
+    dst: Ino,
+    len: u64,
+    chunk: u64,
+) -> KResult<Nanos> {
+    let t0 = task.now();
+    let mut off = 0;
+    while off < len {
+        let d = client.read(task, src, off, chunk.min(len - off))?;
+        if d.is_empty() {
+            break;
+        }
+        client.write(task, dst, off, &d)?;
+        off += d.len();
+    }
+    client.fsync(task, dst, false)?;
+    Ok(task.now() - t0)
+}
