@@ -16,9 +16,9 @@
 //!   decides what to serialise, as NFS does on Linux.
 //!
 //! Who records what in [`crate::task::TaskStats`]: the byte copy counts `chunks` and
-//! `bytes_copied`; a remap counts `bytes_shared` and, unless the model counted them itself,
-//! `extents_remapped` (the extents FIEMAP shows in the remapped destination range); an
-//! offloading filesystem records its own figures.
+//! `bytes_copied`; after a remap the VFS counts `bytes_shared` and `extents_remapped` (the
+//! extents FIEMAP shows in the remapped destination range) unless the model counted them
+//! itself during the call; an offloading filesystem records its own figures.
 
 use crate::checks::{
     CrossFs, FileState, clone_file_checks, dedupe_dest_checks, generic_copy_file_checks,
@@ -176,7 +176,7 @@ pub fn remap_locked(
     flags: u32,
     nonblock: bool,
 ) -> KResult<u64> {
-    let before = task.stats().extents_remapped;
+    let before = task.stats();
     let n = {
         let _guards = lock_two(
             (&fin.inode.lock, fin.inode.order()),
@@ -195,14 +195,21 @@ pub fn remap_locked(
         )?
     };
     if n > 0 {
-        let counted = task.stats().extents_remapped != before;
-        let extents = if counted {
-            0
+        // A model that counted its work itself (a network client folds in the server's
+        // figures) is not counted twice.
+        let now = task.stats();
+        let bytes = if now.bytes_shared == before.bytes_shared {
+            n
         } else {
+            0
+        };
+        let extents = if now.extents_remapped == before.extents_remapped {
             extents_in(fout, pos_out, n)
+        } else {
+            0
         };
         task.with_stats(|s| {
-            s.bytes_shared += n;
+            s.bytes_shared += bytes;
             s.extents_remapped += extents;
         });
     }
@@ -267,7 +274,7 @@ fn copy_checks(
 /// (Linux returns that count and lets the caller loop), a signal.
 ///
 /// Method order as Linux 6.x: the filesystem's `->copy_file_range` if it has one
-/// (uncapped); else, on the same super block, `->remap_file_range` with
+/// (uncapped; its `EXDEV` becomes a byte copy, as NFS's method does internally); else, on the same super block, `->remap_file_range` with
 /// `REMAP_FILE_CAN_SHORTEN` on at most `MAX_RW_COUNT` bytes — this is why `copy_file_range`
 /// shares extents on btrfs and XFS — and if that shares nothing or fails, whatever the
 /// error, the byte copy of at most `MAX_RW_COUNT` bytes.
@@ -294,7 +301,8 @@ pub fn vfs_copy_file_range(
     }
     let (pin, pout) = (pos_in as u64, pos_out as u64);
     // A filesystem with a copy method gets the whole request; EOPNOTSUPP stands for "no
-    // method" here (the lab's trait has no NULL pointers).
+    // method" here (the lab's trait has no NULL pointers). EXDEV is what Linux's NFS and
+    // CIFS methods answer themselves with a byte copy (`splice_copy_file_range`).
     let offload = fout.mnt.fs.copy_file_range(
         task,
         fin.inode.ino,
@@ -304,8 +312,12 @@ pub fn vfs_copy_file_range(
         count,
         CopyHow::default(),
     );
-    if offload != Err(Errno::EOPNOTSUPP) {
-        return offload;
+    match offload {
+        Err(Errno::EOPNOTSUPP) => {}
+        Err(Errno::EXDEV) => {
+            return do_splice_direct(task, fin, pin, fout, pout, count.min(MAX_RW_COUNT), false);
+        }
+        r => return r,
     }
     let count = count.min(MAX_RW_COUNT);
     if sin.has_remap {

@@ -2,8 +2,6 @@
 
 #![allow(dead_code)]
 
-pub mod toy;
-
 use syscall::api::o;
 use syscall::{Process, Syscalls};
 use vfs::Data;
@@ -13,24 +11,13 @@ use vfs::file::OpenFile;
 use vfs::sync::Arc;
 use vfs::vfs::Vfs;
 
-/// Every model the spec module knows, plus the test-only `toy-reflink` while no registered
-/// model can share (so the sharing paths are always exercised).
+/// Every model the spec module knows.
 pub fn models() -> Vec<&'static str> {
-    let mut v = fs_models::spec::MODELS.to_vec();
-    if !v.iter().any(|m| make(m).has_remap()) {
-        v.push("toy-reflink");
-    }
-    v
+    fs_models::spec::MODELS.to_vec()
 }
 
 /// Builds a filesystem, panicking with the model's message on a bad spec.
 pub fn make(spec: &str) -> Arc<dyn FileSystem> {
-    if let Some(rest) = spec.strip_prefix("toy-reflink") {
-        let chunk = rest
-            .strip_prefix(":chunk=")
-            .map(|c| fs_models::spec::parse_size(c).unwrap());
-        return Arc::new(toy::toy(chunk));
-    }
     fs_models::spec::make(spec).unwrap_or_else(|e| panic!("{spec}: {e}"))
 }
 
