@@ -62,6 +62,14 @@ pub trait Flavor: Send + Sync + 'static {
     fn has_fiemap(&self) -> bool {
         true
     }
+    /// `FS_IOC_FIEMAP`'s extents. Default: [`Image::fiemap`], `SHARED` per block (XFS,
+    /// OCFS2); btrfs reports it per extent ([`Image::fiemap_per_extent`]).
+    ///
+    /// # Errors
+    /// `ESTALE`.
+    fn fiemap(&self, img: &Image, ino: Ino) -> KResult<Vec<FiemapExtent>> {
+        img.fiemap(ino)
+    }
     /// Writes `data` at `off` of `ino` (extending the size). Models with inline extents
     /// override this; the default writes through the extent map.
     ///
@@ -308,7 +316,7 @@ impl<F: Flavor> FileSystem for LocalFs<F> {
         if !self.flavor.has_fiemap() {
             return Err(Errno::EOPNOTSUPP);
         }
-        self.state.lock().img.fiemap(ino)
+        self.flavor.fiemap(&self.state.lock().img, ino)
     }
 
     fn remap_file_range(

@@ -75,6 +75,11 @@ pub struct PhysExtent {
     pub data: Data,
     /// `(inode, first file block)` of every mapping that references this extent.
     pub backrefs: BTreeSet<(Ino, u64)>,
+    /// Where the piece comes from: `(allocation id, block offset inside that allocation)`.
+    /// Every allocation gets a new id; splitting keeps it (the tail's offset grows). Used by
+    /// [`Image::fiemap_per_extent`] for btrfs, which keeps a partly overwritten extent whole
+    /// and reports sharing per extent, not per block.
+    pub origin: (u64, u64),
 }
 
 impl PhysExtent {
@@ -180,6 +185,8 @@ pub struct Image {
     /// with the image), keyed by `(inode, name)`: e.g. ocfs2-like's refcount-tree id.
     /// Dropped when the inode is evicted.
     pub inode_tags: BTreeMap<(Ino, &'static str), u64>,
+    /// The next [`PhysExtent::origin`] id.
+    next_origin: u64,
 }
 
 impl Image {
@@ -198,6 +205,7 @@ impl Image {
             phys: Slab::new(),
             bad: BTreeSet::new(),
             inode_tags: BTreeMap::new(),
+            next_origin: 0,
         }
     }
 
@@ -458,6 +466,7 @@ impl Image {
             len: e.len - at,
             data: e.data.slice(at * bs, (e.len - at) * bs),
             backrefs: e.backrefs.iter().map(|&(i, f)| (i, f + at)).collect(),
+            origin: (e.origin.0, e.origin.1 + at),
         };
         e.data = e.data.slice(0, at * bs);
         e.len = at;
@@ -519,7 +528,9 @@ impl Image {
                 len: run.len,
                 data: data.slice(off, run.len * bs),
                 backrefs: BTreeSet::from([(ino, fb)]),
+                origin: (self.next_origin, 0),
             });
+            self.next_origin += 1;
             let node = self
                 .inodes
                 .get_mut(&ino)
@@ -734,8 +745,26 @@ impl Image {
             // Inside one block.
             return self.zero_mapped(ino, off, len, ow);
         }
-        self.zero_mapped(ino, off, full_from * bs - off, ow)?;
-        self.zero_mapped(ino, full_to * bs, end - full_to * bs, ow)?;
+        // Two partial blocks are two read-modify-writes, and the second can fail (EIO,
+        // ENOSPC) after the first changed the file: keep the image to put back (A2).
+        let node = self.inode(ino)?;
+        let two = !off.is_multiple_of(bs)
+            && !end.is_multiple_of(bs)
+            && node.mapping_at(off / bs).is_some()
+            && node.mapping_at(full_to).is_some();
+        let saved = two.then(|| self.clone());
+        let zeroed = self
+            .zero_mapped(ino, off, full_from * bs - off, ow)
+            .and_then(|()| self.zero_mapped(ino, full_to * bs, end - full_to * bs, ow));
+        if let Err(e) = zeroed {
+            if let Some(saved) = saved {
+                // The fault plan is device state: it stays as the failed call left it.
+                let (calls, fail) = (self.alloc.calls, self.alloc.fail_at_call);
+                *self = saved;
+                (self.alloc.calls, self.alloc.fail_at_call) = (calls, fail);
+            }
+            return Err(e);
+        }
         self.unmap(ino, full_from, full_to);
         self.inode_mut(ino)?;
         Ok(())
@@ -812,11 +841,43 @@ impl Image {
     }
 
     /// `FS_IOC_FIEMAP`: the extents of a file, adjacent contiguous ones with equal flags
-    /// merged, the last one marked `LAST`.
+    /// merged, the last one marked `LAST`. `SHARED` is per block: set when the block is
+    /// referenced more than once (XFS, OCFS2).
     pub fn fiemap(&self, ino: Ino) -> KResult<Vec<FiemapExtent>> {
+        self.fiemap_with(ino, false)
+    }
+
+    /// [`Image::fiemap`] with btrfs's notion of `SHARED` (`btrfs_is_data_extent_shared`):
+    /// per *extent*, i.e. per allocation ([`PhysExtent::origin`]). btrfs keeps an extent
+    /// whole while any part of it is referenced, and each file extent item references it
+    /// with the key `(inode, file offset − offset inside the extent)`; the extent is shared
+    /// when it has a reference with any other key. So after a clone, overwriting one block
+    /// of one file leaves the *other* file's copy of that block reported `SHARED`, while a
+    /// file whose extent was merely split by its own overwrite is not.
+    pub fn fiemap_per_extent(&self, ino: Ino) -> KResult<Vec<FiemapExtent>> {
+        self.fiemap_with(ino, true)
+    }
+
+    fn fiemap_with(&self, ino: Ino, per_extent: bool) -> KResult<Vec<FiemapExtent>> {
         use fiemap_flags::*;
         let bs = self.block_size;
         let node = self.inode(ino)?;
+        // Per allocation: the distinct (inode, base) keys that reference any piece of it.
+        let mut keys: BTreeMap<u64, BTreeSet<(Ino, u64)>> = BTreeMap::new();
+        if per_extent {
+            for m in node.map.values() {
+                keys.entry(self.phys[m.phys].origin.0).or_default();
+            }
+            for (_, e) in self.phys.iter() {
+                if let Some(set) = keys.get_mut(&e.origin.0) {
+                    set.extend(
+                        e.backrefs
+                            .iter()
+                            .map(|&(i, f)| (i, f.wrapping_sub(e.origin.1))),
+                    );
+                }
+            }
+        }
         let mut out: Vec<FiemapExtent> = Vec::new();
         if let Some(inline) = &node.inline {
             if !inline.is_empty() {
@@ -834,7 +895,12 @@ impl Image {
                 if m.unwritten {
                     flags |= UNWRITTEN;
                 }
-                if e.refs() > 1 {
+                let shared = if per_extent {
+                    keys.get(&e.origin.0).is_some_and(|k| k.len() > 1)
+                } else {
+                    e.refs() > 1
+                };
+                if shared {
                     flags |= SHARED;
                 }
                 let ext = FiemapExtent {

@@ -321,12 +321,23 @@ impl NfsServer {
         }
         let mut copied = 0;
         if shared < n {
-            let d = self.backend.read(st, src, soff + shared, n - shared)?;
-            if !d.is_empty() {
-                // A byte copy really moves real bytes: the destination gets its own buffers.
-                self.backend.write(st, dst, doff + shared, &d.deep_copy())?;
+            let rest = self
+                .backend
+                .read(st, src, soff + shared, n - shared)
+                .and_then(|d| {
+                    if !d.is_empty() {
+                        // A byte copy really moves real bytes: the destination gets its
+                        // own buffers.
+                        self.backend.write(st, dst, doff + shared, &d.deep_copy())?;
+                    }
+                    Ok(d.len())
+                });
+            match rest {
+                Ok(k) => copied = k,
+                // The shared part is in the destination: a short count, not an error.
+                Err(_) if shared > 0 => {}
+                Err(e) => return Err(e.into()),
             }
-            copied = d.len();
         }
         s.stats.bytes_copied += copied;
         s.stats.bytes_shared += shared;
