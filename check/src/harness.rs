@@ -1,251 +1,1568 @@
-//! Operations on files, applied to the simulator and to the reference model side by side.
+//! Operations applied to the simulator and to the reference model side by side, with the
+//! properties of spec §6 checked after every step.
 //!
-//! Operands pick files by index into the live set (`file % live.len()`), so shrinking a
-//! failing sequence keeps every remaining operation meaningful. Each operation prints as a
-//! `splicelab script` line, so a shrunk failure is a script that replays it.
+//! | property | where |
+//! |---|---|
+//! | 1 content | [`Harness::check_content`] after every step; `pread` results; errors leave content unchanged (the model is not changed on error, the comparison does the rest) |
+//! | 2 never-share | a never-share splice promises [`Class::Unshared`] on the destination blocks ([`Harness::check_tags`] after every step), `Image::users_of` of every destination block names only the destination, no byte shared (task stats), a media error on a promised-unshared block hits one file; `pwrite` allocation is exact ([`Harness::check_pwrite_space`]): overwriting an unshared block needs no new space on ocfs2-like |
+//! | 3 must-share | success covers the whole EOF-shortened range, [`Class::SharedWith`] on every block, no byte copied; failure leaves the destination's content *and* extent map unchanged; an aligned, legal request on a sharing model must not fail |
+//! | 4 write independence | content of every file after every write (copy-on-write must not change the partner) |
+//! | 5 space | `fsck` (I1–I5) after every step and on every crash state |
+//! | 6 durability | crash states after every `fsync` and every crash, and every `crash_every` steps ([`crate::durability`]) |
+//! | 7 blocking | the longest inode-lock hold of a byte copy ≤ one chunk ([`crate::profile::Profile::chunk_hold_bound`]); must-share moves no data and holds the locks O(extents) |
+//!
+//! Operands pick files by index into the live set, so a shrunk sequence stays meaningful;
+//! every applied operation is also written as `splicelab script` lines, so a failure comes
+//! with a script that replays it (`splicelab script -`). Descriptors are kept open per
+//! name like the script runner's file table (an unlinked file stays open until a crash).
 
-use std::fmt;
+use std::collections::HashMap;
 
-use proptest::prelude::*;
-use syscall::api::o;
+use syscall::api::{DedupeDest, o};
 use syscall::{Process, Syscalls};
-use vfs::Data;
 use vfs::errno::Errno;
+use vfs::extent::{FiemapExtent, Ino, ROOT_INO, fiemap_flags};
+use vfs::fs::Fault;
 use vfs::sync::Arc;
+use vfs::task::{SignalPlan, Task, TaskStats};
 use vfs::vfs::Vfs;
+use vfs::{Data, FileSystem};
 
-use crate::reference::Reference;
+use crate::content::{describe_at, first_diff, same};
+use crate::durability::History;
+use crate::ops::{Flag, NAMES, Op, ScriptWriter, command};
+use crate::profile::Profile;
+use crate::reference::{Class, FileId, Reference, Tag, block_range};
 
-/// Largest offset operations use (small files keep checking fast and collisions likely).
-pub const SPAN: u64 = 48 * 1024;
-
-/// One operation of a generated sequence.
-#[derive(Clone, PartialEq, Eq)]
-pub enum Op {
-    /// Create file number `n` (names are `f0`, `f1`, …).
-    Create { n: u8 },
-    Pwrite { file: u8, off: u64, len: u64, byte: u8 },
-    Pread { file: u8, off: u64, len: u64 },
-    Truncate { file: u8, size: u64 },
-    Punch { file: u8, off: u64, len: u64 },
-    Falloc { file: u8, off: u64, len: u64, keep: bool },
-    Fsync { file: u8 },
+/// How much to check.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// Content, sharing promises and fsck after every step (else only where an operation
+    /// needs them and at the end).
+    pub check_each_step: bool,
+    /// Enumerate and check every crash state every this many steps (0: only after `fsync`
+    /// and at crashes).
+    pub crash_every: usize,
 }
 
-impl Op {
-    /// The file-name operand, resolved against the live files.
-    fn pick(live: &[String], file: u8) -> Option<&str> {
-        (!live.is_empty()).then(|| live[file as usize % live.len()].as_str())
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            check_each_step: true,
+            crash_every: 1,
+        }
+    }
+}
+
+/// What a run did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Operations applied (including skipped ones).
+    pub steps: u64,
+    /// Operations that needed a live file when there was none.
+    pub skipped: u64,
+    /// Crash states checked.
+    pub crash_states: u64,
+    /// Calls that failed with an errno the checks accepted.
+    pub errors: u64,
+}
+
+impl std::ops::AddAssign for Counters {
+    fn add_assign(&mut self, o: Counters) {
+        self.steps += o.steps;
+        self.skipped += o.skipped;
+        self.crash_states += o.crash_states;
+        self.errors += o.errors;
+    }
+}
+
+/// Faults in force.
+#[derive(Clone, Copy, Debug, Default)]
+struct Faults {
+    /// An `EnospcAfter` is armed and has not fired yet.
+    enospc: bool,
+    /// A signal is planned for after this many more chunks of byte copy (`Task`'s plan,
+    /// followed from the chunk counts the copies report).
+    signal: Option<u64>,
+    /// Some physical block has a media error.
+    bad: bool,
+    /// The (nfs) server rebooted since the last fsync.
+    reboot: bool,
+}
+
+/// Names whose data a crashed network client may have left on the server uncommitted
+/// (a server reboot may still drop it).
+type Tainted = std::collections::BTreeSet<String>;
+
+/// Which copy call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum CopyKind {
+    Splice(Flag),
+    CopyRange,
+}
+
+/// The extent map of one file as block ranges: `(first, end, first physical, flags)`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BlockMap {
+    pub extents: Vec<(u64, u64, u64, u32)>,
+    pub inline: bool,
+}
+
+impl BlockMap {
+    /// The physical block and flags behind file block `b`.
+    pub fn at(&self, b: u64) -> Option<(u64, u32)> {
+        self.extents
+            .iter()
+            .find(|e| e.0 <= b && b < e.1)
+            .map(|e| (e.2 + (b - e.0), e.3))
     }
 
-    /// The operation as `splicelab script` lines, given the live files at that point.
-    pub fn script(&self, live: &[String]) -> String {
-        let f = |file: u8| Self::pick(live, file).unwrap_or("f0").to_string();
-        match self {
-            Op::Create { n } => format!("open -f f{n}"),
-            Op::Pwrite { file, off, len, byte } => {
-                format!("open {}\npwrite -S {byte:#04x} {off} {len}", f(*file))
+    fn from_fiemap(v: &[FiemapExtent], bs: u64) -> BlockMap {
+        let mut m = BlockMap::default();
+        for e in v {
+            if e.flags & fiemap_flags::DATA_INLINE != 0 {
+                m.inline = true;
+                continue;
             }
-            Op::Pread { file, off, len } => format!("open {}\npread {off} {len}", f(*file)),
-            Op::Truncate { file, size } => format!("open {}\ntruncate {size}", f(*file)),
-            Op::Punch { file, off, len } => format!("open {}\nfpunch {off} {len}", f(*file)),
-            Op::Falloc { file, off, len, keep } => format!(
-                "open {}\nfalloc {}{off} {len}",
-                f(*file),
-                if *keep { "-k " } else { "" }
-            ),
-            Op::Fsync { file } => format!("open {}\nfsync", f(*file)),
+            let b0 = e.logical / bs;
+            m.extents.push((
+                b0,
+                b0 + e.length.div_ceil(bs),
+                e.physical / bs,
+                e.flags & (fiemap_flags::SHARED | fiemap_flags::UNWRITTEN),
+            ));
         }
+        m
     }
-}
 
-impl fmt::Debug for Op {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Op::Create { n } => write!(f, "Create(f{n})"),
-            Op::Pwrite { file, off, len, byte } => write!(f, "Pwrite(#{file} {off}+{len} {byte:#04x})"),
-            Op::Pread { file, off, len } => write!(f, "Pread(#{file} {off}+{len})"),
-            Op::Truncate { file, size } => write!(f, "Truncate(#{file} {size})"),
-            Op::Punch { file, off, len } => write!(f, "Punch(#{file} {off}+{len})"),
-            Op::Falloc { file, off, len, keep } => write!(f, "Falloc(#{file} {off}+{len} keep={keep})"),
-            Op::Fsync { file } => write!(f, "Fsync(#{file})"),
+    fn from_image(img: &vfs::extent::Image, ino: Ino) -> Option<BlockMap> {
+        let node = img.inode(ino).ok()?;
+        let mut m = BlockMap {
+            inline: node.inline.is_some(),
+            ..BlockMap::default()
+        };
+        for (&s, map) in &node.map {
+            let e = &img.phys[map.phys];
+            let mut flags = 0;
+            if e.refs() > 1 {
+                flags |= fiemap_flags::SHARED;
+            }
+            if map.unwritten {
+                flags |= fiemap_flags::UNWRITTEN;
+            }
+            m.extents.push((s, s + map.len, e.start, flags));
         }
+        Some(m)
     }
-}
-
-/// Offsets biased towards block boundaries and their neighbours, where bugs live.
-pub fn offset() -> impl Strategy<Value = u64> {
-    prop_oneof![
-        (0..SPAN / 4096).prop_map(|b| b * 4096),
-        (1..SPAN / 4096, -2i64..=2).prop_map(|(b, d)| (b * 4096) as i64 + d).prop_map(|x| x as u64),
-        0..SPAN,
-    ]
-}
-
-/// Lengths: small, block-sized, or large.
-pub fn length() -> impl Strategy<Value = u64> {
-    prop_oneof![1..64u64, (1..4u64).prop_map(|b| b * 4096), 1..SPAN / 2]
-}
-
-/// The basic data operations.
-pub fn basic_op() -> impl Strategy<Value = Op> {
-    prop_oneof![
-        1 => (0..4u8).prop_map(|n| Op::Create { n }),
-        4 => (any::<u8>(), offset(), length(), any::<u8>())
-            .prop_map(|(file, off, len, byte)| Op::Pwrite { file, off, len, byte }),
-        1 => (any::<u8>(), offset(), length()).prop_map(|(file, off, len)| Op::Pread { file, off, len }),
-        2 => (any::<u8>(), offset()).prop_map(|(file, size)| Op::Truncate { file, size }),
-        2 => (any::<u8>(), offset(), length()).prop_map(|(file, off, len)| Op::Punch { file, off, len }),
-        1 => (any::<u8>(), offset(), length(), any::<bool>())
-            .prop_map(|(file, off, len, keep)| Op::Falloc { file, off, len, keep }),
-        1 => any::<u8>().prop_map(|file| Op::Fsync { file }),
-    ]
 }
 
 /// The simulator and the reference model, side by side.
 pub struct Harness {
+    pub profile: Profile,
     pub proc: Process,
+    pub fs: Arc<dyn FileSystem>,
+    /// The task the checks read with (so the process's statistics are the operation's).
+    checker: Task,
     pub model: Reference,
+    /// Live names in creation order; operands index into it.
     pub live: Vec<String>,
-    /// The script so far (for failure reports).
-    pub script: Vec<String>,
+    fds: HashMap<String, i32>,
+    inos: HashMap<String, Ino>,
+    pub script: ScriptWriter,
+    pub hist: History,
+    faults: Faults,
+    tainted: Tainted,
+    pub config: Config,
+    /// Steps applied so far.
+    pub step: usize,
+    pub counters: Counters,
+}
+
+/// A failed run: what went wrong and the script that replays it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Failure {
+    pub spec: String,
+    pub message: String,
+    pub script: String,
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}\n--- replay with: splicelab script --fs {} -\n{}",
+            self.message, self.spec, self.script
+        )
+    }
+}
+
+fn errno_list(e: Errno, ok: &[Errno]) -> bool {
+    ok.contains(&e)
 }
 
 impl Harness {
     /// A process with `/` mounted from `spec`.
-    pub fn new(spec: &str) -> Harness {
+    ///
+    /// # Errors
+    /// The model's message for a bad spec.
+    pub fn new(spec: &str) -> Result<Harness, String> {
+        Self::with_config(spec, Config::default())
+    }
+
+    /// As [`Harness::new`] with a configuration.
+    ///
+    /// # Errors
+    /// The model's message for a bad spec.
+    pub fn with_config(spec: &str, config: Config) -> Result<Harness, String> {
+        let fs = fs_models::spec::make(spec)?;
         let vfs = Arc::new(Vfs::new());
-        let fs = fs_models::spec::make(spec).expect("valid spec");
-        vfs.mount("/", fs).expect("first mount");
-        Harness {
+        vfs.mount("/", fs.clone())
+            .map_err(|e| format!("mount: {e:?}"))?;
+        let profile = Profile::of(spec, &*fs);
+        let model = Reference::new();
+        let hist = History::new(profile.strict_durability(), &model);
+        let mut script = ScriptWriter::new();
+        script.comment(&format!("fs: {spec}"));
+        Ok(Harness {
+            profile,
             proc: Process::new(vfs, 1),
-            model: Reference::new(),
+            fs,
+            checker: Task::new(99),
+            model,
             live: Vec::new(),
-            script: Vec::new(),
-        }
+            fds: HashMap::new(),
+            inos: HashMap::new(),
+            script,
+            hist,
+            faults: Faults::default(),
+            tainted: Tainted::new(),
+            config,
+            step: 0,
+            counters: Counters::default(),
+        })
     }
 
-    fn open(&mut self, name: &str) -> i32 {
-        self.proc
+    fn bs(&self) -> u64 {
+        self.profile.block
+    }
+
+    fn pick(&self, i: u8) -> Option<String> {
+        (!self.live.is_empty()).then(|| self.live[i as usize % self.live.len()].clone())
+    }
+
+    fn fd(&mut self, name: &str) -> Result<i32, String> {
+        if let Some(&fd) = self.fds.get(name) {
+            return Ok(fd);
+        }
+        let fd = self
+            .proc
             .open(&format!("/{name}"), o::RDWR, 0)
-            .expect("live file opens")
+            .map_err(|e| format!("open {name}: {e:?} (it is live in the model)"))?;
+        self.fds.insert(name.to_string(), fd);
+        Ok(fd)
     }
 
-    /// Applies one operation to both sides and checks the result.
+    fn src_fd(&mut self, name: &str) -> Result<i32, String> {
+        self.proc
+            .open(&format!("/{name}"), o::RDONLY, 0)
+            .map_err(|e| format!("open {name} read-only: {e:?} (it is live in the model)"))
+    }
+
+    fn ino(&self, name: &str) -> Result<Ino, String> {
+        self.inos
+            .get(name)
+            .copied()
+            .ok_or_else(|| format!("internal: no inode for {name}"))
+    }
+
+    fn id(&self, name: &str) -> FileId {
+        self.model.id(name).expect("live file is in the model")
+    }
+
+    fn fault_ok(&self, e: Errno, copy: bool) -> bool {
+        (e == Errno::ENOSPC && self.faults.enospc)
+            || (e == Errno::EIO && self.faults.bad)
+            || (copy && e == Errno::EINTR && self.faults.signal.is_some())
+    }
+
+    /// Applies one operation to both sides and checks the properties.
     ///
     /// # Errors
-    /// A description of the first disagreement.
+    /// A description of the first violation.
     pub fn apply(&mut self, op: &Op) -> Result<(), String> {
-        self.script.push(op.script(&self.live));
-        if let Op::Create { n } = op {
-            let name = format!("f{n}");
-            let fd = self
-                .proc
-                .open(&format!("/{name}"), o::CREAT | o::RDWR, 0o644)
-                .map_err(|e| format!("create: {e:?}"))?;
-            self.proc.close(fd).ok();
-            if !self.live.contains(&name) {
-                self.live.push(name.clone());
-            }
-            self.model.create(&name);
-            return self.check();
-        }
-        let Some(name) = Op::pick(&self.live, op_file(op)).map(str::to_string) else {
-            return Ok(());
-        };
-        let fd = self.open(&name);
-        let r: Result<(), Errno> = match *op {
-            Op::Pwrite { off, len, byte, .. } => self
-                .proc
-                .pwrite(fd, &Data::fill(byte, len), off as i64)
-                .map(|n| {
-                    assert_eq!(n as u64, len);
-                    self.model.pwrite(&name, off, &vec![byte; len as usize]);
-                }),
-            Op::Pread { off, len, .. } => self.proc.pread(fd, len as usize, off as i64).map(|d| {
-                let want = self.model.content(&name);
-                let s = (off as usize).min(want.len());
-                let e = ((off + len) as usize).min(want.len());
-                assert_eq!(d.to_vec(), &want[s..e], "pread {off} {len} of {name}");
-            }),
-            Op::Truncate { size, .. } => self
-                .proc
-                .ftruncate(fd, size as i64)
-                .map(|()| self.model.truncate(&name, size)),
-            Op::Punch { off, len, .. } => self
-                .proc
-                .fallocate(fd, 3, off as i64, len as i64)
-                .map(|()| self.model.punch(&name, off, len)),
-            Op::Falloc { off, len, keep, .. } => self
-                .proc
-                .fallocate(fd, keep as i32, off as i64, len as i64)
-                .map(|()| self.model.falloc(&name, off, len, keep)),
-            Op::Fsync { .. } => self.proc.fsync(fd),
-            Op::Create { .. } => unreachable!("handled above"),
-        };
-        self.proc.close(fd).ok();
-        r.map_err(|e| format!("{op:?} failed: {e:?}"))?;
-        self.check()
+        self.step += 1;
+        self.counters.steps += 1;
+        let step = self.step;
+        self.apply_op(op)
+            .map_err(|e| format!("step {step} {op:?}: {e}"))?;
+        self.after_step()
+            .map_err(|e| format!("after step {step} {op:?}: {e}"))
     }
 
-    /// Property 1 (content) and 5 (fsck) over every live file.
+    fn apply_op(&mut self, op: &Op) -> Result<(), String> {
+        if let Op::Create { n } = *op {
+            return self.create(&format!("f{}", n % NAMES));
+        }
+        let target = match op.target() {
+            Some(t) => match self.pick(t) {
+                Some(n) => Some(n),
+                None => {
+                    self.counters.skipped += 1;
+                    return Ok(());
+                }
+            },
+            None => None,
+        };
+        let source = op.source().and_then(|s| self.pick(s));
+        // Commands on a file make it current; `mv`, `rm`, `inject media` name their path.
+        let on = match op {
+            Op::Rename { .. } | Op::Unlink { .. } | Op::Media { .. } => None,
+            _ => target.as_deref(),
+        };
+        self.script
+            .on(on, command(op, source.as_deref(), target.as_deref()));
+        let t = target.clone().unwrap_or_default();
+        let s = source.clone().unwrap_or_default();
+        let old_size = self.model.size(&t);
+        let r = self.apply_on(op, &t, &s);
+        // Growing a file rewrites its old partial EOF block (zeroes past EOF), which may
+        // unshare it — also when the call then fails (XFS zeroes before it writes): sharing
+        // promises about that block no longer hold.
+        let bs = self.bs();
+        let grows = Self::reach(op).is_some_and(|end| end > old_size);
+        if let Some(id) = self.model.id(&t)
+            && (grows || self.model.size(&t) > old_size)
+            && old_size % bs != 0
+        {
+            self.model.content_changed(id, old_size / bs, old_size / bs + 1);
+        }
+        r
+    }
+
+    /// How far into its target an operation may reach (to tell whether it may grow it).
+    fn reach(op: &Op) -> Option<u64> {
+        match *op {
+            Op::Pwrite { off, len, .. } => Some(off + len),
+            Op::Truncate { size, .. } => Some(size),
+            // Even with KEEP_SIZE (btrfs_fallocate zeroes the EOF block's tail).
+            Op::Falloc { off, len, .. } => Some(off + len),
+            Op::Splice { doff, len, .. }
+            | Op::CopyRange { doff, len, .. }
+            | Op::Clone { doff, len, .. } => Some(doff + len.max(1)),
+            _ => None,
+        }
+    }
+
+    fn apply_on(&mut self, op: &Op, t: &str, s: &str) -> Result<(), String> {
+        let (t, s) = (t.to_string(), s.to_string());
+        match *op {
+            Op::Create { .. } => unreachable!("handled by apply_op"),
+            Op::Pwrite { off, len, byte, .. } => self.pwrite(&t, off, len, byte),
+            Op::Pread { off, len, .. } => self.pread(&t, off, len),
+            Op::Truncate { size, .. } => {
+                let fd = self.fd(&t)?;
+                match self.proc.ftruncate(fd, size as i64) {
+                    Ok(()) => {
+                        self.model.truncate(&t, size);
+                        self.model
+                            .content_changed(self.id(&t), size / self.bs(), u64::MAX);
+                        self.hist.record(&self.model);
+                        Ok(())
+                    }
+                    Err(e) => self.accept(e, false, "ftruncate"),
+                }
+            }
+            Op::Punch { off, len, .. } => self.fallocate(&t, 3, off, len),
+            Op::Falloc { off, len, keep, .. } => self.fallocate(&t, keep as i32, off, len),
+            Op::Fsync { .. } => {
+                let fd = self.fd(&t)?;
+                match self.proc.fsync(fd) {
+                    Ok(()) => {
+                        // A network client commits only what *it* wrote: what a crashed
+                        // instance left uncommitted on the server stays at risk (as with
+                        // Linux's NFS client), so such an fsync is no durability point.
+                        if !self.tainted.contains(&t) {
+                            self.hist.synced(&t);
+                        }
+                        self.faults.reboot = false;
+                        if self.profile.nfs {
+                            // The server now has what the client had: its extent maps tell
+                            // the truth about this file's unshared promises.
+                            self.check_tags(Some(self.id(&t)))?;
+                        }
+                        // Spec §6.6: after fsync returns, a crash keeps the content.
+                        self.check_crash_states()
+                    }
+                    Err(e) => self.accept(e, false, "fsync"),
+                }
+            }
+            Op::Rename { to, .. } => self.rename(&t, &format!("f{}", to % NAMES)),
+            Op::Unlink { .. } => self.unlink(&t),
+            Op::Splice {
+                soff,
+                doff,
+                len,
+                flag,
+                ..
+            } => self.copy(CopyKind::Splice(flag), &s, &t, soff, doff, len),
+            Op::CopyRange { soff, doff, len, .. } => {
+                self.copy(CopyKind::CopyRange, &s, &t, soff, doff, len)
+            }
+            Op::Clone { soff, doff, len, .. } => self.clone_range(&s, &t, soff, doff, len),
+            Op::Dedupe { soff, doff, len, .. } => self.dedupe(&s, &t, soff, doff, len),
+            Op::Crash { pick } => self.crash(pick as usize),
+            Op::Media { off, .. } => self.media(&t, off),
+            Op::Enospc { n } => {
+                match self
+                    .fs
+                    .inject(&self.proc.task, Fault::EnospcAfter { n: n as u64 })
+                {
+                    Ok(_) => self.faults.enospc = true,
+                    Err(e) => self.accept(e, false, "inject enospc")?,
+                }
+                Ok(())
+            }
+            Op::Signal { after } => {
+                self.proc.task.plan_signal(SignalPlan {
+                    after_chunks: Some(after as u64),
+                });
+                self.faults.signal = Some(after as u64);
+                Ok(())
+            }
+            Op::Reboot => match self.fs.inject(&self.proc.task, Fault::Reboot) {
+                Ok(_) => {
+                    self.faults.reboot = true;
+                    if self.faults.bad || self.faults.enospc {
+                        // Redoing what the server lost may fail on the fault: then the
+                        // uncommitted data is gone, as the per-name rule allows.
+                        self.tainted.extend(self.live.iter().cloned());
+                    }
+                    // The server's device state came back from its journal.
+                    let img = self.fs.image();
+                    self.faults.enospc = img.alloc.fail_at_call.is_some();
+                    self.faults.bad = !img.bad.is_empty();
+                    self.after_reboot()
+                }
+                Err(Errno::EOPNOTSUPP) => Ok(()),
+                Err(e) => Err(format!("inject reboot: {e:?}")),
+            },
+        }
+    }
+
+    /// An error the checks accept (and count), or a failure.
+    fn accept(&mut self, e: Errno, copy: bool, what: &str) -> Result<(), String> {
+        if self.fault_ok(e, copy) || (e == Errno::EOPNOTSUPP && what == "fallocate") {
+            self.counters.errors += 1;
+            if e == Errno::EINTR {
+                self.faults.signal = None;
+            }
+            Ok(())
+        } else {
+            Err(format!("{what} failed with {e:?}"))
+        }
+    }
+
+    fn create(&mut self, name: &str) -> Result<(), String> {
+        self.script.create(name);
+        let fd = self
+            .proc
+            .open(&format!("/{name}"), o::CREAT | o::RDWR, 0o644)
+            .map_err(|e| format!("create {name}: {e:?}"))?;
+        if self.fds.contains_key(name) {
+            self.proc.close(fd).ok();
+        } else {
+            self.fds.insert(name.to_string(), fd);
+        }
+        let ino = self
+            .fs
+            .lookup(ROOT_INO, name)
+            .map_err(|e| format!("lookup {name} after create: {e:?}"))?;
+        self.inos.insert(name.to_string(), ino);
+        if !self.live.iter().any(|n| n == name) {
+            self.live.push(name.to_string());
+        }
+        if self.model.create(name) {
+            self.hist.record(&self.model);
+        }
+        Ok(())
+    }
+
+    // ------------------------------------------------------------------ data operations
+
+    fn pwrite(&mut self, name: &str, off: u64, len: u64, byte: u8) -> Result<(), String> {
+        let fd = self.fd(name)?;
+        let expect = if self.profile.exact_write_allocation() {
+            self.blocks_needing_space(name, off, len)?
+        } else {
+            None
+        };
+        let free0 = self.fs.statfs().free;
+        match self.proc.pwrite(fd, &Data::fill(byte, len), off as i64) {
+            Ok(n) if n as u64 == len => {
+                self.model.pwrite(name, off, &Data::fill(byte, len));
+                let (b0, b1) = block_range(off, len, self.bs());
+                self.model.content_changed(self.id(name), b0, b1);
+                self.hist.record(&self.model);
+                if let Some(want) = expect {
+                    self.check_pwrite_space(name, free0, want)?;
+                }
+                Ok(())
+            }
+            Ok(n) => Err(format!("pwrite of {len} bytes wrote {n} (writes are all-or-nothing, A2)")),
+            Err(e) => self.accept(e, false, "pwrite"),
+        }
+    }
+
+    /// Blocks a write of `len` bytes at `off` must take from free space: one per hole it
+    /// covers, and for every shared physical block one per reference being rewritten, less
+    /// one when every reference is rewritten (the old block is freed). Unshared blocks cost
+    /// nothing (in place, or copy-on-write that frees the old block). A write that extends
+    /// the file also rewrites the old partial EOF block if it is written (zeroing past EOF,
+    /// as XFS's `xfs_zero_range` does), which unshares it if shared. `None` when the file is inline (its
+    /// write may stay inline or move out).
+    fn blocks_needing_space(&self, name: &str, off: u64, len: u64) -> Result<Option<u64>, String> {
+        let bs = self.bs();
+        let (b0, b1) = block_range(off, len, bs);
+        let map = self.block_map(name)?;
+        if map.inline {
+            return Ok(None);
+        }
+        let size = self.model.size(name);
+        let mut blocks: Vec<u64> = (b0..b1).collect();
+        let eof = size / bs;
+        let written = |b| map.at(b).is_some_and(|(_, fl)| fl & fiemap_flags::UNWRITTEN == 0);
+        if off > size
+            && size % bs != 0
+            && eof < b0
+            && (self.profile.zero_eof_allocates || written(eof))
+        {
+            blocks.push(eof);
+        }
+        let holes = blocks.iter().filter(|&&b| map.at(b).is_none()).count() as u64;
+        let any_shared = blocks
+            .iter()
+            .any(|&b| map.at(b).is_some_and(|(_, fl)| fl & fiemap_flags::SHARED != 0));
+        if !any_shared {
+            return Ok(Some(holes));
+        }
+        let img = self.fs.image();
+        let ino = self.ino(name)?;
+        let node = img.inode(ino).map_err(|e| format!("{name}: {e:?}"))?;
+        let mut in_range: HashMap<u64, (u64, u64)> = HashMap::new(); // pb -> (k, refs)
+        for &b in &blocks {
+            if let Some((s, m)) = node.mapping_at(b) {
+                let e = &img.phys[m.phys];
+                if e.refs() > 1 {
+                    let pb = e.start + (b - s);
+                    in_range.entry(pb).or_insert((0, e.refs() as u64)).0 += 1;
+                }
+            }
+        }
+        let cow: u64 = in_range
+            .values()
+            .map(|&(k, r)| k - u64::from(k >= r))
+            .sum();
+        Ok(Some(holes + cow))
+    }
+
+    /// Spec §6.2/§6.5: a write took exactly one new block per hole or shared block it
+    /// covered, so overwriting an unshared block (a never-share destination) needs no new
+    /// space on in-place models and nets to zero on copy-on-write ones.
+    fn check_pwrite_space(&self, name: &str, free0: u64, want: u64) -> Result<(), String> {
+        if self.block_map(name)?.inline {
+            return Ok(());
+        }
+        let free1 = self.fs.statfs().free;
+        let used = free0 as i128 - free1 as i128;
+        if used != want as i128 {
+            return Err(format!(
+                "pwrite to {name} used {used} blocks of free space; the holes and shared blocks it covers are {want}"
+            ));
+        }
+        Ok(())
+    }
+
+    fn pread(&mut self, name: &str, off: u64, len: u64) -> Result<(), String> {
+        let fd = self.fd(name)?;
+        match self.proc.pread(fd, len as usize, off as i64) {
+            Ok(d) => {
+                let want = self.model.content(name).slice(off, len);
+                match first_diff(&d, &want) {
+                    None => Ok(()),
+                    Some(at) => Err(format!(
+                        "pread {off} {len} of {name} differs at {at}: got {} ({} bytes), model {} ({} bytes)",
+                        describe_at(&d, at),
+                        d.len(),
+                        describe_at(&want, at),
+                        want.len()
+                    )),
+                }
+            }
+            Err(e) => self.accept(e, false, "pread"),
+        }
+    }
+
+    fn fallocate(&mut self, name: &str, mode: i32, off: u64, len: u64) -> Result<(), String> {
+        let fd = self.fd(name)?;
+        match self.proc.fallocate(fd, mode, off as i64, len as i64) {
+            Ok(()) => {
+                if mode == 3 {
+                    self.model.punch(name, off, len);
+                } else {
+                    self.model.falloc(name, off, len, mode == 1);
+                }
+                let (b0, b1) = block_range(off, len, self.bs());
+                self.model.content_changed(self.id(name), b0, b1);
+                self.hist.record(&self.model);
+                Ok(())
+            }
+            Err(e) => self.accept(e, false, "fallocate"),
+        }
+    }
+
+    // ------------------------------------------------------------------ namespace
+
+    fn rename(&mut self, old: &str, new: &str) -> Result<(), String> {
+        self.script.forget_current();
+        match self.proc.rename(&format!("/{old}"), &format!("/{new}")) {
+            Ok(()) if old == new => Ok(()),
+            Ok(()) => {
+                self.model.rename(old, new);
+                // The replaced file stays open (an orphan until a crash), as in the script
+                // runner's file table.
+                self.fds.remove(new);
+                self.live.retain(|n| n != new);
+                for n in &mut self.live {
+                    if n == old {
+                        *n = new.to_string();
+                    }
+                }
+                if let Some(fd) = self.fds.remove(old) {
+                    self.fds.insert(new.to_string(), fd);
+                }
+                if let Some(ino) = self.inos.remove(old) {
+                    self.inos.insert(new.to_string(), ino);
+                }
+                self.tainted.remove(new);
+                if self.tainted.remove(old) {
+                    self.tainted.insert(new.to_string());
+                }
+                self.hist.record_rename(&self.model, old, new);
+                Ok(())
+            }
+            Err(e) => self.accept(e, false, "rename"),
+        }
+    }
+
+    fn unlink(&mut self, name: &str) -> Result<(), String> {
+        self.script.forget_current();
+        match self.proc.unlink(&format!("/{name}")) {
+            Ok(()) => {
+                self.model.unlink(name);
+                self.live.retain(|n| n != name);
+                self.fds.remove(name);
+                self.inos.remove(name);
+                self.hist.record(&self.model);
+                Ok(())
+            }
+            Err(e) => self.accept(e, false, "unlink"),
+        }
+    }
+
+    // ------------------------------------------------------------------ copies
+
+    /// Whether a must-share (or clone) of `n` bytes (the EOF-shortened count) from `src`
+    /// at `soff` to `dst` at `doff` is a legal, aligned request the model must carry out.
+    fn share_must_work(&self, src: &str, soff: u64, dst: &str, doff: u64, n: u64) -> Result<bool, String> {
+        let rb = self.profile.remap_block;
+        if !self.profile.strict_sharing() || n == 0 {
+            return Ok(false);
+        }
+        if self.faults.enospc || self.faults.bad || self.faults.reboot {
+            return Ok(false);
+        }
+        let (ssize, dsize) = (self.model.size(src), self.model.size(dst));
+        let overlap = src == dst && soff < doff + n && doff < soff + n;
+        let aligned = soff % rb == 0
+            && doff % rb == 0
+            && (n % rb == 0 || (soff + n == ssize && doff + n >= dsize));
+        let inline = self.block_map(src)?.inline || self.block_map(dst)?.inline;
+        Ok(aligned && !overlap && !inline && !self.different_domains(src, dst)?)
+    }
+
+    /// Whether the model keeps `src` and `dst` in different sharing domains (a per-inode
+    /// tag both carry with different values, e.g. ocfs2's refcount trees): such files may
+    /// refuse to share (`EOPNOTSUPP`, "will not share these files").
+    fn different_domains(&self, src: &str, dst: &str) -> Result<bool, String> {
+        if self.profile.nfs {
+            return Ok(false);
+        }
+        let (a, b) = (self.ino(src)?, self.ino(dst)?);
+        let img = self.fs.image();
+        Ok(img
+            .inode_tags
+            .iter()
+            .any(|(&(i, k), &v)| i == a && img.tag(b, k).is_some_and(|w| w != v)))
+    }
+
+    fn copy(
+        &mut self,
+        kind: CopyKind,
+        src: &str,
+        dst: &str,
+        soff: u64,
+        doff: u64,
+        len: u64,
+    ) -> Result<(), String> {
+        let sfd = self.src_fd(src)?;
+        let dfd = self.fd(dst)?;
+        let before = self.model.content(dst);
+        let max = self.model.copy_count(src, soff, len);
+        let overlap = src == dst && max > 0 && soff < doff + max && doff < soff + max;
+        let must = kind == CopyKind::Splice(Flag::Must);
+        let map_before = if must { Some(self.block_map(dst)?) } else { None };
+        let src_inline = must && self.block_map(src)?.inline;
+        let should = must && self.share_must_work(src, soff, dst, doff, max)?;
+        self.proc.task.take_stats();
+        let (mut so, mut dof) = (soff, doff);
+        let r = match kind {
+            CopyKind::Splice(flag) => self.proc.splice(
+                sfd,
+                Some(&mut so),
+                dfd,
+                Some(&mut dof),
+                len as usize,
+                flag.bits(),
+            ),
+            CopyKind::CopyRange => {
+                let (mut a, mut b) = (soff as i64, doff as i64);
+                let r = self.proc.copy_file_range(
+                    sfd,
+                    Some(&mut a),
+                    dfd,
+                    Some(&mut b),
+                    len as usize,
+                    0,
+                );
+                (so, dof) = (a as u64, b as u64);
+                r
+            }
+        };
+        let stats = self.proc.task.take_stats();
+        self.proc.close(sfd).ok();
+        let what = match kind {
+            CopyKind::Splice(f) => format!("{}-share splice", f.word()),
+            CopyKind::CopyRange => "copy_file_range".to_string(),
+        };
+        match r {
+            Ok(n) => {
+                let n = n as u64;
+                if overlap {
+                    return Err(format!(
+                        "{what} between overlapping ranges of one file returned {n}; expected EINVAL"
+                    ));
+                }
+                if n > max || (max > 0 && n == 0) {
+                    return Err(format!(
+                        "{what} returned {n}; the source has {max} bytes in range"
+                    ));
+                }
+                if (so, dof) != (soff + n, doff + n) {
+                    return Err(format!(
+                        "{what} returned {n} but advanced the offsets to {so}/{dof} from {soff}/{doff}"
+                    ));
+                }
+                let may_be_short = self.faults.signal.is_some()
+                    || self.faults.enospc
+                    || self.faults.bad
+                    || self.profile.nfs
+                    || kind == CopyKind::CopyRange;
+                if n < max && (must || !may_be_short) {
+                    return Err(format!(
+                        "{what} returned {n} of {max} bytes without a signal or fault"
+                    ));
+                }
+                // The task delivers a planned signal before the chunk after the planned
+                // number: the copy stops short there and the plan is cleared.
+                // (A result that came entirely from sharing ran no byte-copy loop.)
+                let only_shared = stats.chunks == 0 && stats.bytes_shared >= n && n > 0;
+                if let Some(left) = self.faults.signal {
+                    self.faults.signal = if n < max && stats.chunks == left && !only_shared {
+                        None
+                    } else {
+                        Some(left.saturating_sub(stats.chunks))
+                    };
+                }
+                self.model.copy(src, soff, dst, doff, n);
+                let bs = self.bs();
+                let (b0, b1) = block_range(doff, n, bs);
+                let (s0, s1) = block_range(soff, n, bs);
+                let (sid, did) = (self.id(src), self.id(dst));
+                match kind {
+                    CopyKind::Splice(Flag::Never) => {
+                        self.model.content_changed(did, b0, b1);
+                        self.model.promise(Tag {
+                            file: did,
+                            b0,
+                            b1,
+                            class: Class::Unshared,
+                            step: self.step,
+                        });
+                        if stats.bytes_shared != 0 || stats.extents_remapped != 0 {
+                            return Err(format!(
+                                "never-share splice shared {} bytes ({} extents remapped)",
+                                stats.bytes_shared, stats.extents_remapped
+                            ));
+                        }
+                        self.check_sole_user(dst, b0, b1)?;
+                    }
+                    CopyKind::Splice(Flag::Must) if src_inline => {
+                        // btrfs copies an inline source extent instead of sharing it
+                        // (clone_copy_inline_extent): less than a block, O(1).
+                        self.model.unknown(did, b0, b1);
+                    }
+                    CopyKind::Splice(Flag::Must) => {
+                        self.promise_shared(sid, s0, s1, did, b0, b1);
+                        if stats.bytes_copied != 0 || stats.chunks != 0 {
+                            return Err(format!(
+                                "must-share splice copied {} bytes in {} chunks (it must only share)",
+                                stats.bytes_copied, stats.chunks
+                            ));
+                        }
+                    }
+                    CopyKind::Splice(Flag::May) | CopyKind::CopyRange => {
+                        self.model.unknown(did, b0, b1);
+                        self.model.may_be_shared(sid, s0, s1);
+                    }
+                }
+                self.check_blocking(&what, &stats)?;
+                if must {
+                    self.hist.record(&self.model);
+                } else if n > 0 {
+                    self.hist.record_copy(&self.model, dst, before);
+                }
+                Ok(())
+            }
+            Err(e) => {
+                if must {
+                    if stats.bytes_copied != 0 {
+                        return Err(format!(
+                            "failed must-share splice ({e:?}) copied {} bytes",
+                            stats.bytes_copied
+                        ));
+                    }
+                    let after = self.block_map(dst)?;
+                    if self.profile.client_view_map() && Some(&after) != map_before.as_ref() {
+                        return Err(format!(
+                            "failed must-share splice ({e:?}) changed the destination's extent map: {:?} -> {:?}",
+                            map_before, after
+                        ));
+                    }
+                    if should {
+                        return Err(format!(
+                            "must-share splice of an aligned {max}-byte range failed with {e:?} on a model that shares"
+                        ));
+                    }
+                    if overlap && e != Errno::EINVAL {
+                        return Err(format!("must-share of overlapping ranges: {e:?}, expected EINVAL"));
+                    }
+                    if errno_list(e, &[Errno::EOPNOTSUPP, Errno::EINVAL, Errno::EXDEV])
+                        || self.fault_ok(e, false)
+                    {
+                        self.counters.errors += 1;
+                        return Ok(());
+                    }
+                    return Err(format!("must-share splice failed with {e:?}"));
+                }
+                if overlap {
+                    if e == Errno::EINVAL {
+                        self.counters.errors += 1;
+                        return Ok(());
+                    }
+                    return Err(format!("{what} of overlapping ranges: {e:?}, expected EINVAL"));
+                }
+                self.accept(e, true, &what)
+            }
+        }
+    }
+
+    /// Must-share, clone and dedupe promise that destination blocks `[b0, b1)` are the
+    /// source's blocks `[s0, s1)`.
+    fn promise_shared(&mut self, sid: FileId, s0: u64, s1: u64, did: FileId, b0: u64, b1: u64) {
+        self.model.content_changed(did, b0, b1);
+        self.model.may_be_shared(did, b0, b1);
+        self.model.may_be_shared(sid, s0, s1);
+        self.model.promise(Tag {
+            file: did,
+            b0,
+            b1,
+            class: Class::SharedWith {
+                file: sid,
+                delta: s0 as i64 - b0 as i64,
+            },
+            step: self.step,
+        });
+    }
+
+    /// Spec §6.2 via `Image::users_of`: every physical block behind blocks `[b0, b1)` of
+    /// `dst` is referenced by `dst` alone, so a media error there damages one file.
+    fn check_sole_user(&self, dst: &str, b0: u64, b1: u64) -> Result<(), String> {
+        if self.profile.nfs {
+            return Ok(()); // the server's inode numbers are not the client's
+        }
+        let ino = self.ino(dst)?;
+        let img = self.fs.image();
+        let bs = self.bs();
+        for b in b0..b1 {
+            if let Ok(Some(pb)) = img.physical_block(ino, b * bs) {
+                let users = img.users_of(pb);
+                if users.iter().any(|&(i, _)| i != ino) {
+                    return Err(format!(
+                        "after a never-share splice block {b} of {dst} (physical {pb}) is also used by {users:?}"
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Spec §6.7: a byte copy holds an inode lock for at most one chunk; a remap for
+    /// O(extents).
+    fn check_blocking(&self, what: &str, st: &TaskStats) -> Result<(), String> {
+        let remap = self.profile.remap_hold_bound(st.extents_remapped);
+        let bound = if st.chunks > 0 {
+            self.profile.chunk_hold_bound().max(remap)
+        } else {
+            remap.max(self.profile.chunk_hold_bound())
+        };
+        if st.longest_hold > bound {
+            return Err(format!(
+                "{what} held an inode lock for {} ns; one chunk of {} bytes may take {} ns ({} chunks, {} bytes copied)",
+                st.longest_hold, self.profile.chunk, bound, st.chunks, st.bytes_copied
+            ));
+        }
+        Ok(())
+    }
+
+    fn clone_range(
+        &mut self,
+        src: &str,
+        dst: &str,
+        soff: u64,
+        doff: u64,
+        len: u64,
+    ) -> Result<(), String> {
+        let sfd = self.src_fd(src)?;
+        let dfd = self.fd(dst)?;
+        let ssize = self.model.size(src);
+        let n = if len == 0 {
+            ssize.saturating_sub(soff)
+        } else {
+            self.model.copy_count(src, soff, len)
+        };
+        let overlap = src == dst && n > 0 && soff < doff + n && doff < soff + n;
+        let past_eof = len != 0 && soff.saturating_add(len) > ssize;
+        let should = !past_eof && self.share_must_work(src, soff, dst, doff, n)?;
+        let map_before = self.block_map(dst)?;
+        let src_inline = map_before.inline || self.block_map(src)?.inline;
+        let before = self.model.clone();
+        self.proc.task.take_stats();
+        let r = self.proc.ficlonerange(dfd, sfd, soff, len, doff);
+        let stats = self.proc.task.take_stats();
+        self.proc.close(sfd).ok();
+        if stats.bytes_copied != 0 {
+            return Err(format!("FICLONERANGE copied {} bytes", stats.bytes_copied));
+        }
+        let (sid, did) = (self.id(src), self.id(dst));
+        let bs = self.bs();
+        let apply = |h: &mut Harness| {
+            h.model.copy(src, soff, dst, doff, n);
+            let (b0, b1) = block_range(doff, n, bs);
+            let (s0, s1) = block_range(soff, n, bs);
+            if src_inline {
+                // Inline data is copied, not shared (btrfs clone_copy_inline_extent).
+                h.model.unknown(did, b0, b1);
+                h.model.may_be_shared(sid, s0, s1);
+            } else {
+                h.promise_shared(sid, s0, s1, did, b0, b1);
+            }
+            h.hist.record(&h.model);
+        };
+        match r {
+            Ok(()) => {
+                if overlap {
+                    return Err("FICLONERANGE of overlapping ranges of one file succeeded".into());
+                }
+                if past_eof {
+                    return Err(format!(
+                        "FICLONERANGE of {len} bytes at {soff} succeeded but the source has only {ssize} bytes"
+                    ));
+                }
+                apply(self);
+                self.check_blocking("FICLONERANGE", &stats)
+            }
+            Err(Errno::EINVAL) if past_eof && n > 0 => {
+                // Linux's ioctl_file_clone: the filesystem clones the EOF-shortened range,
+                // then the ioctl reports EINVAL because fewer bytes than asked were cloned.
+                // Either outcome is Linux's; the content check below decides which happened.
+                self.counters.errors += 1;
+                let mut with = before.clone();
+                with.copy(src, soff, dst, doff, n);
+                if self.file_is(dst, &with.content(dst))? && !self.file_is(dst, &before.content(dst))? {
+                    apply(self);
+                }
+                Ok(())
+            }
+            Err(e) => {
+                let after = self.block_map(dst)?;
+                if self.profile.client_view_map() && after != map_before {
+                    return Err(format!(
+                        "failed FICLONERANGE ({e:?}) changed the destination's extent map: {map_before:?} -> {after:?}"
+                    ));
+                }
+                if should {
+                    return Err(format!(
+                        "FICLONERANGE of an aligned {n}-byte range failed with {e:?} on a model that shares"
+                    ));
+                }
+                if errno_list(e, &[Errno::EOPNOTSUPP, Errno::EINVAL, Errno::EXDEV])
+                    || self.fault_ok(e, false)
+                {
+                    self.counters.errors += 1;
+                    Ok(())
+                } else {
+                    Err(format!("FICLONERANGE failed with {e:?}"))
+                }
+            }
+        }
+    }
+
+    fn dedupe(&mut self, src: &str, dst: &str, soff: u64, doff: u64, len: u64) -> Result<(), String> {
+        let sfd = self.src_fd(src)?;
+        let dfd = self.fd(dst)?;
+        let (sdata, ddata) = (self.model.content(src), self.model.content(dst));
+        let (ssize, dsize) = (sdata.len(), ddata.len());
+        let l = self.model.copy_count(src, soff, len);
+        // What Linux compares and shares (generic_remap_checks with CAN_SHORTEN): the
+        // whole range if it ends at both files' EOF, else whole blocks only. It reports
+        // the requested length in bytes_deduped either way.
+        let rb = self.profile.remap_block;
+        let eff = if soff + l == ssize && doff + l == dsize {
+            l
+        } else {
+            l / rb * rb
+        };
+        let in_dst = doff.saturating_add(eff) <= dsize;
+        let equal = in_dst && same(&sdata.slice(soff, eff), &ddata.slice(doff, eff));
+        let r = self
+            .proc
+            .fideduperange(sfd, soff, len, &[DedupeDest { fd: dfd, offset: doff }]);
+        self.proc.close(sfd).ok();
+        let ok_errs = [Errno::EINVAL, Errno::EOPNOTSUPP, Errno::EXDEV, Errno::EPERM];
+        match r {
+            Ok(v) => {
+                let Some(out) = v.first() else {
+                    return Err("FIDEDUPERANGE returned no outcome".into());
+                };
+                match out.status {
+                    s if s == syscall::api::dedupe::SAME => {
+                        if out.bytes_deduped > len {
+                            return Err(format!(
+                                "FIDEDUPERANGE deduped {} of {len} bytes",
+                                out.bytes_deduped
+                            ));
+                        }
+                        if eff > 0 {
+                            if !equal {
+                                return Err(format!(
+                                    "FIDEDUPERANGE said SAME for {eff} bytes that differ in the model"
+                                ));
+                            }
+                            let bs = self.bs();
+                            let (b0, b1) = block_range(doff, eff, bs);
+                            let (s0, s1) = block_range(soff, eff, bs);
+                            let (sid, did) = (self.id(src), self.id(dst));
+                            self.promise_shared(sid, s0, s1, did, b0, b1);
+                            self.hist.record(&self.model);
+                        }
+                        Ok(())
+                    }
+                    s if s == syscall::api::dedupe::DIFFERS => {
+                        if equal && eff > 0 && soff % rb == 0 && doff % rb == 0 {
+                            return Err(format!(
+                                "FIDEDUPERANGE said DIFFERS for {eff} bytes that are equal in the model"
+                            ));
+                        }
+                        Ok(())
+                    }
+                    s if s < 0 && (ok_errs.contains(&Errno(-s)) || self.fault_ok(Errno(-s), false)) => {
+                        self.counters.errors += 1;
+                        Ok(())
+                    }
+                    s => Err(format!("FIDEDUPERANGE status {s}")),
+                }
+            }
+            Err(e) if ok_errs.contains(&e) || self.fault_ok(e, false) => {
+                self.counters.errors += 1;
+                Ok(())
+            }
+            Err(e) => Err(format!("FIDEDUPERANGE failed with {e:?}")),
+        }
+    }
+
+    // ------------------------------------------------------------------ faults
+
+    fn media(&mut self, name: &str, off: u64) -> Result<(), String> {
+        let ino = self.ino(name)?;
+        let report = match self
+            .fs
+            .inject(&self.proc.task, Fault::MediaError { ino, off })
+        {
+            Ok(r) => r,
+            // Nothing mapped there, or the model cannot do it.
+            Err(Errno::ENXIO | Errno::EOPNOTSUPP) => return Ok(()),
+            Err(e) => return Err(format!("inject media: {e:?}")),
+        };
+        self.faults.bad = true;
+        // Spec §6.2: a block promised unshared is referenced by one file only.
+        let b = off / self.bs();
+        let id = self.id(name);
+        let promised = self
+            .model
+            .tags
+            .iter()
+            .find(|t| t.file == id && t.class == Class::Unshared && t.b0 <= b && b < t.b1);
+        // (On a network client the server may not have the destination's data yet.)
+        if let Some(t) = promised
+            && report.hits.len() > 1
+            && !self.profile.nfs
+        {
+            return Err(format!(
+                "a media error on block {b} of {name} (unshared since the never-share splice of step {}) hits {} files: {:?}",
+                t.step,
+                report.hits.len(),
+                report.hits
+            ));
+        }
+        Ok(())
+    }
+
+    /// A server reboot drops what a crashed client wrote and never committed: files it
+    /// touched may now read as any state the per-name rule permits.
+    fn after_reboot(&mut self) -> Result<(), String> {
+        for name in std::mem::take(&mut self.tainted) {
+            if !self.live.contains(&name) {
+                continue;
+            }
+            let ino = self.ino(&name)?;
+            // After a failed redo the client's view may shift for a call or two: let it
+            // settle (two equal reads in a row).
+            let mut view = self.client_view(&name, ino)?;
+            for _ in 0..4 {
+                let again = self.client_view(&name, ino)?;
+                let settled = again.bad == view.bad && same(&again.data, &view.data);
+                view = again;
+                if settled {
+                    break;
+                }
+            }
+            // What a media error hides stays as the model had it.
+            let data = view.patched(&self.model.content(&name));
+            if !self.hist.permits(&name, &view) {
+                return Err(format!(
+                    "after the server reboot {name} reads {} bytes, not a state permitted since its last fsync",
+                    data.len()
+                ));
+            }
+            self.model.set(&name, data);
+            let id = self.id(&name);
+            self.model.unknown(id, 0, u64::MAX);
+        }
+        self.hist.record(&self.model);
+        Ok(())
+    }
+
+    fn crash(&mut self, pick: usize) -> Result<(), String> {
+        let states = self.fs.crash_states();
+        self.check_states(&states)?;
+        self.script.forget_current();
+        self.proc.vfs.crash_all(pick);
+        self.proc.close_all();
+        self.fds.clear();
+        let want = &states[pick.min(states.len() - 1)];
+        let img = self.fs.image();
+        // The recovered image is the state `crash_states` listed under that number.
+        let got = crate::durability::read_files(&img)?;
+        let listed = crate::durability::read_files(want)?;
+        if got.keys().ne(listed.keys())
+            || got
+                .iter()
+                .zip(listed.values())
+                .any(|((_, a), b)| !same(&a.data, &b.data))
+        {
+            return Err(format!(
+                "crash {pick} recovered to {:?}, not to the state crash_states() listed",
+                got.keys().collect::<Vec<_>>()
+            ));
+        }
+        self.model = Reference::new();
+        self.live.clear();
+        self.inos.clear();
+        for (name, view) in got {
+            self.model.set(&name, view.data);
+            self.inos.insert(
+                name.clone(),
+                self.fs
+                    .lookup(ROOT_INO, &name)
+                    .map_err(|e| format!("lookup {name} after crash: {e:?}"))?,
+            );
+            self.live.push(name);
+        }
+        if self.profile.nfs {
+            // What the crashed client wrote but never committed may still be on the server
+            // (and a server reboot may drop it): the history goes on.
+            self.hist.record(&self.model);
+            self.tainted = self.live.iter().cloned().collect();
+        } else {
+            self.hist.reset(&self.model);
+        }
+        self.faults.enospc = img.alloc.fail_at_call.is_some();
+        self.faults.bad = !img.bad.is_empty();
+        self.faults.reboot = false;
+        Ok(())
+    }
+
+    // ------------------------------------------------------------------ checks
+
+    fn after_step(&mut self) -> Result<(), String> {
+        if self.faults.enospc && self.fs.image().alloc.fail_at_call.is_none() {
+            self.faults.enospc = false;
+        }
+        if self.config.check_each_step {
+            self.check_all()?;
+        }
+        if self.config.crash_every > 0 && self.step % self.config.crash_every == 0 {
+            self.check_crash_states()?;
+        }
+        Ok(())
+    }
+
+    /// Content, sharing promises and fsck.
     ///
     /// # Errors
-    /// A description of the first disagreement.
-    pub fn check(&mut self) -> Result<(), String> {
-        for name in self.live.clone() {
-            let fd = self.open(&name);
-            let got = self.proc.pread(fd, 1 << 20, 0).map_err(|e| format!("{e:?}"))?;
-            self.proc.close(fd).ok();
-            let want = self.model.content(&name);
-            if got.to_vec() != want {
+    /// The first violation.
+    pub fn check_all(&mut self) -> Result<(), String> {
+        self.check_content()?;
+        if !self.profile.nfs {
+            self.check_tags(None)?;
+        }
+        let problems = self.fs.fsck();
+        if !problems.is_empty() {
+            return Err(format!("fsck: {problems:?}"));
+        }
+        Ok(())
+    }
+
+    /// Property 1: every live file reads exactly as the model (block by block, accepting
+    /// `EIO` on blocks with a media error, when there are any).
+    ///
+    /// # Errors
+    /// The first difference.
+    pub fn check_content(&self) -> Result<(), String> {
+        if self.faults.bad {
+            return self.check_content_blockwise();
+        }
+        for name in &self.live {
+            let ino = self.ino(name)?;
+            let want = self.model.get(name).cloned().unwrap_or_default();
+            let mut got = self.fs.read(&self.checker, ino, 0, want.len() + self.bs());
+            if self.profile.nfs
+                && self.faults.reboot
+                && got.as_ref().is_err_and(|&e| self.fault_ok(e, false))
+            {
+                // The client's reboot recovery failed on a fault and reported it on this
+                // read (see the ignored regression test); the next call goes on.
+                got = self.fs.read(&self.checker, ino, 0, want.len() + self.bs());
+            }
+            let got = got.map_err(|e| format!("read {name}: {e:?}"))?;
+            if let Some(at) = first_diff(&got, &want) {
                 return Err(format!(
-                    "content of {name} differs: simulator {} bytes, model {} bytes",
+                    "content of {name} differs at byte {at}: simulator {} (size {}), model {} (size {})",
+                    describe_at(&got, at),
                     got.len(),
+                    describe_at(&want, at),
                     want.len()
                 ));
             }
         }
-        for m in self.proc.vfs.mounts() {
-            let problems = m.fs.fsck();
-            if !problems.is_empty() {
-                return Err(format!("fsck of {}: {problems:?}", m.path));
+        Ok(())
+    }
+
+    fn check_content_blockwise(&self) -> Result<(), String> {
+        let img = self.fs.image();
+        let bs = self.bs();
+        for name in &self.live {
+            let ino = self.ino(name)?;
+            let want = self.model.content(name);
+            let size = self
+                .fs
+                .getattr(ino)
+                .map_err(|e| format!("stat {name}: {e:?}"))?
+                .size;
+            if size != want.len() {
+                return Err(format!("size of {name} is {size}, model {}", want.len()));
             }
+            let mut off = 0;
+            while off < size {
+                let n = bs.min(size - off);
+                let bad = !self.profile.nfs
+                    && img
+                        .physical_block(ino, off)
+                        .ok()
+                        .flatten()
+                        .is_some_and(|pb| img.bad.contains(&pb));
+                match self.fs.read(&self.checker, ino, off, n) {
+                    Err(Errno::EIO) if bad || self.profile.nfs => {}
+                    Err(e) => return Err(format!("read {name} at {off}: {e:?}")),
+                    Ok(_) if bad => {
+                        return Err(format!(
+                            "block at {off} of {name} has a media error but reads without EIO"
+                        ));
+                    }
+                    Ok(d) => {
+                        let w = want.slice(off, n);
+                        if let Some(at) = first_diff(&d, &w) {
+                            return Err(format!(
+                                "content of {name} differs at byte {}: simulator {}, model {}",
+                                off + at,
+                                describe_at(&d, at),
+                                describe_at(&w, at)
+                            ));
+                        }
+                    }
+                }
+                off += n;
+            }
+        }
+        Ok(())
+    }
+
+    /// What the process sees of `name`, block by block (`EIO` blocks recorded as bad).
+    fn client_view(&self, name: &str, ino: Ino) -> Result<crate::durability::FileView, String> {
+        // A read lets a network client notice a server reboot and redo what it lost
+        // (until then its stat shows the server's size).
+        let _ = self.fs.read(&self.checker, ino, 0, 1);
+        let _ = self.fs.read(&self.checker, ino, 0, 1);
+        let size = self
+            .fs
+            .getattr(ino)
+            .map_err(|e| format!("stat {name}: {e:?}"))?
+            .size;
+        let bs = self.bs();
+        let mut view = crate::durability::FileView {
+            data: Data::new(),
+            bad: Vec::new(),
+        };
+        let mut off = 0;
+        while off < size {
+            let n = bs.min(size - off);
+            match self.fs.read(&self.checker, ino, off, n) {
+                Ok(d) if d.len() == n => view.data.append(d),
+                Ok(d) => return Err(format!("{name}: short read of {} at {off}", d.len())),
+                Err(Errno::EIO) => {
+                    view.data.append(Data::zero(n));
+                    view.bad.push((off, off + n));
+                }
+                Err(e) => return Err(format!("read {name} at {off}: {e:?}")),
+            }
+            off += n;
+        }
+        Ok(view)
+    }
+
+    /// Whether `name` reads as `want` (blocks with a media error match anything).
+    fn file_is(&self, name: &str, want: &Data) -> Result<bool, String> {
+        let ino = self.ino(name)?;
+        let size = self.fs.getattr(ino).map_err(|e| format!("stat {name}: {e:?}"))?.size;
+        if size != want.len() {
+            return Ok(false);
+        }
+        let bs = self.bs();
+        let mut off = 0;
+        while off < size {
+            let n = bs.min(size - off);
+            match self.fs.read(&self.checker, ino, off, n) {
+                Ok(d) if !same(&d, &want.slice(off, n)) => return Ok(false),
+                Ok(_) | Err(Errno::EIO) => {}
+                Err(e) => return Err(format!("read {name} at {off}: {e:?}")),
+            }
+            off += n;
+        }
+        Ok(true)
+    }
+
+    /// The extent map of `name` (FIEMAP, or the image where FIEMAP is not supported).
+    ///
+    /// # Errors
+    /// If neither works.
+    pub fn block_map(&self, name: &str) -> Result<BlockMap, String> {
+        let ino = self.ino(name)?;
+        match self.fs.fiemap(ino) {
+            Ok(v) => Ok(BlockMap::from_fiemap(&v, self.bs())),
+            Err(_) => BlockMap::from_image(&self.fs.image(), ino)
+                .ok_or_else(|| format!("{name}: no extent map")),
+        }
+    }
+
+    /// Properties 2 and 3 over time: every sharing promise in force still holds (only
+    /// those about file `only`, if given: on a network client the server's maps are
+    /// checked right after an `fsync` of that file, when they have caught up; then only
+    /// its unshared promises, since a partner may still have dirty data).
+    ///
+    /// # Errors
+    /// The first broken promise.
+    pub fn check_tags(&self, only: Option<FileId>) -> Result<(), String> {
+        // Per-block reference counts come from the image (FIEMAP's SHARED is per extent on
+        // btrfs-like, as on btrfs): one snapshot for all promises.
+        let tags: Vec<&Tag> = self
+            .model
+            .tags
+            .iter()
+            .filter(|t| only.is_none_or(|f| f == t.file && t.class == Class::Unshared))
+            .collect();
+        if tags.is_empty() {
+            return Ok(());
+        }
+        let img = self.fs.image();
+        let mut maps: HashMap<FileId, BlockMap> = HashMap::new();
+        for t in tags {
+            for id in [Some(t.file), match t.class {
+                Class::SharedWith { file, .. } => Some(file),
+                Class::Unshared => None,
+            }]
+            .into_iter()
+            .flatten()
+            {
+                if let std::collections::hash_map::Entry::Vacant(v) = maps.entry(id) {
+                    let name = self
+                        .model
+                        .name_of(id)
+                        .ok_or_else(|| format!("internal: a promise about a gone file {id}"))?;
+                    let ino = self.ino(name)?;
+                    v.insert(
+                        BlockMap::from_image(&img, ino)
+                            .ok_or_else(|| format!("{name}: inode {ino} not in the image"))?,
+                    );
+                }
+            }
+            let name = self.model.name_of(t.file).unwrap_or("?");
+            let m = &maps[&t.file];
+            match t.class {
+                Class::Unshared => {
+                    for b in t.b0..t.b1 {
+                        if let Some((pb, fl)) = m.at(b)
+                            && fl & fiemap_flags::SHARED != 0
+                        {
+                            return Err(format!(
+                                "block {b} of {name} (physical {pb}) is shared, but the never-share splice of step {} made it unshared and nothing shared it since",
+                                t.step
+                            ));
+                        }
+                    }
+                }
+                Class::SharedWith { file, delta } => {
+                    let other = self.model.name_of(file).unwrap_or("?");
+                    let om = &maps[&file];
+                    if (m.inline || om.inline) && self.profile.nfs {
+                        continue;
+                    }
+                    if m.inline || om.inline {
+                        return Err(format!(
+                            "{name} or {other} is inline after step {} shared them",
+                            t.step
+                        ));
+                    }
+                    for b in t.b0..t.b1 {
+                        let sb = (b as i64 + delta) as u64;
+                        let (x, y) = (m.at(b).map(|p| p.0), om.at(sb).map(|p| p.0));
+                        if x != y {
+                            return Err(format!(
+                                "block {b} of {name} is physical {x:?} but block {sb} of {other} is {y:?}; step {} shared them and nothing wrote them since",
+                                t.step
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Properties 5–6 on every state a crash now may recover to.
+    ///
+    /// # Errors
+    /// The first bad state.
+    pub fn check_crash_states(&mut self) -> Result<(), String> {
+        let states = self.fs.crash_states();
+        self.check_states(&states)
+    }
+
+    fn check_states(&mut self, states: &[vfs::extent::Image]) -> Result<(), String> {
+        self.counters.crash_states += states.len() as u64;
+        let mut hint = 0;
+        for (i, img) in states.iter().enumerate() {
+            self.hist
+                .check_state(img, &mut hint)
+                .map_err(|e| format!("crash state {i} of {}: {e}", states.len()))?;
         }
         Ok(())
     }
 
     /// The script that replays everything applied so far.
     pub fn replay_script(&self) -> String {
-        self.script.join("\n") + "\n"
+        self.script.text()
+    }
+
+    /// Runs `ops`, then every check once more.
+    ///
+    /// # Errors
+    /// A [`Failure`] with the replay script.
+    pub fn run_ops(&mut self, ops: &[Op]) -> Result<(), Failure> {
+        let fail = |h: &Harness, message: String| Failure {
+            spec: h.profile.spec.clone(),
+            message,
+            script: h.replay_script(),
+        };
+        for op in ops {
+            if let Err(e) = self.apply(op) {
+                return Err(fail(self, e));
+            }
+        }
+        if let Err(e) = self.check_all().and_then(|()| self.check_crash_states()) {
+            return Err(fail(self, format!("at the end: {e}")));
+        }
+        Ok(())
     }
 }
 
-fn op_file(op: &Op) -> u8 {
-    match *op {
-        Op::Create { n } => n,
-        Op::Pwrite { file, .. }
-        | Op::Pread { file, .. }
-        | Op::Truncate { file, .. }
-        | Op::Punch { file, .. }
-        | Op::Falloc { file, .. }
-        | Op::Fsync { file } => file,
-    }
-}
-
-/// Runs a sequence; on failure returns the error and the replay script.
+/// Runs a sequence on a fresh `spec` with the default configuration.
 ///
 /// # Errors
-/// The first disagreement, with a script that replays the sequence.
-pub fn run(spec: &str, ops: &[Op]) -> Result<(), String> {
-    let mut h = Harness::new(spec);
-    for op in ops {
-        if let Err(e) = h.apply(op) {
-            return Err(format!(
-                "{e}\n--- replay with: splicelab script --fs {spec} -\n{}",
-                h.replay_script()
-            ));
-        }
-    }
-    Ok(())
+/// The first violation, with a script that replays the sequence.
+pub fn run(spec: &str, ops: &[Op]) -> Result<Counters, Failure> {
+    run_with(spec, ops, Config::default())
+}
+
+/// Runs a sequence on a fresh `spec`.
+///
+/// # Errors
+/// The first violation, with a script that replays the sequence.
+pub fn run_with(spec: &str, ops: &[Op], config: Config) -> Result<Counters, Failure> {
+    let mut h = Harness::with_config(spec, config).map_err(|message| Failure {
+        spec: spec.to_string(),
+        message,
+        script: String::new(),
+    })?;
+    h.run_ops(ops)?;
+    Ok(h.counters)
 }

@@ -12,5 +12,6 @@
 pub mod check;
 pub mod conform;
 pub mod cp;
+pub mod pictures;
 pub mod script;
 pub mod tour;

@@ -182,21 +182,6 @@ fn help_texts_describe_every_subcommand_and_script_command() {
 }
 
 #[test]
-fn unbuilt_subcommands_say_so() {
-    for args in [
-        &[][..],
-        &["tour"],
-        &["check"],
-        &["conform"],
-        &["cp", "a", "b"],
-    ] {
-        let o = splicelab(args, "");
-        assert_eq!(o.status.code(), Some(2), "{args:?}");
-        assert!(stderr(&o).contains("not implemented yet"), "{args:?}");
-    }
-}
-
-#[test]
 fn weird_input_never_panics() {
     // Fuzz-think: odd words, numbers at the edges, commands in the wrong state.
     let words = [

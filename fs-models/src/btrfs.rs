@@ -219,12 +219,36 @@ impl Flavor for Btrfs {
             cow::charge_dedupe_compare(cost, task, len);
             // btrfs_extent_same: one clone per 16 MiB piece.
             task.charge(cost.per_op_ns * (len.div_ceil(MAX_DEDUPE_LEN) - 1));
+        } else if doff > img.inode(dst)?.size {
+            // btrfs_cont_expand: the old EOF block's tail is zeroed (copied on write)
+            // before the destination grows past it.
+            let ow = self.overwrite(&img.inode(dst)?.attrs);
+            img.zero_eof_tail(dst, ow)?;
         }
-        if img.inode(src)?.inline.is_some() {
+        // Only a range starting at 0 holds inline data; past it (a source truncated up)
+        // is a hole, which the generic path shares (punches) like any other.
+        if img.inode(src)?.inline.is_some() && soff == 0 {
             task.charge(cost.metadata(0));
             return self.clone_inline(img, src, dst, doff, len);
         }
         cow::share_range(img, cost, task, src, soff, dst, doff, len)
+    }
+
+    /// btrfs's measured differences (Linux 6.18): `fallocate` allocates, punches and
+    /// zeroes only (`btrfs_fallocate`); a shrinking truncate leaves a shared EOF block
+    /// shared; `fallocate(KEEP_SIZE)` past EOF zeroes the EOF block's tail; `lseek`'s
+    /// negative offsets and `SEEK_HOLE` quick path ([`crate::local::Quirks`]).
+    fn quirks(&self) -> crate::local::Quirks {
+        use vfs::fs::falloc_flags::*;
+        crate::local::Quirks {
+            fallocate_modes: PUNCH_HOLE | ZERO_RANGE,
+            truncate_zeroes_tail: false,
+            keep_size_falloc_zeroes_tail: true,
+            btrfs_seek: true,
+            seek_sees_read_unwritten: false,
+            zero_eof_allocates: true,
+            fiemap_xattr: false,
+        }
     }
 
     /// `btrfs_fiemap`: `SHARED` per extent, as `btrfs_is_data_extent_shared` decides it

@@ -43,6 +43,60 @@ impl Default for LocalOptions {
     }
 }
 
+/// The [`Image::inode_tags`] key recording that an inode has had space preallocated
+/// (`fallocate` modes 0, `KEEP_SIZE`, `ZERO_RANGE`): btrfs's `BTRFS_INODE_PREALLOC`, which
+/// its `SEEK_HOLE` consults ([`Quirks::btrfs_seek`]).
+pub const PREALLOC_TAG: &str = "inode.prealloc";
+
+/// Small differences between real filesystems' Linux behaviour, as switches a flavor sets
+/// ([`Flavor::quirks`]). Each one was measured against the real filesystem
+/// (`splicelab conform`, `docs/conformance.md`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Quirks {
+    /// The `fallocate` operations implemented besides plain allocation and `KEEP_SIZE`
+    /// (`FALLOC_FL_PUNCH_HOLE`, `ZERO_RANGE`, `COLLAPSE_RANGE`, `INSERT_RANGE`,
+    /// `UNSHARE_RANGE` bits); the others answer `EOPNOTSUPP`.
+    pub fallocate_modes: u32,
+    /// A shrinking `ftruncate` zeroes the new EOF block's tail with a real write (XFS
+    /// `iomap_truncate_page`: a shared block is copied on write). `false`: a shared EOF
+    /// block is left shared until the file grows again (btrfs).
+    pub truncate_zeroes_tail: bool,
+    /// `fallocate(KEEP_SIZE)` reaching past EOF zeroes the old EOF block's tail
+    /// (`btrfs_fallocate` → `btrfs_truncate_block`); XFS does so only when the size grows.
+    pub keep_size_falloc_zeroes_tail: bool,
+    /// btrfs's `lseek` (`btrfs_file_llseek`, measured on Linux 6.18): a negative offset is
+    /// `ENXIO` for `SEEK_DATA` but counts as 0 for `SEEK_HOLE`; and `SEEK_HOLE` answers
+    /// `i_size` at once when the inode never had space preallocated and its allocated
+    /// bytes equal its size (so a clone of preallocated space reads as data to SEEK_HOLE,
+    /// though SEEK_DATA skips it).
+    pub btrfs_seek: bool,
+    /// `SEEK_DATA`/`SEEK_HOLE` count unwritten blocks that were read (their zeroed pages
+    /// are in the page cache) as data: XFS, through iomap (`mapping_seek_hole_data`).
+    /// btrfs and tmpfs look at dirty pages only.
+    pub seek_sees_read_unwritten: bool,
+    /// Growing a file past an unaligned EOF writes a zeroed EOF block even where it is a
+    /// hole or unwritten ([`Image::zero_eof_allocates`]): btrfs.
+    pub zero_eof_allocates: bool,
+    /// `FIEMAP_FLAG_XATTR` is accepted (XFS maps the attribute fork; the models keep no
+    /// extended attributes, so the answer is no extents). Elsewhere `EBADR`.
+    pub fiemap_xattr: bool,
+}
+
+impl Default for Quirks {
+    /// Plain allocation, `KEEP_SIZE` and punching; XFS-like truncate and seek.
+    fn default() -> Quirks {
+        Quirks {
+            fallocate_modes: falloc_flags::PUNCH_HOLE,
+            truncate_zeroes_tail: true,
+            keep_size_falloc_zeroes_tail: false,
+            btrfs_seek: false,
+            seek_sees_read_unwritten: false,
+            zero_eof_allocates: false,
+            fiemap_xattr: false,
+        }
+    }
+}
+
 /// Everything inside a [`LocalFs`]'s lock.
 #[derive(Debug)]
 pub struct LocalState {
@@ -129,6 +183,10 @@ pub trait Flavor: Send + Sync + 'static {
     fn max_file_size(&self) -> u64 {
         i64::MAX as u64
     }
+    /// The model's [`Quirks`]. Default: [`Quirks::default`].
+    fn quirks(&self) -> Quirks {
+        Quirks::default()
+    }
 }
 
 /// A local filesystem model: an image, a journal, a flavor.
@@ -141,7 +199,8 @@ pub struct LocalFs<F: Flavor> {
 impl<F: Flavor> LocalFs<F> {
     /// A freshly formatted filesystem.
     pub fn new(flavor: F, opts: LocalOptions) -> LocalFs<F> {
-        let img = Image::new(opts.block_size, opts.size / opts.block_size);
+        let mut img = Image::new(opts.block_size, opts.size / opts.block_size);
+        img.zero_eof_allocates = flavor.quirks().zero_eof_allocates;
         let mut journal = Journal::new(&img, flavor.atomicity());
         journal.max_pending = opts.journal_ops;
         LocalFs {
@@ -263,7 +322,14 @@ impl<F: Flavor> FileSystem for LocalFs<F> {
     }
 
     fn read(&self, task: &Task, ino: Ino, off: u64, len: u64) -> KResult<Data> {
-        let d = self.state.lock().img.read(ino, off, len)?;
+        let d = {
+            let mut st = self.state.lock();
+            let d = st.img.read(ino, off, len)?;
+            if self.flavor.quirks().seek_sees_read_unwritten {
+                st.img.note_read_unwritten(ino, off, d.len());
+            }
+            d
+        };
         task.charge(self.opts.cost.read(d.len()));
         Ok(d)
     }
@@ -276,21 +342,89 @@ impl<F: Flavor> FileSystem for LocalFs<F> {
 
     fn truncate(&self, task: &Task, ino: Ino, size: u64) -> KResult<()> {
         task.charge(self.opts.cost.metadata(1));
+        let zero_tail = self.flavor.quirks().truncate_zeroes_tail;
         self.modify(|img| {
             let ow = self.ow(img, ino)?;
-            img.set_size(ino, size, ow)
+            img.set_size_with(ino, size, ow, zero_tail)
         })
     }
 
+    /// The filesystem part of `fallocate(2)`: the VFS has checked the mode combination
+    /// and the range. Operations the flavor lacks ([`Quirks::fallocate_modes`]) are
+    /// `EOPNOTSUPP`; `COLLAPSE_RANGE` and `INSERT_RANGE` follow XFS
+    /// (`xfs_falloc_collapse_range`, `xfs_falloc_insert_range`): block-aligned offset and
+    /// length or `EINVAL`, a collapse must end before EOF and an insert start before it
+    /// (`EINVAL`), an insert may not grow the file past `s_maxbytes` (`EFBIG`).
     fn fallocate(&self, task: &Task, ino: Ino, mode: u32, off: u64, len: u64) -> KResult<()> {
         use falloc_flags::*;
         task.charge(self.opts.cost.metadata(1));
+        let q = self.flavor.quirks();
+        let op = mode & !KEEP_SIZE;
+        if op & !q.fallocate_modes != 0 {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        let keep = mode & KEEP_SIZE != 0;
+        let max = self.flavor.max_file_size();
         self.modify(|img| {
             let ow = self.ow(img, ino)?;
-            match mode {
-                0 => img.preallocate(ino, off, len, false),
-                KEEP_SIZE => img.preallocate(ino, off, len, true),
-                m if m == PUNCH_HOLE | KEEP_SIZE => img.punch(ino, off, len, ow),
+            let bs = img.block_size();
+            let size = img.inode(ino)?.size;
+            let end = off.saturating_add(len);
+            // Reaching past EOF zeroes the old EOF block's tail first (the size grows, or
+            // btrfs does it anyway).
+            let zero_tail = end > size && (!keep || q.keep_size_falloc_zeroes_tail);
+            match op {
+                0 => {
+                    if zero_tail {
+                        img.zero_eof_tail(ino, ow)?;
+                    }
+                    img.preallocate(ino, off, len, keep)?;
+                    img.set_tag(ino, PREALLOC_TAG, 1);
+                    Ok(())
+                }
+                PUNCH_HOLE => {
+                    img.forget_cached(ino, off / bs, end.div_ceil(bs));
+                    img.punch(ino, off, len, ow)
+                }
+                ZERO_RANGE => {
+                    img.forget_cached(ino, off / bs, end.div_ceil(bs));
+                    if zero_tail {
+                        img.zero_eof_tail(ino, ow)?;
+                    }
+                    img.punch(ino, off, len, ow)?;
+                    img.preallocate(ino, off, len, keep)?;
+                    img.set_tag(ino, PREALLOC_TAG, 1);
+                    Ok(())
+                }
+                COLLAPSE_RANGE | INSERT_RANGE => {
+                    if !off.is_multiple_of(bs) || !len.is_multiple_of(bs) {
+                        return Err(Errno::EINVAL);
+                    }
+                    if op == COLLAPSE_RANGE {
+                        if end >= size {
+                            return Err(Errno::EINVAL);
+                        }
+                        img.collapse(ino, off, len)
+                    } else {
+                        if off >= size {
+                            return Err(Errno::EINVAL);
+                        }
+                        if size.saturating_add(len) > max {
+                            return Err(Errno::EFBIG);
+                        }
+                        img.insert_range(ino, off, len)
+                    }
+                }
+                UNSHARE_RANGE => {
+                    if zero_tail {
+                        img.zero_eof_tail(ino, ow)?;
+                    }
+                    img.unshare(ino, off, len)?;
+                    if !keep && end > size {
+                        img.inode_mut(ino)?.size = end;
+                    }
+                    Ok(())
+                }
                 _ => Err(Errno::EOPNOTSUPP),
             }
         })
@@ -308,8 +442,47 @@ impl<F: Flavor> FileSystem for LocalFs<F> {
         self.fsync(task, 0, false)
     }
 
+    /// `SEEK_DATA`/`SEEK_HOLE`; `off` is the raw `loff_t` reinterpreted, so a negative
+    /// offset arrives above `i64::MAX` and is `ENXIO` (past any EOF), as in the generic code,
+    /// iomap and tmpfs — except under [`Quirks::btrfs_seek`].
     fn seek_data_hole(&self, ino: Ino, off: u64, data: bool) -> KResult<u64> {
-        self.state.lock().img.seek(ino, off, data)
+        let st = self.state.lock();
+        let img = &st.img;
+        let mut off = off;
+        if self.flavor.quirks().btrfs_seek {
+            let node = img.inode(ino)?;
+            if node.size == 0 {
+                return Err(Errno::ENXIO);
+            }
+            if off > i64::MAX as u64 {
+                if data {
+                    return Err(Errno::ENXIO);
+                }
+                off = 0;
+            }
+            // find_desired_extent's quick path: no preallocation ever and every byte
+            // allocated means no hole before EOF.
+            let bytes = match &node.inline {
+                Some(d) => d.len(),
+                None => node.map.values().map(|m| m.len).sum::<u64>() * img.block_size(),
+            };
+            if !data
+                && off < node.size
+                && img.tag(ino, PREALLOC_TAG).is_none()
+                && bytes == node.size
+            {
+                return Ok(node.size);
+            }
+        }
+        img.seek(ino, off, data)
+    }
+
+    fn fiemap_flags_supported(&self) -> u32 {
+        if self.flavor.quirks().fiemap_xattr {
+            vfs::fs::FIEMAP_FLAG_XATTR
+        } else {
+            0
+        }
     }
 
     fn fiemap(&self, ino: Ino) -> KResult<Vec<FiemapExtent>> {

@@ -201,8 +201,30 @@ impl Flavor for Ocfs2 {
         }
         if flags & DEDUP != 0 {
             cow::charge_dedupe_compare(cost, task, len);
+        } else if doff > img.inode(dst)?.size {
+            // xfs_reflink_zero_posteof: the old EOF block's tail is zeroed (a write: a
+            // shared block is copied) before the destination grows past it.
+            let ow = self.overwrite(&img.inode(dst)?.attrs);
+            img.zero_eof_tail(dst, ow)?;
         }
         cow::share_range(img, cost, task, src, soff, dst, doff, len)
+    }
+
+    /// XFS implements every `fallocate` operation (`XFS_FALLOC_FL_SUPPORTED`); OCFS2 only
+    /// allocation and punching (`ocfs2_fallocate`). XFS's `SEEK_DATA` sees read unwritten
+    /// blocks as data (iomap).
+    fn quirks(&self) -> crate::local::Quirks {
+        use vfs::fs::falloc_flags::*;
+        crate::local::Quirks {
+            fallocate_modes: if self.xfs {
+                PUNCH_HOLE | ZERO_RANGE | COLLAPSE_RANGE | INSERT_RANGE | UNSHARE_RANGE
+            } else {
+                PUNCH_HOLE
+            },
+            seek_sees_read_unwritten: self.xfs,
+            fiemap_xattr: self.xfs,
+            ..crate::local::Quirks::default()
+        }
     }
 
     fn has_remap(&self) -> bool {

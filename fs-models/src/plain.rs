@@ -38,6 +38,20 @@ impl Flavor for Plain {
     fn has_remap(&self) -> bool {
         false
     }
+
+    /// tmpfs allocates and punches only (`shmem_fallocate`); ext4 also zeroes, collapses
+    /// and inserts ranges (`ext4_fallocate`).
+    fn quirks(&self) -> crate::local::Quirks {
+        use vfs::fs::falloc_flags::*;
+        crate::local::Quirks {
+            fallocate_modes: if self.tmpfs {
+                PUNCH_HOLE
+            } else {
+                PUNCH_HOLE | ZERO_RANGE | COLLAPSE_RANGE | INSERT_RANGE
+            },
+            ..crate::local::Quirks::default()
+        }
+    }
 }
 
 /// The plain model.

@@ -534,7 +534,9 @@ impl Syscalls for Linux {
     fn lseek(&mut self, fd: i32, off: i64, whence: i32) -> SysResult<i64> {
         // SAFETY: plain integer arguments.
         let r = unsafe { libc::lseek64(self.kfd(fd), off, whence) };
-        if r < 0 { Err(last_errno()) } else { Ok(r) }
+        // Only -1 is an error: a kernel that overflows past LLONG_MAX returns a negative
+        // offset (btrfs and tmpfs SEEK_HOLE in the last page before 2^63 return LLONG_MIN).
+        if r == -1 { Err(last_errno()) } else { Ok(r) }
     }
 
     fn ftruncate(&mut self, fd: i32, len: i64) -> SysResult<()> {

@@ -120,13 +120,13 @@ impl Process {
     /// # Errors
     /// In check order:
     /// - `EBADF`: `dst_fd`, then `src_fd`, is not open;
-    /// - `EINVAL`: an offset or the length is above `i64::MAX`, or offset + length
-    ///   overflows (`remap_verify_area`, source then destination);
     /// - `EXDEV`: the files are on different mounts;
     /// - `EISDIR`: either file is a directory;
     /// - `EINVAL`: either file is not a regular file;
     /// - `EBADF`: source not readable, destination not writable or `O_APPEND`;
     /// - `EOPNOTSUPP`: the filesystem cannot clone at all (plain, tmpfs-like);
+    /// - `EINVAL`: an offset or the length is above `i64::MAX`, or offset + length
+    ///   overflows (`remap_verify_area`, source then destination);
     /// - from the filesystem (`generic_remap_file_range_prep`, then the model): `EPERM`
     ///   (immutable destination), `ETXTBSY` (swap file), `EINVAL` (source offset past EOF,
     ///   unaligned offsets or length, same-file overlap, a range past the source EOF), `EFBIG`,
@@ -227,6 +227,10 @@ impl Process {
         flags: u32,
     ) -> SysResult<Vec<FiemapExtent>> {
         let f = self.file(fd)?;
+        // Only regular files have ->fiemap (directories' inode operations lack it).
+        if f.stat()?.kind != vfs::extent::FileKind::Regular {
+            return Err(Errno::EOPNOTSUPP);
+        }
         let map = {
             let _g = f.inode.lock.lock(&self.task);
             f.mnt.fs.fiemap(f.inode.ino)
@@ -235,7 +239,13 @@ impl Process {
         if map == Err(Errno::EOPNOTSUPP) {
             return Err(Errno::EOPNOTSUPP);
         }
-        let len = fiemap_prep(start, len, flags, f.mnt.fs.max_file_size())?;
+        // A flag the filesystem supports (XFS: FIEMAP_FLAG_XATTR) passes fiemap_prep; the
+        // models keep no extended attributes, so the attribute fork maps to nothing.
+        let xattr = flags & f.mnt.fs.fiemap_flags_supported() & vfs::fs::FIEMAP_FLAG_XATTR;
+        let len = fiemap_prep(start, len, flags & !xattr, f.mnt.fs.max_file_size())?;
+        if xattr != 0 {
+            return Ok(Vec::new());
+        }
         let end = start.saturating_add(len);
         Ok(map?
             .into_iter()

@@ -88,6 +88,8 @@ impl Process {
     /// The shared body of `read`/`pread` after the offset is known (`vfs_read`).
     fn do_read(&self, f: &OpenFile, len: usize, pos: u64) -> KResult<Data> {
         f.check_readable()?;
+        // rw_verify_area: a count above SSIZE_MAX, or pos + count past LLONG_MAX.
+        vfs::checks::rw_verify_area(pos as i64, len as u64)?;
         let st = f.stat()?;
         if st.kind == FileKind::Directory {
             return Err(Errno::EISDIR);
@@ -98,9 +100,17 @@ impl Process {
     }
 
     /// The shared body of `write`/`pwrite` (`vfs_write` + `generic_write_checks`).
-    /// `pos == None` means "at EOF" (`O_APPEND`).
-    fn do_write(&self, f: &OpenFile, data: &Data, pos: Option<u64>) -> KResult<(usize, u64)> {
+    /// `pos == None` means "at EOF" (`O_APPEND`); `asked` is the position the caller gave
+    /// (the offset, or the file position), which `rw_verify_area` checks even then.
+    fn do_write(
+        &self,
+        f: &OpenFile,
+        data: &Data,
+        pos: Option<u64>,
+        asked: u64,
+    ) -> KResult<(usize, u64)> {
         f.check_writable()?;
+        vfs::checks::rw_verify_area(asked as i64, data.len())?;
         let fs = &f.mnt.fs;
         let _g = f.inode.lock.lock(&self.task);
         let st = f.stat()?;
@@ -188,11 +198,16 @@ impl Syscalls for Process {
         if flags & o::DIRECTORY != 0 && st.kind != FileKind::Directory {
             return Err(Errno::ENOTDIR);
         }
-        if mode.write && (st.attrs.immutable || (st.attrs.append_only && !mode.append)) {
+        // O_TRUNC asks for write permission too (build_open_flags adds MAY_WRITE), and
+        // truncates even a read-only open (do_open → handle_truncate).
+        let trunc = flags & o::TRUNC != 0 && st.kind == FileKind::Regular;
+        if (mode.write || trunc)
+            && (st.attrs.immutable || (st.attrs.append_only && (trunc || !mode.append)))
+        {
             return Err(Errno::EPERM);
         }
         let inode = mnt.inode(ino);
-        if flags & o::TRUNC != 0 && mode.write && st.size != 0 {
+        if trunc && st.size != 0 {
             let _g = inode.lock.lock(&self.task);
             mnt.fs.truncate(&self.task, ino, 0)?;
         }
@@ -214,7 +229,7 @@ impl Syscalls for Process {
     fn write(&mut self, fd: i32, data: &Data) -> SysResult<usize> {
         let f = self.file(fd)?;
         let pos = (!f.mode.append).then(|| f.pos());
-        let (n, end) = self.do_write(&f, data, pos)?;
+        let (n, end) = self.do_write(&f, data, pos, f.pos())?;
         f.set_pos(end);
         Ok(n)
     }
@@ -237,20 +252,23 @@ impl Syscalls for Process {
         }
         let f = self.file(fd)?;
         let pos = (!f.mode.append).then_some(off as u64);
-        Ok(self.do_write(&f, data, pos)?.0)
+        Ok(self.do_write(&f, data, pos, off as u64)?.0)
     }
 
     /// `lseek(2)`: `EBADF`; `EINVAL` for a bad whence or a negative result; `ENXIO` for
-    /// `SEEK_DATA`/`SEEK_HOLE` at or past EOF (or no data after the offset).
+    /// `SEEK_DATA`/`SEEK_HOLE` at or past EOF (or no data after the offset). A negative
+    /// offset for `SEEK_DATA`/`SEEK_HOLE` goes to the filesystem as the unsigned value it
+    /// is (past any EOF: `ENXIO`), since btrfs treats it differently.
     fn lseek(&mut self, fd: i32, off: i64, whence: i32) -> SysResult<i64> {
         let f = self.file(fd)?;
         let st = f.stat()?;
         let new = match whence {
             seek::SET => off,
-            seek::CUR => (f.pos() as i64).checked_add(off).ok_or(Errno::EOVERFLOW)?,
-            seek::END => (st.size as i64).checked_add(off).ok_or(Errno::EOVERFLOW)?,
+            // generic_file_llseek_size: the sum wraps negative, and vfs_setpos says EINVAL.
+            seek::CUR => (f.pos() as i64).checked_add(off).ok_or(Errno::EINVAL)?,
+            seek::END => (st.size as i64).checked_add(off).ok_or(Errno::EINVAL)?,
             seek::DATA | seek::HOLE => {
-                if off < 0 || st.kind == FileKind::Directory {
+                if st.kind == FileKind::Directory {
                     return Err(Errno::ENXIO);
                 }
                 f.mnt
@@ -290,8 +308,9 @@ impl Syscalls for Process {
     }
 
     /// `fallocate(2)` (`vfs_fallocate`): `EBADF`; `EINVAL` for a negative offset or a
-    /// non-positive length; `EOPNOTSUPP` for unknown or contradictory modes (punch without
-    /// keep-size); `EBADF` if not open for writing; `EPERM` (append-only with anything but
+    /// non-positive length; `EOPNOTSUPP` for unknown bits or a combination Linux 6.13+
+    /// refuses (two operations at once, punch without keep-size, collapse/insert/
+    /// write-zeroes with keep-size); `EBADF` if not open for writing; `EPERM` (append-only with anything but
     /// keep-size, immutable); `ETXTBSY` (swap file); `EISDIR`; `EFBIG` past the size
     /// limit; then the filesystem (`EOPNOTSUPP` for modes it lacks, `ENOSPC`).
     fn fallocate(&mut self, fd: i32, mode: i32, off: i64, len: i64) -> SysResult<()> {
@@ -301,27 +320,19 @@ impl Syscalls for Process {
         if off < 0 || len <= 0 {
             return Err(Errno::EINVAL);
         }
-        let known = KEEP_SIZE
-            | PUNCH_HOLE
-            | NO_HIDE_STALE
-            | COLLAPSE_RANGE
-            | ZERO_RANGE
-            | INSERT_RANGE
-            | UNSHARE_RANGE;
-        if mode & !known != 0 {
+        // FALLOC_FL_WRITE_ZEROES (Linux 6.17+): known to the VFS, implemented by no model.
+        const WRITE_ZEROES: u32 = 0x80;
+        let ops = PUNCH_HOLE | COLLAPSE_RANGE | ZERO_RANGE | INSERT_RANGE | UNSHARE_RANGE | WRITE_ZEROES;
+        if mode & !(ops | KEEP_SIZE) != 0 {
             return Err(Errno::EOPNOTSUPP);
         }
-        if mode & PUNCH_HOLE != 0 && mode & ZERO_RANGE != 0 {
-            return Err(Errno::EOPNOTSUPP);
-        }
-        if mode & PUNCH_HOLE != 0 && mode & KEEP_SIZE == 0 {
-            return Err(Errno::EOPNOTSUPP);
-        }
-        if mode & (COLLAPSE_RANGE | INSERT_RANGE) != 0
-            && mode != COLLAPSE_RANGE
-            && mode != INSERT_RANGE
-        {
-            return Err(Errno::EINVAL);
+        // Exactly one operation (or plain allocation), with the keep-size rule of each.
+        let keep = mode & KEEP_SIZE != 0;
+        match mode & ops {
+            0 | UNSHARE_RANGE | ZERO_RANGE => {}
+            PUNCH_HOLE if keep => {}
+            COLLAPSE_RANGE | INSERT_RANGE | WRITE_ZEROES if !keep => {}
+            _ => return Err(Errno::EOPNOTSUPP),
         }
         if !f.mode.write {
             return Err(Errno::EBADF);

@@ -98,8 +98,8 @@ impl Journal {
     }
 
     /// Every image a crash now may recover to, oldest first, after mount-time recovery
-    /// (orphans evicted). Media errors are a property of the device and carry over from
-    /// `live`.
+    /// (orphans evicted). Media errors and the injected allocation-failure plan are
+    /// properties of the device (and the test) and carry over from `live`.
     pub fn states(&self, live: &Image) -> Vec<Image> {
         std::iter::once(self.durable.as_ref().unwrap_or(live))
             .chain(self.pending.iter())
@@ -107,6 +107,10 @@ impl Journal {
                 let mut img = img.clone();
                 img.evict_orphans();
                 img.bad = live.bad.clone();
+                // So is an injected allocation-failure plan: a crash must neither bring back
+                // a fault that already fired nor drop one armed since the last commit.
+                (img.alloc.calls, img.alloc.fail_at_call) =
+                    (live.alloc.calls, live.alloc.fail_at_call);
                 img
             })
             .collect()

@@ -104,6 +104,17 @@ pub struct InodeImage {
     pub children: BTreeMap<String, Ino>,
     /// Change counter, bumped by every modification (stands in for mtime/ctime).
     pub version: u64,
+    /// The bytes past EOF in the EOF block may be non-zero: a model that leaves a shared
+    /// EOF block alone when shrinking (btrfs) keeps the other file's bytes there. Every
+    /// operation that moves EOF up zeroes them first ([`Image::zero_eof_tail`]), so they
+    /// are never visible; I4 is not checked while this is set.
+    pub stale_tail: bool,
+    /// Unwritten blocks whose (zero) pages are in the page cache because they were read.
+    /// XFS's `SEEK_DATA`/`SEEK_HOLE` count them as data (iomap consults the page cache
+    /// for unwritten extents); models with that behaviour record reads here
+    /// ([`Image::note_read_unwritten`]). A block leaves the set when it is unmapped,
+    /// shifted, or explicitly forgotten (the kernel truncates the page cache there).
+    pub cached_unwritten: BTreeSet<u64>,
 }
 
 impl InodeImage {
@@ -117,6 +128,8 @@ impl InodeImage {
             inline: None,
             children: BTreeMap::new(),
             version: 0,
+            stale_tail: false,
+            cached_unwritten: BTreeSet::new(),
         }
     }
 
@@ -187,6 +200,11 @@ pub struct Image {
     pub inode_tags: BTreeMap<(Ino, &'static str), u64>,
     /// The next [`PhysExtent::origin`] id.
     next_origin: u64,
+    /// [`Image::zero_eof_tail`] writes a zeroed EOF block even where it is a hole or
+    /// unwritten (btrfs `btrfs_truncate_block`: measured on Linux 6.18, growing a file whose
+    /// EOF block is a hole allocates that block); otherwise only a written block is zeroed
+    /// (XFS `iomap_zero_range` skips holes and unwritten extents). Set by the model.
+    pub zero_eof_allocates: bool,
 }
 
 impl Image {
@@ -206,6 +224,7 @@ impl Image {
             bad: BTreeSet::new(),
             inode_tags: BTreeMap::new(),
             next_origin: 0,
+            zero_eof_allocates: false,
         }
     }
 
@@ -504,6 +523,10 @@ impl Image {
         let Some(node) = self.inodes.get_mut(&ino) else {
             return;
         };
+        let cached: Vec<u64> = node.cached_unwritten.range(from..to).copied().collect();
+        for b in cached {
+            node.cached_unwritten.remove(&b);
+        }
         let gone: Vec<u64> = node.map.range(from..to).map(|(&s, _)| s).collect();
         for s in gone {
             let m = node.map.remove(&s).expect("collected above");
@@ -682,13 +705,22 @@ impl Image {
     /// # Errors
     /// As [`Image::write_at`].
     pub fn write(&mut self, ino: Ino, off: u64, data: &Data, ow: Overwrite) -> KResult<()> {
+        // A write starting past EOF first zeroes the rest of the EOF block (XFS
+        // `xfs_file_write_checks` → `xfs_zero_range`, btrfs `btrfs_cont_expand`): a real
+        // write, so a shared (or, under CowAlways, any) EOF block is copied on write.
+        if !data.is_empty() && off > self.inode(ino)?.size {
+            self.zero_eof_tail(ino, ow)?;
+        }
         self.write_at(ino, off, data, ow)?;
         let node = self.inode_mut(ino)?;
         node.size = node.size.max(off + data.len());
         Ok(())
     }
 
-    /// Zeroes `[off, off + len)` where it is mapped, leaving holes as holes.
+    /// Zeroes `[off, off + len)` (inside one block) where it is mapped and written, leaving
+    /// holes and unwritten extents as they are. It is a real write even when the bytes are
+    /// already zero, as the kernels' block zeroing is (`iomap_zero_range`,
+    /// `btrfs_truncate_block`): a shared block is copied on write.
     fn zero_mapped(&mut self, ino: Ino, off: u64, len: u64, ow: Overwrite) -> KResult<()> {
         if len == 0 {
             return Ok(());
@@ -699,15 +731,33 @@ impl Image {
             .inode(ino)?
             .mapping_at(fb)
             .is_some_and(|(_, m)| !m.unwritten);
-        if !mapped
-            || self
-                .read_blocks(ino, fb, fb + 1)?
-                .slice(off % bs, len)
-                .is_zero()
-        {
+        if !mapped {
             return Ok(());
         }
         self.write_at(ino, off, &Data::zero(len), ow)
+    }
+
+    /// Zeroes the bytes past EOF in the EOF block (when it is mapped and written), before
+    /// an operation moves EOF up: truncate up, a write or clone starting past EOF,
+    /// fallocate past EOF. Clears [`InodeImage::stale_tail`].
+    ///
+    /// # Errors
+    /// `ENOSPC` if the zeroing needs a copy-on-write and space is exhausted.
+    pub fn zero_eof_tail(&mut self, ino: Ino, ow: Overwrite) -> KResult<()> {
+        let bs = self.block_size;
+        let node = self.inode(ino)?;
+        let size = node.size;
+        if node.inline.is_none() && !size.is_multiple_of(bs) {
+            if self.zero_eof_allocates {
+                self.write_at(ino, size, &Data::zero(bs - size % bs), ow)?;
+            } else {
+                self.zero_mapped(ino, size, bs - size % bs, ow)?;
+            }
+        }
+        if let Some(n) = self.inodes.get_mut(&ino) {
+            n.stale_tail = false;
+        }
+        Ok(())
     }
 
     /// `ftruncate`: sets the size; shrinking frees whole blocks past EOF and zeroes the tail
@@ -716,19 +766,137 @@ impl Image {
     /// # Errors
     /// `ENOSPC` if zeroing the tail needs a copy-on-write and space is exhausted.
     pub fn set_size(&mut self, ino: Ino, size: u64, ow: Overwrite) -> KResult<()> {
+        self.set_size_with(ino, size, ow, true)
+    }
+
+    /// [`Image::set_size`], saying how a shrink treats the new EOF block's tail:
+    /// `zero_tail` writes zeroes over it (XFS `iomap_truncate_page`: a shared block is
+    /// copied on write); otherwise a shared EOF block is left alone and marked
+    /// [`InodeImage::stale_tail`], an unshared one zeroed in place (btrfs: measured on
+    /// Linux 6.18, a shrinking truncate does not copy the EOF block; the next extension
+    /// does). Growing always zeroes the old EOF block's tail first
+    /// ([`Image::zero_eof_tail`]).
+    ///
+    /// # Errors
+    /// `ENOSPC` if zeroing needs a copy-on-write and space is exhausted.
+    pub fn set_size_with(
+        &mut self,
+        ino: Ino,
+        size: u64,
+        ow: Overwrite,
+        zero_tail: bool,
+    ) -> KResult<()> {
         let bs = self.block_size;
         let old = self.inode(ino)?.size;
+        if size > old {
+            self.zero_eof_tail(ino, ow)?;
+        }
         if size < old {
             if let Some(inline) = self.inode(ino)?.inline.clone() {
                 self.inode_mut(ino)?.inline = Some(inline.slice(0, size));
             } else {
                 if !size.is_multiple_of(bs) {
-                    self.zero_mapped(ino, size, bs - size % bs, ow)?;
+                    let fb = size / bs;
+                    let refs = self
+                        .inode(ino)?
+                        .mapping_at(fb)
+                        .filter(|(_, m)| !m.unwritten)
+                        .map(|(_, m)| self.phys[m.phys].refs());
+                    match refs {
+                        Some(r) if !zero_tail && r > 1 => self.inode_mut(ino)?.stale_tail = true,
+                        _ if !zero_tail => {
+                            self.zero_mapped(ino, size, bs - size % bs, Overwrite::CowShared)?
+                        }
+                        _ => self.zero_mapped(ino, size, bs - size % bs, ow)?,
+                    }
                 }
                 self.unmap(ino, size.div_ceil(bs), u64::MAX);
             }
         }
-        self.inode_mut(ino)?.size = size;
+        let node = self.inode_mut(ino)?;
+        node.size = size;
+        if size.is_multiple_of(bs) {
+            node.stale_tail = false;
+        }
+        Ok(())
+    }
+
+    /// Moves every mapping of `ino` at or after file block `from` by `delta` blocks
+    /// (negative: towards the start), keeping back-references exact. The caller has made
+    /// room (no mapping may land on another).
+    fn shift_mappings(&mut self, ino: Ino, from: u64, delta: i64) -> KResult<()> {
+        self.split_at(ino, from);
+        let node = self.inode_mut(ino)?;
+        node.cached_unwritten.split_off(&from);
+        let moved: Vec<(u64, Mapping)> = node
+            .map
+            .range(from..)
+            .map(|(&s, m)| (s, m.clone()))
+            .collect();
+        for (s, _) in &moved {
+            node.map.remove(s);
+        }
+        for (s, m) in &moved {
+            let to = s.wrapping_add_signed(delta);
+            node.map.insert(to, m.clone());
+        }
+        for (s, m) in moved {
+            let e = &mut self.phys[m.phys];
+            e.backrefs.remove(&(ino, s));
+            e.backrefs.insert((ino, s.wrapping_add_signed(delta)));
+        }
+        Ok(())
+    }
+
+    /// `FALLOC_FL_COLLAPSE_RANGE` (block-aligned, checked by the caller): removes
+    /// `[off, off + len)` and moves the rest of the file down.
+    ///
+    /// # Errors
+    /// `ESTALE`.
+    pub fn collapse(&mut self, ino: Ino, off: u64, len: u64) -> KResult<()> {
+        let bs = self.block_size;
+        self.uninline(ino)?;
+        let (fb, n) = (off / bs, len / bs);
+        self.unmap(ino, fb, fb + n);
+        self.shift_mappings(ino, fb + n, -(n as i64))?;
+        let node = self.inode_mut(ino)?;
+        node.size -= len;
+        Ok(())
+    }
+
+    /// `FALLOC_FL_INSERT_RANGE` (block-aligned, checked by the caller): moves everything
+    /// from `off` up by `len`, leaving a hole.
+    ///
+    /// # Errors
+    /// `ESTALE`.
+    pub fn insert_range(&mut self, ino: Ino, off: u64, len: u64) -> KResult<()> {
+        let bs = self.block_size;
+        self.uninline(ino)?;
+        self.shift_mappings(ino, off / bs, (len / bs) as i64)?;
+        let node = self.inode_mut(ino)?;
+        node.size += len;
+        Ok(())
+    }
+
+    /// `FALLOC_FL_UNSHARE_RANGE`: every shared, written block of `[off, off + len)` gets a
+    /// private copy (XFS `xfs_reflink_unshare`).
+    ///
+    /// # Errors
+    /// `ENOSPC` (nothing unshared then), `EIO`.
+    pub fn unshare(&mut self, ino: Ino, off: u64, len: u64) -> KResult<()> {
+        let bs = self.block_size;
+        self.uninline(ino)?;
+        let (b0, b1) = (off / bs, off.saturating_add(len).div_ceil(bs));
+        let shared: Vec<(u64, u64)> = self
+            .inode(ino)?
+            .mappings_in(b0, b1)
+            .filter(|(_, m)| !m.unwritten && self.phys[m.phys].refs() > 1)
+            .map(|(s, m)| (s.max(b0), (s + m.len).min(b1)))
+            .collect();
+        for (a, b) in shared {
+            let data = self.read_blocks(ino, a, b)?;
+            self.write_span(ino, a, &data, Overwrite::CowShared)?;
+        }
         Ok(())
     }
 
@@ -830,7 +998,11 @@ impl Image {
             .map(|(s, m)| (s, m.clone()))
             .collect();
         self.unmap(dst, dfb, dfb + n);
+        // A source EOF block with stale bytes past EOF carries them along.
+        let src_node = self.inode(src)?;
+        let stale = src_node.stale_tail && sfb + n > src_node.size / self.block_size;
         let node = self.inode_mut(dst)?;
+        node.stale_tail |= stale;
         for (s, m) in &pieces {
             node.map.insert(dfb + (s - sfb), m.clone());
         }
@@ -927,7 +1099,8 @@ impl Image {
         Ok(out)
     }
 
-    /// `lseek(SEEK_DATA)` (`data`) or `lseek(SEEK_HOLE)`; unwritten extents count as holes.
+    /// `lseek(SEEK_DATA)` (`data`) or `lseek(SEEK_HOLE)`; unwritten extents count as holes,
+    /// except blocks in [`InodeImage::cached_unwritten`].
     ///
     /// # Errors
     /// `ENXIO` when `off` is at or past EOF, or no data follows `off`.
@@ -941,29 +1114,76 @@ impl Image {
             return Ok(if data { off } else { node.size });
         }
         let fb = off / bs;
-        let mut pos = fb;
-        for (s, m) in node.mappings_in(fb, u64::MAX) {
-            if m.unwritten {
-                continue;
-            }
-            if data {
-                return Ok((s * bs).max(off).min(node.size)).and_then(|p| {
-                    if p < node.size {
+        let cached = &node.cached_unwritten;
+        if data {
+            for (s, m) in node.mappings_in(fb, u64::MAX) {
+                let first = s.max(fb);
+                let hit = if m.unwritten {
+                    cached.range(first..s + m.len).next().copied()
+                } else {
+                    Some(first)
+                };
+                if let Some(b) = hit {
+                    let p = (b * bs).max(off);
+                    return if p < node.size {
                         Ok(p)
                     } else {
                         Err(Errno::ENXIO)
-                    }
-                });
+                    };
+                }
             }
+            return Err(Errno::ENXIO);
+        }
+        // The first block at or after fb that is neither written nor cached.
+        let mut pos = fb;
+        for (s, m) in node.mappings_in(fb, u64::MAX) {
             if s > pos {
                 break;
             }
-            pos = s + m.len;
-        }
-        if data {
-            return Err(Errno::ENXIO);
+            if m.unwritten {
+                let end = s + m.len;
+                while pos < end && cached.contains(&pos) {
+                    pos += 1;
+                }
+                if pos < end {
+                    break;
+                }
+            } else {
+                pos = s + m.len;
+            }
         }
         Ok((pos * bs).max(off).min(node.size))
+    }
+
+    /// Records that `[off, off + len)` of `ino` was read: its unwritten blocks inside EOF
+    /// are now cached (see [`InodeImage::cached_unwritten`]).
+    pub fn note_read_unwritten(&mut self, ino: Ino, off: u64, len: u64) {
+        let bs = self.block_size;
+        let Some(node) = self.inodes.get_mut(&ino) else {
+            return;
+        };
+        let end = off.saturating_add(len).min(node.size);
+        if off >= end {
+            return;
+        }
+        let (b0, b1) = (off / bs, end.div_ceil(bs));
+        let hits: Vec<u64> = node
+            .mappings_in(b0, b1)
+            .filter(|(_, m)| m.unwritten)
+            .flat_map(|(s, m)| s.max(b0)..(s + m.len).min(b1))
+            .collect();
+        node.cached_unwritten.extend(hits);
+    }
+
+    /// Forgets cached unwritten blocks in file blocks `[from, to)` (the kernel truncated
+    /// the page cache there: punch, zero range).
+    pub fn forget_cached(&mut self, ino: Ino, from: u64, to: u64) {
+        if let Some(node) = self.inodes.get_mut(&ino) {
+            let gone: Vec<u64> = node.cached_unwritten.range(from..to).copied().collect();
+            for b in gone {
+                node.cached_unwritten.remove(&b);
+            }
+        }
     }
 
     // ---------------------------------------------------------------- inspection
@@ -1061,6 +1281,7 @@ impl Image {
             if node.kind == FileKind::Regular
                 && !node.size.is_multiple_of(bs)
                 && node.inline.is_none()
+                && !node.stale_tail
             {
                 let last = node.size / bs;
                 if let Ok(d) = self.read_blocks(ino, last, last + 1)

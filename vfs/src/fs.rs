@@ -21,6 +21,9 @@ pub mod remap_flags {
 }
 
 /// `fallocate(2)` mode bits.
+/// `FIEMAP_FLAG_XATTR`: map the extended-attribute fork instead of the data.
+pub const FIEMAP_FLAG_XATTR: u32 = 0x2;
+
 pub mod falloc_flags {
     pub const KEEP_SIZE: u32 = 0x01;
     pub const PUNCH_HOLE: u32 = 0x02;
@@ -176,6 +179,12 @@ pub trait FileSystem: Send + Sync {
     /// `FS_IOC_FIEMAP`.
     fn fiemap(&self, _ino: Ino) -> KResult<Vec<FiemapExtent>> {
         Err(Errno::EOPNOTSUPP)
+    }
+    /// FIEMAP request flags the filesystem accepts besides `FIEMAP_FLAG_SYNC` (the
+    /// `supported_flags` it passes to `fiemap_prep`): [`FIEMAP_FLAG_XATTR`] on XFS. Default
+    /// none (`EBADR` for any other flag).
+    fn fiemap_flags_supported(&self) -> u32 {
+        0
     }
 
     // ------------------------------------------------------------ copy offload

@@ -122,6 +122,9 @@ pub struct ScriptArgs {
     /// Print one JSON object per command instead of xfs_io-style text
     #[arg(long)]
     pub json: bool,
+    /// After the script, write one extent-map SVG per mount into DIR (extent-map-1.svg, …)
+    #[arg(long, value_name = "DIR")]
+    pub svg: Option<std::path::PathBuf>,
     /// The script file, or - for standard input
     #[arg(value_name = "FILE|-")]
     pub file: String,
@@ -169,7 +172,21 @@ pub fn run(args: &ScriptArgs) -> i32 {
     let stdout = io::stdout();
     let mut out = io::LineWriter::new(stdout.lock());
     match runner.run(&script, &mut out).and_then(|()| out.flush()) {
-        Ok(()) => 0,
+        Ok(()) => match &args.svg {
+            None => 0,
+            Some(dir) => match crate::pictures::write_svgs(dir, &runner.process().vfs) {
+                Ok(paths) => {
+                    for p in paths {
+                        eprintln!("splicelab: wrote {}", p.display());
+                    }
+                    0
+                }
+                Err(e) => {
+                    eprintln!("splicelab: --svg {}: {e}", dir.display());
+                    1
+                }
+            },
+        },
         // A closed pipe (`| head`) is not an error worth a message.
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => 0,
         Err(e) => {

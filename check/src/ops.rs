@@ -1,0 +1,404 @@
+//! The operations of generated sequences, their `splicelab script` form, and generators.
+//!
+//! Operands pick files by index into the live set (`file % live.len()`), so shrinking a
+//! failing sequence keeps every remaining operation meaningful. Every operation renders as
+//! lines of the `splicelab script` language (xfs_io's, plus `splice` and lab commands), so a
+//! shrunk failure is a script that replays it.
+
+use std::fmt;
+
+use proptest::prelude::*;
+
+/// The three semantics of the extended splice.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Flag {
+    Never,
+    May,
+    Must,
+}
+
+impl Flag {
+    /// `splice(2)` flags.
+    pub fn bits(self) -> u32 {
+        match self {
+            Flag::Never => 0,
+            Flag::May => syscall::flags::splice::MAY_SHARE,
+            Flag::Must => syscall::flags::splice::MUST_SHARE,
+        }
+    }
+
+    /// The script's `-F` word.
+    pub fn word(self) -> &'static str {
+        match self {
+            Flag::Never => "never",
+            Flag::May => "may",
+            Flag::Must => "must",
+        }
+    }
+
+    /// All three.
+    pub const ALL: [Flag; 3] = [Flag::Never, Flag::May, Flag::Must];
+}
+
+/// How many names files can have (`f0` … `f3`).
+pub const NAMES: u8 = 4;
+
+/// One operation of a generated sequence.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Op {
+    /// Create (or open) file `f{n}`.
+    Create { n: u8 },
+    Pwrite { file: u8, off: u64, len: u64, byte: u8 },
+    Pread { file: u8, off: u64, len: u64 },
+    Truncate { file: u8, size: u64 },
+    Punch { file: u8, off: u64, len: u64 },
+    Falloc { file: u8, off: u64, len: u64, keep: bool },
+    Fsync { file: u8 },
+    /// Rename a live file to `f{to}` (replacing it if it exists).
+    Rename { file: u8, to: u8 },
+    Unlink { file: u8 },
+    /// The extended splice from `src` into `dst`.
+    Splice { src: u8, dst: u8, soff: u64, doff: u64, len: u64, flag: Flag },
+    /// `copy_file_range(flags = 0)`.
+    CopyRange { src: u8, dst: u8, soff: u64, doff: u64, len: u64 },
+    /// `FICLONERANGE` (`len` 0 = to the source's EOF).
+    Clone { src: u8, dst: u8, soff: u64, doff: u64, len: u64 },
+    /// `FIDEDUPERANGE` with one destination.
+    Dedupe { src: u8, dst: u8, soff: u64, doff: u64, len: u64 },
+    /// Crash to permitted state `pick` (clamped), after checking every permitted state.
+    Crash { pick: u8 },
+    /// A media error on the block behind byte `off` of `file`.
+    Media { file: u8, off: u64 },
+    /// The `n`th allocation from now fails with `ENOSPC`.
+    Enospc { n: u8 },
+    /// A signal after `after` more chunks of byte copy.
+    Signal { after: u8 },
+    /// The server reboots (nfs-like; other models answer `EOPNOTSUPP`).
+    Reboot,
+}
+
+impl Op {
+    /// The operand that names the file the operation works on (the destination of copies).
+    pub fn target(&self) -> Option<u8> {
+        match *self {
+            Op::Pwrite { file, .. }
+            | Op::Pread { file, .. }
+            | Op::Truncate { file, .. }
+            | Op::Punch { file, .. }
+            | Op::Falloc { file, .. }
+            | Op::Fsync { file }
+            | Op::Rename { file, .. }
+            | Op::Unlink { file }
+            | Op::Media { file, .. } => Some(file),
+            Op::Splice { dst, .. }
+            | Op::CopyRange { dst, .. }
+            | Op::Clone { dst, .. }
+            | Op::Dedupe { dst, .. } => Some(dst),
+            Op::Create { .. } | Op::Crash { .. } | Op::Enospc { .. } | Op::Signal { .. } => None,
+            Op::Reboot => None,
+        }
+    }
+
+    /// The source operand of copies.
+    pub fn source(&self) -> Option<u8> {
+        match *self {
+            Op::Splice { src, .. }
+            | Op::CopyRange { src, .. }
+            | Op::Clone { src, .. }
+            | Op::Dedupe { src, .. } => Some(src),
+            _ => None,
+        }
+    }
+
+    /// Whether the operation needs a live file.
+    pub fn needs_file(&self) -> bool {
+        self.target().is_some()
+    }
+
+    /// A smaller variant for the shrinker: lengths and offsets halved (None when nothing
+    /// can get smaller).
+    pub fn halved(&self) -> Option<Op> {
+        let h = |x: u64| x / 2;
+        let mut op = self.clone();
+        let changed = match &mut op {
+            Op::Pwrite { off, len, .. }
+            | Op::Pread { off, len, .. }
+            | Op::Punch { off, len, .. }
+            | Op::Falloc { off, len, .. } => {
+                let c = *len > 1 || *off > 0;
+                *len = h(*len).max(1);
+                *off = h(*off);
+                c
+            }
+            Op::Truncate { size, .. } => {
+                let c = *size > 0;
+                *size = h(*size);
+                c
+            }
+            Op::Splice { soff, doff, len, .. }
+            | Op::CopyRange { soff, doff, len, .. }
+            | Op::Clone { soff, doff, len, .. }
+            | Op::Dedupe { soff, doff, len, .. } => {
+                let c = *len > 1 || *soff > 0 || *doff > 0;
+                *len = h(*len).max(1);
+                *soff = h(*soff);
+                *doff = h(*doff);
+                c
+            }
+            Op::Media { off, .. } => {
+                let c = *off > 0;
+                *off = h(*off);
+                c
+            }
+            _ => false,
+        };
+        changed.then_some(op)
+    }
+}
+
+impl fmt::Debug for Op {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Op::Create { n } => write!(f, "Create(f{n})"),
+            Op::Pwrite { file, off, len, byte } => {
+                write!(f, "Pwrite(#{file} {off}+{len} {byte:#04x})")
+            }
+            Op::Pread { file, off, len } => write!(f, "Pread(#{file} {off}+{len})"),
+            Op::Truncate { file, size } => write!(f, "Truncate(#{file} {size})"),
+            Op::Punch { file, off, len } => write!(f, "Punch(#{file} {off}+{len})"),
+            Op::Falloc { file, off, len, keep } => {
+                write!(f, "Falloc(#{file} {off}+{len} keep={keep})")
+            }
+            Op::Fsync { file } => write!(f, "Fsync(#{file})"),
+            Op::Rename { file, to } => write!(f, "Rename(#{file} -> f{})", to % NAMES),
+            Op::Unlink { file } => write!(f, "Unlink(#{file})"),
+            Op::Splice { src, dst, soff, doff, len, flag } => {
+                write!(f, "Splice(#{src}@{soff} -> #{dst}@{doff} len {len} {})", flag.word())
+            }
+            Op::CopyRange { src, dst, soff, doff, len } => {
+                write!(f, "CopyRange(#{src}@{soff} -> #{dst}@{doff} len {len})")
+            }
+            Op::Clone { src, dst, soff, doff, len } => {
+                write!(f, "Clone(#{src}@{soff} -> #{dst}@{doff} len {len})")
+            }
+            Op::Dedupe { src, dst, soff, doff, len } => {
+                write!(f, "Dedupe(#{src}@{soff} -> #{dst}@{doff} len {len})")
+            }
+            Op::Crash { pick } => write!(f, "Crash({pick})"),
+            Op::Media { file, off } => write!(f, "Media(#{file} {off})"),
+            Op::Enospc { n } => write!(f, "Enospc({n})"),
+            Op::Signal { after } => write!(f, "Signal(after {after})"),
+            Op::Reboot => write!(f, "Reboot"),
+        }
+    }
+}
+
+/// Renders operations as `splicelab script` lines, tracking xfs_io's "current file" so
+/// that `open NAME` appears only when the target changes.
+#[derive(Clone, Debug, Default)]
+pub struct ScriptWriter {
+    pub lines: Vec<String>,
+    cur: Option<String>,
+}
+
+impl ScriptWriter {
+    /// An empty script.
+    pub fn new() -> ScriptWriter {
+        ScriptWriter::default()
+    }
+
+    /// Makes `name` the current file.
+    fn open(&mut self, name: &str) {
+        if self.cur.as_deref() != Some(name) {
+            self.lines.push(format!("open {name}"));
+            self.cur = Some(name.to_string());
+        }
+    }
+
+    /// Appends one command on the current file `target` (if any).
+    pub fn on(&mut self, target: Option<&str>, cmd: String) {
+        if let Some(t) = target {
+            self.open(t);
+        }
+        self.lines.push(cmd);
+    }
+
+    /// Appends `open -f NAME` (which also makes it current).
+    pub fn create(&mut self, name: &str) {
+        self.lines.push(format!("open -f {name}"));
+        self.cur = Some(name.to_string());
+    }
+
+    /// The current file was unlinked or renamed, or everything was closed: the next
+    /// command on a file must open it again.
+    pub fn forget_current(&mut self) {
+        self.cur = None;
+    }
+
+    /// Appends a comment line.
+    pub fn comment(&mut self, text: &str) {
+        self.lines.push(format!("# {text}"));
+    }
+
+    /// The whole script.
+    pub fn text(&self) -> String {
+        let mut s = self.lines.join("\n");
+        s.push('\n');
+        s
+    }
+}
+
+/// The command line (without the `open`) of `op` whose operands resolved to `dst`/`src`.
+pub fn command(op: &Op, src: Option<&str>, dst: Option<&str>) -> String {
+    let s = src.unwrap_or("?");
+    match op {
+        Op::Create { n } => format!("open -f f{n}"),
+        Op::Pwrite { off, len, byte, .. } => format!("pwrite -S {byte:#04x} {off} {len}"),
+        Op::Pread { off, len, .. } => format!("pread {off} {len}"),
+        Op::Truncate { size, .. } => format!("truncate {size}"),
+        Op::Punch { off, len, .. } => format!("fpunch {off} {len}"),
+        Op::Falloc { off, len, keep, .. } => {
+            format!("falloc {}{off} {len}", if *keep { "-k " } else { "" })
+        }
+        Op::Fsync { .. } => "fsync".into(),
+        Op::Rename { to, .. } => format!("mv {} f{}", dst.unwrap_or("?"), to % NAMES),
+        Op::Unlink { .. } => format!("rm {}", dst.unwrap_or("?")),
+        Op::Splice { soff, doff, len, flag, .. } => {
+            format!("splice -s {soff} -d {doff} -l {len} -F {} {s}", flag.word())
+        }
+        Op::CopyRange { soff, doff, len, .. } => {
+            format!("copy_range -s {soff} -d {doff} -l {len} {s}")
+        }
+        Op::Clone { soff, doff, len, .. } => format!("reflink {s} {soff} {doff} {len}"),
+        Op::Dedupe { soff, doff, len, .. } => format!("dedupe {s} {soff} {doff} {len}"),
+        Op::Crash { pick } => format!("crash {pick}"),
+        Op::Media { off, .. } => format!("inject media {} {off}", dst.unwrap_or("?")),
+        Op::Enospc { n } => format!("inject enospc {n}"),
+        Op::Signal { after } => format!("signal after {after} chunks"),
+        Op::Reboot => "inject reboot".into(),
+    }
+}
+
+// ---------------------------------------------------------------------- generators
+
+/// The shape of generated sequences.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GenConfig {
+    /// The block (or cluster) that offsets are biased towards.
+    pub block: u64,
+    /// Files stay within this many blocks.
+    pub blocks: u64,
+    /// Most operations per sequence (after the initial creates).
+    pub max_ops: usize,
+    /// Whether to generate faults (media errors, ENOSPC, signals, reboots) and crashes.
+    pub faults: bool,
+}
+
+impl GenConfig {
+    /// Small files of 12 blocks of `block` bytes, up to `max_ops` operations, with faults.
+    pub fn new(block: u64, max_ops: usize) -> GenConfig {
+        GenConfig {
+            block,
+            blocks: 12,
+            max_ops,
+            faults: true,
+        }
+    }
+
+    /// Largest offset.
+    pub fn span(&self) -> u64 {
+        self.block * self.blocks
+    }
+}
+
+/// Offsets biased towards block boundaries and their neighbours, where bugs live.
+pub fn offset(cfg: &GenConfig) -> BoxedStrategy<u64> {
+    let (bs, n) = (cfg.block, cfg.blocks);
+    prop_oneof![
+        3 => (0..n).prop_map(move |b| b * bs),
+        1 => (1..n, -2i64..=2).prop_map(move |(b, d)| ((b * bs) as i64 + d) as u64),
+        2 => 0..n * bs,
+    ]
+    .boxed()
+}
+
+/// Lengths: small, whole blocks, or large.
+pub fn length(cfg: &GenConfig) -> BoxedStrategy<u64> {
+    let (bs, n) = (cfg.block, cfg.blocks);
+    prop_oneof![
+        1 => 1..64u64,
+        3 => (1..5u64).prop_map(move |b| b * bs),
+        2 => 1..n * bs / 2,
+    ]
+    .boxed()
+}
+
+fn copy_args(cfg: &GenConfig) -> BoxedStrategy<(u8, u8, u64, u64, u64)> {
+    (any::<u8>(), any::<u8>(), offset(cfg), offset(cfg), length(cfg)).boxed()
+}
+
+/// One operation.
+pub fn op(cfg: &GenConfig) -> BoxedStrategy<Op> {
+    let off = || offset(cfg);
+    let len = || length(cfg);
+    let f = || any::<u8>();
+    let fault_w = if cfg.faults { 1 } else { 0 };
+    prop_oneof![
+        2 => (0..NAMES).prop_map(|n| Op::Create { n }),
+        8 => (f(), off(), len(), any::<u8>())
+            .prop_map(|(file, off, len, byte)| Op::Pwrite { file, off, len, byte }),
+        1 => (f(), off(), len()).prop_map(|(file, off, len)| Op::Pread { file, off, len }),
+        2 => (f(), off()).prop_map(|(file, size)| Op::Truncate { file, size }),
+        2 => (f(), off(), len()).prop_map(|(file, off, len)| Op::Punch { file, off, len }),
+        1 => (f(), off(), len(), any::<bool>())
+            .prop_map(|(file, off, len, keep)| Op::Falloc { file, off, len, keep }),
+        2 => f().prop_map(|file| Op::Fsync { file }),
+        1 => (f(), 0..NAMES).prop_map(|(file, to)| Op::Rename { file, to }),
+        1 => f().prop_map(|file| Op::Unlink { file }),
+        9 => (copy_args(cfg), prop_oneof![Just(Flag::Never), Just(Flag::May), Just(Flag::Must)])
+            .prop_map(|((src, dst, soff, doff, len), flag)| Op::Splice { src, dst, soff, doff, len, flag }),
+        2 => copy_args(cfg).prop_map(|(src, dst, soff, doff, len)| Op::CopyRange { src, dst, soff, doff, len }),
+        3 => (copy_args(cfg), prop_oneof![3 => Just(false), 1 => Just(true)])
+            .prop_map(|((src, dst, soff, doff, len), to_eof)| Op::Clone {
+                src, dst, soff, doff, len: if to_eof { 0 } else { len },
+            }),
+        2 => copy_args(cfg).prop_map(|(src, dst, soff, doff, len)| Op::Dedupe { src, dst, soff, doff, len }),
+        fault_w => any::<u8>().prop_map(|pick| Op::Crash { pick }),
+        fault_w => (f(), off()).prop_map(|(file, off)| Op::Media { file, off }),
+        fault_w => (1..4u8).prop_map(|n| Op::Enospc { n }),
+        fault_w => (0..3u8).prop_map(|after| Op::Signal { after }),
+        fault_w => Just(Op::Reboot),
+    ]
+    .boxed()
+}
+
+/// A sequence: two creates, then up to `max_ops` operations.
+pub fn ops(cfg: &GenConfig) -> BoxedStrategy<Vec<Op>> {
+    let max = cfg.max_ops.max(1);
+    proptest::collection::vec(op(cfg), 1..=max)
+        .prop_map(|rest| {
+            let mut v = vec![Op::Create { n: 0 }, Op::Create { n: 1 }];
+            v.extend(rest);
+            v
+        })
+        .boxed()
+}
+
+/// Only the basic data operations (no copies, faults or namespace changes).
+pub fn basic_op(cfg: &GenConfig) -> BoxedStrategy<Op> {
+    let off = || offset(cfg);
+    let len = || length(cfg);
+    let f = || any::<u8>();
+    prop_oneof![
+        1 => (0..NAMES).prop_map(|n| Op::Create { n }),
+        4 => (f(), off(), len(), any::<u8>())
+            .prop_map(|(file, off, len, byte)| Op::Pwrite { file, off, len, byte }),
+        1 => (f(), off(), len()).prop_map(|(file, off, len)| Op::Pread { file, off, len }),
+        2 => (f(), off()).prop_map(|(file, size)| Op::Truncate { file, size }),
+        2 => (f(), off(), len()).prop_map(|(file, off, len)| Op::Punch { file, off, len }),
+        1 => (f(), off(), len(), any::<bool>())
+            .prop_map(|(file, off, len, keep)| Op::Falloc { file, off, len, keep }),
+        1 => f().prop_map(|file| Op::Fsync { file }),
+    ]
+    .boxed()
+}

@@ -1,0 +1,135 @@
+//! What the checks need to know about a model, found by asking the mounted filesystem.
+//!
+//! The checker names no model in its logic: block size, remap granularity, chunk size,
+//! whether it can share, whether FIEMAP works and the cost model all come from the
+//! [`FileSystem`] trait. Two facts come from the model's type name because the trait has no
+//! way to say them: nfs-like is a network client (the server holds the image; durability is
+//! per file through COMMIT), and which models promise the whole-filesystem commit of design
+//! assumption A5 (all local ones).
+
+use vfs::FileSystem;
+use vfs::clock::{CostModel, Nanos};
+use vfs::errno::Errno;
+use vfs::extent::ROOT_INO;
+
+/// The facts about one mounted model that the checks use.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Profile {
+    /// The mount spec it was built from.
+    pub spec: String,
+    /// `fs_type()`.
+    pub fs_type: String,
+    /// Allocation unit (block or cluster) in bytes: the sharing granularity (A6).
+    pub block: u64,
+    /// Remap alignment in bytes.
+    pub remap_block: u64,
+    /// Byte-copy chunk in bytes.
+    pub chunk: u64,
+    /// Whether it has `->remap_file_range` at all.
+    pub shares: bool,
+    /// Whether `FS_IOC_FIEMAP` works.
+    pub fiemap: bool,
+    /// A network client (nfs-like): its `image()` is the server's.
+    pub nfs: bool,
+    /// Growing a file rewrites its EOF block even when it is a hole or unwritten
+    /// (btrfs `btrfs_truncate_block`; [`vfs::extent::Image::zero_eof_allocates`]).
+    pub zero_eof_allocates: bool,
+    pub cost: CostModel,
+}
+
+impl Profile {
+    /// Asks `fs` (mounted from `spec`).
+    pub fn of(spec: &str, fs: &dyn FileSystem) -> Profile {
+        let fs_type = fs.fs_type().to_string();
+        let st = fs.statfs();
+        Profile {
+            spec: spec.to_string(),
+            nfs: fs_type.starts_with("nfs"),
+            fs_type,
+            block: st.block_size,
+            remap_block: fs.remap_block_size().max(1),
+            chunk: fs.chunk_size().max(1),
+            shares: fs.has_remap(),
+            zero_eof_allocates: fs.image().zero_eof_allocates,
+            fiemap: fs.fiemap(ROOT_INO) != Err(Errno::EOPNOTSUPP),
+            cost: fs.cost().clone(),
+        }
+    }
+
+    /// Local models commit the whole filesystem on fsync and keep a prefix of journaled
+    /// operations (A5): crash states are checked as whole namespaces.
+    pub fn strict_durability(&self) -> bool {
+        !self.nfs
+    }
+
+    /// Whether this model's answers about sharing are predictable enough to demand that a
+    /// must-share of an aligned, non-overlapping range succeeds.
+    pub fn strict_sharing(&self) -> bool {
+        self.shares && !self.nfs
+    }
+
+    /// Whether the extent maps the checks read are what the client sees: false for a
+    /// network client without FIEMAP, whose maps are the server's (and change when the
+    /// client flushes).
+    pub fn client_view_map(&self) -> bool {
+        self.fiemap || !self.nfs
+    }
+
+    /// Whether `pwrite` must allocate exactly one block per hole or shared block it
+    /// covers (spec §6.2 for ocfs2-like: overwriting an unshared block needs no space).
+    pub fn exact_write_allocation(&self) -> bool {
+        !self.nfs
+    }
+
+    /// The virtual time one chunk of byte copy may hold an inode lock (spec §6.7): read
+    /// and write of one chunk, a memory copy of it, and for a network model the round trips
+    /// and transfers, plus a quarter for slack and a few metadata operations.
+    pub fn chunk_hold_bound(&self) -> Nanos {
+        let c = &self.cost;
+        let k = self.chunk;
+        let one = c.read(k)
+            + c.write(k)
+            + CostModel::transfer(k, c.mem_copy_bps)
+            + 2 * c.rpc_rtt_ns
+            + 2 * CostModel::transfer(k, c.net_bps);
+        one + one / 4 + c.metadata(4)
+    }
+
+    /// The virtual time a remap of `extents` extents may hold the inode locks: O(extents),
+    /// never O(bytes).
+    /// On a network client a remap first flushes and commits both files (NFS CLONE needs
+    /// the data on the server), so a few flushes and round trips are allowed there.
+    pub fn remap_hold_bound(&self, extents: u64) -> Nanos {
+        let c = &self.cost;
+        let mut b = c.metadata(16 + 4 * extents) + 4 * c.rpc_rtt_ns;
+        if self.nfs {
+            b += 8 * (c.flush_ns.max(1_000_000) + c.rpc_rtt_ns);
+        }
+        b
+    }
+}
+
+/// The mount spec the checks use for `model`: small (64 MiB) so images stay cheap, and a
+/// 16 KiB byte-copy chunk so that copies of a few blocks take several chunks (signals,
+/// blocking and crash-in-the-middle states get exercised). Falls back to fewer options if
+/// the model rejects them.
+pub fn spec_for(model: &str) -> String {
+    if model.contains(':') {
+        return model.to_string();
+    }
+    for cand in [
+        format!("{model}:size=64m,chunk=16k"),
+        format!("{model}:chunk=16k"),
+        format!("{model}:size=64m"),
+    ] {
+        if fs_models::spec::make(&cand).is_ok() {
+            return cand;
+        }
+    }
+    model.to_string()
+}
+
+/// Every model `fs_models::spec::MODELS` lists, as check specs.
+pub fn all_specs() -> Vec<String> {
+    fs_models::spec::MODELS.iter().map(|m| spec_for(m)).collect()
+}

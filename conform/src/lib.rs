@@ -1,0 +1,135 @@
+//! Differential conformance: the same system-call scenarios on splicelab's filesystem models
+//! and on the real Linux kernel (loop-mounted btrfs and XFS, tmpfs), compared step by step.
+//!
+//! - [`scenario`]: scenarios as lists of steps with raw Linux arguments and symbolic
+//!   descriptors, with a text form that can be replayed;
+//! - [`runner`]: runs a scenario over any [`syscall::Syscalls`];
+//! - [`observe`]: what is compared, and the normalisations (N1–N7);
+//! - [`compare`]: the first divergence between two runs;
+//! - [`env`]: the real side (a [`host::TestTree`] + [`host::Linux`]) and the simulated side
+//!   (a [`syscall::Process`] over the matching model), paired as in [`env::PAIRS`];
+//! - [`scenarios`]: the hand-written suite;
+//! - [`random`]: seeded random sequences with shrinking;
+//! - [`report`]: `docs/conformance.md`.
+//!
+//! Everything that touches the real side needs root (it mounts filesystems).
+
+pub mod compare;
+pub mod env;
+pub mod observe;
+pub mod random;
+pub mod report;
+pub mod runner;
+pub mod scenario;
+pub mod scenarios;
+
+use std::io;
+
+use host::mounts::RealFs;
+
+use crate::compare::{Divergence, compare};
+use crate::env::{Pair, RealSide, sim_dirs, sim_process};
+use crate::observe::outcome_text;
+use crate::runner::{StepRecord, run};
+use crate::scenario::Scenario;
+
+/// The result of one scenario on one pair.
+#[derive(Clone, Debug)]
+pub struct CaseOutcome {
+    /// Steps compared.
+    pub steps: usize,
+    pub divergence: Option<Divergence>,
+    pub real: Vec<StepRecord>,
+    pub sim: Vec<StepRecord>,
+}
+
+/// Why a case could not be compared at all.
+#[derive(Debug)]
+pub enum SetupError {
+    Real(io::Error),
+    Sim(String),
+}
+
+impl std::fmt::Display for SetupError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SetupError::Real(e) => write!(f, "real side: {e}"),
+            SetupError::Sim(e) => write!(f, "simulator: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for SetupError {}
+
+/// The real-side size of a scenario's own small filesystem: tmpfs takes the asked size,
+/// loop-mounted kinds their minimum (their free space is fuzzy anyway).
+pub fn small_real_size(kind: RealFs, asked: u64) -> u64 {
+    match kind {
+        RealFs::Tmpfs => asked,
+        k => k.min_size(),
+    }
+}
+
+/// Runs `sc` on `real` (a fresh case directory) and on a fresh simulator for `pair`, and
+/// compares. A scenario with [`Scenario::small_fs`] gets its own small real filesystem.
+///
+/// # Errors
+/// When either side cannot be set up (mounting, `mkdir`).
+pub fn run_case(real: &mut RealSide, pair: Pair, sc: &Scenario) -> Result<CaseOutcome, SetupError> {
+    if let Some(n) = sc.small_fs {
+        let mut own =
+            RealSide::new(pair.real, small_real_size(pair.real, n)).map_err(SetupError::Real)?;
+        return run_case_on(&mut own, pair, sc);
+    }
+    run_case_on(real, pair, sc)
+}
+
+fn run_case_on(real: &mut RealSide, pair: Pair, sc: &Scenario) -> Result<CaseOutcome, SetupError> {
+    let dirs = real.begin_case().map_err(SetupError::Real)?;
+    let mut settle = real.settler();
+    let r = run(sc, real.linux(), &dirs, true, &mut settle);
+    real.end_case(&dirs);
+    let mut p = sim_process(pair.model, sc.small_fs).map_err(SetupError::Sim)?;
+    sim_dirs(&mut p, &dirs).map_err(SetupError::Sim)?;
+    let s = run(sc, &mut p, &dirs, true, &mut || {});
+    Ok(CaseOutcome {
+        steps: sc.lines.len(),
+        divergence: compare(sc, &r, &s),
+        real: r,
+        sim: s,
+    })
+}
+
+/// A side-by-side transcript of a case: each step, both results, and the state of every
+/// file where it differs.
+pub fn transcript(sc: &Scenario, c: &CaseOutcome) -> String {
+    let mut out = String::new();
+    for (i, line) in sc.lines.iter().enumerate() {
+        let (r, s) = (&c.real[i], &c.sim[i]);
+        let (rt, st) = (outcome_text(&r.outcome), outcome_text(&s.outcome));
+        let mark = if c.divergence.as_ref().is_some_and(|d| d.step == i) {
+            "!!"
+        } else {
+            "  "
+        };
+        if rt == st {
+            out += &format!("{mark} {:>2}. {:<60} {rt}\n", i + 1, line.step.to_string());
+        } else {
+            out += &format!(
+                "{mark} {:>2}. {:<60} kernel {rt} / model {st}\n",
+                i + 1,
+                line.step.to_string()
+            );
+        }
+        if let (Some(a), Some(b)) = (&r.snap, &s.snap) {
+            for ((name, fa), (_, fb)) in a.files.iter().zip(&b.files) {
+                if fa == fb {
+                    out += &format!("          {name}: {fa}\n");
+                } else {
+                    out += &format!("       !! {name}: kernel {fa}\n       !! {name}: model  {fb}\n");
+                }
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,312 @@
+//! Runs a scenario on one side (`&mut dyn Syscalls`) and records what every step returned
+//! and, after steps that can change files, the [`Snapshot`].
+
+use std::collections::BTreeMap;
+
+use syscall::api::{DedupeDest, Syscalls};
+use vfs::Data;
+use vfs::errno::Errno;
+
+use crate::observe::{Outcome, Ret, Snapshot, classes, hash_data, observe_file};
+use crate::scenario::{Cmp, FdRef, Fill, Path, Scenario, Step};
+
+/// Where a scenario's paths live on one side: absolute directories in that side's
+/// namespace (`/m/c12` on the main filesystem, `/o/c12` on the other one).
+#[derive(Clone, Debug)]
+pub struct Dirs {
+    pub main: String,
+    pub other: String,
+}
+
+impl Dirs {
+    /// The absolute path of a scenario path.
+    pub fn abs(&self, p: &Path) -> String {
+        let base = if p.other { &self.other } else { &self.main };
+        format!("{base}/{}", p.rel)
+    }
+}
+
+/// What one step produced on one side.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StepRecord {
+    pub outcome: Outcome,
+    /// The state afterwards (after steps that can change files and are compared exactly).
+    pub snap: Option<Snapshot>,
+}
+
+/// The data a write step writes at `pos` (patterns depend on the position, so misplaced
+/// bytes change the hash).
+pub fn fill_data(fill: Fill, pos: u64, len: u64) -> Data {
+    match fill {
+        Fill::Byte(b) => Data::fill(b, len),
+        Fill::Pattern(seed) => Data::pattern(seed, pos, len),
+    }
+}
+
+/// The mode every scenario file is created with.
+pub const FILE_MODE: u32 = 0o644;
+
+/// Chunk sizes of [`Step::FillUp`], largest first.
+const FILL_CHUNKS: [u64; 3] = [1 << 20, 64 << 10, 4 << 10];
+
+/// Most `pwrite`s one [`Step::FillUp`] issues (a guard against a filesystem that never
+/// fills up, e.g. a model without `size=`).
+const FILL_MAX_CALLS: u32 = 20_000;
+
+struct Runner<'a> {
+    sys: &'a mut dyn Syscalls,
+    settle: &'a mut dyn FnMut(),
+    dirs: &'a Dirs,
+    slots: BTreeMap<u8, i32>,
+    opened: Vec<i32>,
+}
+
+impl Runner<'_> {
+    /// The descriptor for `r`: an open slot's descriptor, `-1` for a slot that holds
+    /// none, or the raw number.
+    fn fd(&self, r: FdRef) -> i32 {
+        match r {
+            FdRef::Slot(s) => self.slots.get(&s).copied().unwrap_or(-1),
+            FdRef::Raw(n) => n,
+        }
+    }
+
+    fn step(&mut self, step: &Step) -> Outcome {
+        match step {
+            Step::Open { slot, path, flags } => {
+                let p = self.dirs.abs(path);
+                match self.sys.open(&p, *flags, FILE_MODE) {
+                    Ok(fd) => {
+                        self.slots.insert(*slot, fd);
+                        self.opened.push(fd);
+                        Ok(Ret::Ok)
+                    }
+                    Err(e) => {
+                        self.slots.remove(slot);
+                        Err(e)
+                    }
+                }
+            }
+            Step::Close { fd } => {
+                let k = self.fd(*fd);
+                if let FdRef::Slot(s) = fd {
+                    self.slots.remove(s);
+                }
+                self.opened.retain(|&x| x != k);
+                self.sys.close(k).map(|_| Ret::Ok)
+            }
+            Step::Pwrite { fd, off, len, fill } => {
+                let d = fill_data(*fill, (*off).max(0) as u64, *len);
+                self.sys
+                    .pwrite(self.fd(*fd), &d, *off)
+                    .map(|n| Ret::Count(n as u64))
+            }
+            Step::Write { fd, len, fill } => {
+                let d = fill_data(*fill, 0, *len);
+                self.sys
+                    .write(self.fd(*fd), &d)
+                    .map(|n| Ret::Count(n as u64))
+            }
+            Step::Pread { fd, off, len } => self
+                .sys
+                .pread(self.fd(*fd), *len as usize, *off)
+                .map(|d| Ret::Data {
+                    len: d.len(),
+                    hash: hash_data(&d),
+                }),
+            Step::Read { fd, len } => self.sys.read(self.fd(*fd), *len as usize).map(|d| {
+                Ret::Data {
+                    len: d.len(),
+                    hash: hash_data(&d),
+                }
+            }),
+            Step::Ftruncate { fd, len } => {
+                self.sys.ftruncate(self.fd(*fd), *len).map(|_| Ret::Ok)
+            }
+            Step::Fallocate { fd, mode, off, len } => self
+                .sys
+                .fallocate(self.fd(*fd), *mode, *off, *len)
+                .map(|_| Ret::Ok),
+            Step::Fsync { fd } => self.sys.fsync(self.fd(*fd)).map(|_| Ret::Ok),
+            Step::Unlink { path } => self.sys.unlink(&self.dirs.abs(path)).map(|_| Ret::Ok),
+            Step::Rename { from, to } => {
+                let (a, b) = (self.dirs.abs(from), self.dirs.abs(to));
+                self.sys.rename(&a, &b).map(|_| Ret::Ok)
+            }
+            Step::Mkdir { path } => self
+                .sys
+                .mkdir(&self.dirs.abs(path), 0o755)
+                .map(|_| Ret::Ok),
+            Step::Lseek { fd, off, whence } => self
+                .sys
+                .lseek(self.fd(*fd), *off, *whence)
+                .map(Ret::Offset),
+            Step::CopyFileRange {
+                fd_in,
+                off_in,
+                fd_out,
+                off_out,
+                len,
+                flags,
+            } => {
+                let (mut i, mut o) = (*off_in, *off_out);
+                let (fi, fo) = (self.fd(*fd_in), self.fd(*fd_out));
+                let n =
+                    self.sys
+                        .copy_file_range(fi, i.as_mut(), fo, o.as_mut(), *len as usize, *flags)?;
+                Ok(Ret::Copied {
+                    n: n as u64,
+                    off_in: i,
+                    off_out: o,
+                })
+            }
+            Step::Ficlone { dst, src } => self
+                .sys
+                .ficlone(self.fd(*dst), self.fd(*src))
+                .map(|_| Ret::Ok),
+            Step::Ficlonerange {
+                dst,
+                src,
+                src_off,
+                len,
+                dst_off,
+            } => self
+                .sys
+                .ficlonerange(self.fd(*dst), self.fd(*src), *src_off, *len, *dst_off)
+                .map(|_| Ret::Ok),
+            Step::Dedupe {
+                src,
+                off,
+                len,
+                dests,
+            } => {
+                let d: Vec<DedupeDest> = dests
+                    .iter()
+                    .map(|(fd, o)| DedupeDest {
+                        fd: self.fd(*fd),
+                        offset: *o,
+                    })
+                    .collect();
+                let v = self.sys.fideduperange(self.fd(*src), *off, *len, &d)?;
+                Ok(Ret::Dedupe(
+                    v.iter().map(|x| (x.status, x.bytes_deduped)).collect(),
+                ))
+            }
+            Step::Fiemap {
+                fd,
+                start,
+                len,
+                flags,
+            } => {
+                let k = self.fd(*fd);
+                let ext = self.sys.fiemap(k, *start, *len, *flags)?;
+                let size = self.sys.fstat(k).map(|s| s.size).unwrap_or(0);
+                let first = start / crate::observe::CLASS_BLOCK;
+                let last = start
+                    .saturating_add(*len)
+                    .div_ceil(crate::observe::CLASS_BLOCK)
+                    .min(size.div_ceil(crate::observe::CLASS_BLOCK));
+                Ok(Ret::Extents(classes(&ext, first, last.max(first))))
+            }
+            Step::Stat { path } => {
+                let st = self.sys.stat(&self.dirs.abs(path))?;
+                Ok(Ret::Stat {
+                    dir: st.is_dir,
+                    size: if st.is_dir { 0 } else { st.size },
+                })
+            }
+            Step::FillUp { fd } => self.fill_up(self.fd(*fd)),
+        }
+    }
+
+    /// [`Step::FillUp`]: `Full` when the filesystem answered `ENOSPC`.
+    fn fill_up(&mut self, fd: i32) -> Outcome {
+        let mut calls = 0;
+        for chunk in FILL_CHUNKS {
+            loop {
+                let size = self.sys.fstat(fd)?.size;
+                calls += 1;
+                if calls > FILL_MAX_CALLS {
+                    return Ok(Ret::Count(size));
+                }
+                match self
+                    .sys
+                    .pwrite(fd, &Data::fill(0x5a, chunk), size as i64)
+                {
+                    Ok(n) if n as u64 == chunk => {}
+                    // A short write: the filesystem is nearly full; the next call says so.
+                    Ok(_) => {}
+                    Err(Errno::ENOSPC) => break,
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(Ret::Full)
+    }
+
+    fn snapshot(&mut self, files: &[(String, String)]) -> Snapshot {
+        let mut snap = Snapshot::default();
+        (self.settle)();
+        // Write everything back first: on XFS a copy-on-write of a shared block is
+        // remapped (and the other file's block unshared) only when the *writer's* pages
+        // are written back, so one file's extents depend on another file's write-back.
+        for (_, abs) in files {
+            sync_file(&mut *self.sys, abs);
+        }
+        for (label, abs) in files {
+            snap.files
+                .push((label.clone(), observe_file(&mut *self.sys, abs)));
+        }
+        for (&slot, &fd) in &self.slots {
+            snap.positions
+                .push((slot, self.sys.lseek(fd, 0, syscall::api::seek::CUR)));
+        }
+        snap
+    }
+}
+
+/// Writes back one file's dirty data (`FIEMAP_FLAG_SYNC` on a read-only descriptor: works
+/// on every kind that has FIEMAP, and costs nothing where there is nothing to write).
+fn sync_file(sys: &mut dyn Syscalls, path: &str) {
+    if let Ok(fd) = sys.open(path, syscall::api::o::RDONLY, 0) {
+        let _ = sys.fiemap(fd, 0, u64::MAX, syscall::api::fiemap_req::FLAG_SYNC);
+        let _ = sys.close(fd);
+    }
+}
+
+/// Runs `sc` through `sys` with its paths under `dirs`; `observe` turns the snapshots on,
+/// and `settle` runs before each snapshot (the real side lets background work finish
+/// there: see [`crate::env::RealSide::settle`]). Every descriptor the scenario opened is
+/// closed at the end.
+pub fn run(
+    sc: &Scenario,
+    sys: &mut dyn Syscalls,
+    dirs: &Dirs,
+    observe: bool,
+    settle: &mut dyn FnMut(),
+) -> Vec<StepRecord> {
+    let files: Vec<(String, String)> = sc
+        .paths()
+        .into_iter()
+        .filter(|p| !sc.untracked.contains(p))
+        .map(|p| (p.to_string(), dirs.abs(&p)))
+        .collect();
+    let mut r = Runner {
+        sys,
+        settle,
+        dirs,
+        slots: BTreeMap::new(),
+        opened: Vec::new(),
+    };
+    let mut out = Vec::with_capacity(sc.lines.len());
+    for line in &sc.lines {
+        let outcome = r.step(&line.step);
+        let snap = (observe && line.cmp == Cmp::Exact && line.step.mutates())
+            .then(|| r.snapshot(&files));
+        out.push(StepRecord { outcome, snap });
+    }
+    for fd in std::mem::take(&mut r.opened) {
+        let _ = r.sys.close(fd);
+    }
+    out
+}

@@ -1,0 +1,378 @@
+//! The hand-written scenarios, in the text form of [`Scenario::parse`].
+//!
+//! Each one is small and named after what it pins. Common set-ups are text snippets
+//! (`AB`: `a` = 16 KiB of pattern data open read-write in slot 0, `b` empty read-write in
+//! slot 1). Every scenario runs on every pair of [`crate::env::PAIRS`]; the expected
+//! results are whatever the real kernel answers — the suite asserts agreement, not values.
+
+use crate::scenario::Scenario;
+
+/// `a` (slot 0): 16 KiB of pattern 1; `b` (slot 1): empty. Both `O_RDWR`.
+const AB: &str = "open 0 a RDWR|CREAT|TRUNC\npwrite 0 0 16384 pat1\nopen 1 b RDWR|CREAT|TRUNC\n";
+
+/// `AB` plus `x` (slot 2) on the other filesystem, 8 KiB of 0x78.
+const ABX: &str = "open 0 a RDWR|CREAT|TRUNC\npwrite 0 0 16384 pat1\nopen 1 b RDWR|CREAT|TRUNC\nopen 2 other:x RDWR|CREAT|TRUNC\npwrite 2 0 8192 0x78\n";
+
+/// `AB` plus a directory `d` open `O_RDONLY|O_DIRECTORY` in slot 3.
+const ABD: &str = "open 0 a RDWR|CREAT|TRUNC\npwrite 0 0 16384 pat1\nopen 1 b RDWR|CREAT|TRUNC\nmkdir d\nopen 3 d RDONLY|DIRECTORY\n";
+
+/// `a` (slot 0) and `b` (slot 1) with the same 16 KiB (0x61), for dedupe.
+const SAME: &str = "open 0 a RDWR|CREAT|TRUNC\npwrite 0 0 16384 0x61\nopen 1 b RDWR|CREAT|TRUNC\npwrite 1 0 16384 0x61\n";
+
+/// A sparse `a` (slot 0): data at 0–4 KiB and 12–16 KiB, a hole between, 20 KiB long with a
+/// hole at the end.
+const SPARSE: &str = "open 0 a RDWR|CREAT|TRUNC\npwrite 0 0 4096 pat2\npwrite 0 12288 4096 pat3\nftruncate 0 20480\n";
+
+/// `(name, what it pins, steps)`.
+const TABLE: &[(&str, &str, &str)] = &[
+    // ------------------------------------------------------------ copy_file_range
+    ("cfr_basic", "copy_file_range with explicit offsets copies (and on btrfs/XFS shares) whole blocks",
+     "$AB\ncopy_file_range 0 0 1 0 16384 0\npread 1 0 16384\nfiemap 1 0 16384 0"),
+    ("cfr_null_offsets_advance_positions", "NULL offsets use and advance both file positions",
+     "$AB\nlseek 0 4096 SET\ncopy_file_range 0 NULL 1 NULL 8192 0\nlseek 0 0 CUR\nlseek 1 0 CUR\ncopy_file_range 0 NULL 1 NULL 65536 0"),
+    ("cfr_mixed_null_offset", "a NULL off_in with an explicit off_out: only the input position moves",
+     "$AB\ncopy_file_range 0 NULL 1 8192 4096 0\nlseek 0 0 CUR\nlseek 1 0 CUR"),
+    ("cfr_flags_nonzero", "flags != 0 is EINVAL",
+     "$AB\ncopy_file_range 0 0 1 0 4096 0x1"),
+    ("cfr_bad_fd_beats_flags", "a bad descriptor is checked before the flags",
+     "$AB\ncopy_file_range fd:-1 0 1 0 4096 0x1\ncopy_file_range 0 0 fd:9999 0 4096 0x1"),
+    ("cfr_src_dir", "source is a directory: EISDIR",
+     "$ABD\ncopy_file_range 3 0 1 0 4096 0"),
+    ("cfr_dst_dir", "destination is a directory (open read-only): EISDIR before EBADF",
+     "$ABD\ncopy_file_range 0 0 3 0 4096 0"),
+    ("cfr_src_wronly", "source not open for reading: EBADF",
+     "$AB\nopen 2 a WRONLY\ncopy_file_range 2 0 1 0 4096 0"),
+    ("cfr_dst_rdonly", "destination not open for writing: EBADF",
+     "$AB\nopen 2 b RDONLY\ncopy_file_range 0 0 2 0 4096 0"),
+    ("cfr_dst_append", "O_APPEND destination: EBADF",
+     "$AB\nopen 2 b WRONLY|APPEND\ncopy_file_range 0 0 2 0 4096 0\ncopy_file_range 0 NULL 2 NULL 4096 0"),
+    ("cfr_cross_fs", "different filesystems: EXDEV (Linux 5.19+)",
+     "$ABX\ncopy_file_range 0 0 2 0 4096 0\ncopy_file_range 2 0 1 0 4096 0"),
+    ("cfr_cross_fs_and_append", "EBADF (O_APPEND) is checked before EXDEV",
+     "$ABX\nopen 3 other:x WRONLY|APPEND\ncopy_file_range 0 0 3 0 4096 0"),
+    ("cfr_cross_fs_and_dir", "EISDIR is checked before EXDEV",
+     "$ABX\nmkdir d\nopen 3 d RDONLY|DIRECTORY\ncopy_file_range 3 0 2 0 4096 0"),
+    ("cfr_negative_off_wraps", "a negative offset with len > 0 wraps as unsigned: EOVERFLOW",
+     "$AB\ncopy_file_range 0 -4096 1 0 4096 0\ncopy_file_range 0 0 1 -1 4096 0"),
+    ("cfr_negative_off_no_wrap", "a negative offset that does not wrap reaches rw_verify_area: EINVAL",
+     "$AB\ncopy_file_range 0 -8192 1 0 4096 0\ncopy_file_range 0 0 1 -8192 4096 0"),
+    ("cfr_negative_off_len0", "a negative offset with len 0: EINVAL (checked before 'nothing to do')",
+     "$AB\ncopy_file_range 0 -1 1 0 0 0\ncopy_file_range 0 0 1 -1 0 0"),
+    ("cfr_len0", "len 0 copies nothing and returns 0",
+     "$AB\ncopy_file_range 0 0 1 0 0 0\ncopy_file_range 0 NULL 1 NULL 0 0\nlseek 0 0 CUR"),
+    ("cfr_at_and_past_eof", "a source offset at or past EOF returns 0",
+     "$AB\ncopy_file_range 0 16384 1 0 4096 0\ncopy_file_range 0 1000000 1 0 4096 0"),
+    ("cfr_shortened_to_eof", "a length past the source EOF is shortened",
+     "$AB\ncopy_file_range 0 8192 1 0 1048576 0"),
+    ("cfr_len_wraps", "offset + len wrapping 64 bits: EOVERFLOW; from offset 0 the huge length is just shortened",
+     "$AB\ncopy_file_range 0 4096 1 0 18446744073709551615 0\ncopy_file_range 0 0 1 0 18446744073709551615 0"),
+    ("cfr_same_file_overlap", "same file, overlapping ranges: EINVAL",
+     "$AB\ncopy_file_range 0 0 0 4096 8192 0"),
+    ("cfr_same_file_disjoint", "same file, disjoint ranges: allowed (and grows the file)",
+     "$AB\ncopy_file_range 0 0 0 16384 8192 0\ncopy_file_range 0 0 0 40960 4096 0"),
+    ("cfr_same_file_overlap_only_before_shortening", "the overlap test uses the length shortened to EOF",
+     "$AB\ncopy_file_range 0 12288 0 16384 65536 0"),
+    ("cfr_efbig", "destination offset at s_maxbytes: EFBIG",
+     "$AB\ncopy_file_range 0 0 1 9223372036854775807 1 0"),
+    ("cfr_unaligned_is_byte_copy", "unaligned offsets cannot share: the call byte-copies",
+     "$AB\ncopy_file_range 0 100 1 100 8192 0\ncopy_file_range 0 4096 1 12388 4096 0"),
+    ("cfr_aligned_short_tail", "aligned offsets, length not a block multiple and not reaching EOF: the whole blocks only (a short count)",
+     "$AB\ncopy_file_range 0 0 1 0 10000 0\ncopy_file_range 0 NULL 1 NULL 10000 0\ncopy_file_range 0 NULL 1 NULL 10000 0"),
+    ("cfr_eof_tail_past_dst_eof", "a range ending at an unaligned source EOF, landing at the destination EOF: all of it, shared",
+     "open 0 a RDWR|CREAT|TRUNC\npwrite 0 0 10000 pat4\nopen 1 b RDWR|CREAT|TRUNC\ncopy_file_range 0 0 1 0 10000 0"),
+    ("cfr_eof_tail_inside_dst", "an unaligned source EOF landing inside destination data: the whole blocks, then the tail byte-copied",
+     "open 0 a RDWR|CREAT|TRUNC\npwrite 0 0 10000 pat4\nopen 1 b RDWR|CREAT|TRUNC\npwrite 1 0 32768 0x62\ncopy_file_range 0 0 1 0 10000 0\ncopy_file_range 0 8192 1 8192 1808 0"),
+    ("cfr_past_dst_eof", "copying to far past the destination EOF leaves a hole",
+     "$AB\ncopy_file_range 0 0 1 65536 8192 0\nlseek 1 0 DATA\nlseek 1 0 HOLE"),
+    ("cfr_sparse_source", "holes in the source: sharing keeps them, a byte copy fills them with zeroes",
+     "$SPARSE\nopen 1 b RDWR|CREAT|TRUNC\ncopy_file_range 0 0 1 0 20480 0\nlseek 1 0 HOLE\nopen 2 c RDWR|CREAT|TRUNC\ncopy_file_range 0 1 2 1 20479 0"),
+    ("cfr_write_after_copy", "after a (sharing) copy, writing either file leaves the other unchanged",
+     "$AB\ncopy_file_range 0 0 1 0 16384 0\npwrite 1 4096 4096 0x62\npwrite 0 8192 100 0x63\npread 0 0 16384\npread 1 0 16384"),
+    ("cfr_into_existing_data", "copying over existing data replaces exactly the range",
+     "$AB\npwrite 1 0 32768 0x62\ncopy_file_range 0 4096 1 8192 8192 0"),
+    ("cfr_empty_source", "an empty source copies nothing",
+     "open 0 a RDWR|CREAT|TRUNC\nopen 1 b RDWR|CREAT|TRUNC\ncopy_file_range 0 0 1 0 4096 0"),
+    ("cfr_unlinked_source", "an unlinked but open source still copies",
+     "$AB\nunlink a\ncopy_file_range 0 0 1 0 16384 0\npread 1 0 16384"),
+    // ------------------------------------------------------------ FICLONE
+    ("clone_whole", "FICLONE shares the whole file",
+     "$AB\nficlone 1 0\npread 1 0 16384\nfiemap 0 0 16384 0"),
+    ("clone_bad_src_fd", "FICLONE with a bad source descriptor: EBADF",
+     "$AB\nficlone 1 fd:-1\nficlone 1 fd:9999"),
+    ("clone_bad_dst_fd", "FICLONE on a bad descriptor: EBADF",
+     "$AB\nficlone fd:-1 0"),
+    ("clone_cross_fs", "FICLONE across filesystems: EXDEV",
+     "$ABX\nficlone 2 0\nficlone 1 2"),
+    ("clone_dst_rdonly", "destination open read-only: EBADF",
+     "$AB\nopen 2 b RDONLY\nficlone 2 0"),
+    ("clone_dst_append", "O_APPEND destination: EBADF",
+     "$AB\nopen 2 b WRONLY|APPEND\nficlone 2 0"),
+    ("clone_src_wronly", "source open write-only: EBADF",
+     "$AB\nopen 2 a WRONLY\nficlone 1 2"),
+    ("clone_src_dir", "source is a directory: EISDIR",
+     "$ABD\nficlone 1 3"),
+    ("clone_dst_dir", "destination is a directory: EISDIR",
+     "$ABD\nficlone 3 0"),
+    ("clone_onto_itself", "FICLONE of a file onto itself: EINVAL",
+     "$AB\nficlone 0 0"),
+    ("clone_empty_source", "FICLONE of an empty file onto a non-empty one: nothing happens",
+     "open 0 a RDWR|CREAT|TRUNC\nopen 1 b RDWR|CREAT|TRUNC\npwrite 1 0 8192 0x62\nficlone 1 0"),
+    ("clone_onto_longer_file", "FICLONE onto a longer file replaces its head and keeps its size",
+     "$AB\npwrite 1 0 65536 0x62\nficlone 1 0\npread 1 0 65536"),
+    ("clone_unaligned_size", "FICLONE of a file with an unaligned size (the tail block is shared)",
+     "open 0 a RDWR|CREAT|TRUNC\npwrite 0 0 10000 pat5\nopen 1 b RDWR|CREAT|TRUNC\nficlone 1 0"),
+    ("clone_unaligned_size_onto_longer", "FICLONE of an unaligned-size file onto a longer one: the tail would land inside data: EINVAL",
+     "open 0 a RDWR|CREAT|TRUNC\npwrite 0 0 10000 pat5\nopen 1 b RDWR|CREAT|TRUNC\npwrite 1 0 65536 0x62\nficlone 1 0"),
+    ("clone_small_file", "FICLONE of a small file (btrfs keeps it inline and copies instead of sharing)",
+     "open 0 a RDWR|CREAT|TRUNC\npwrite 0 0 1000 pat6\nfsync 0\nopen 1 b RDWR|CREAT|TRUNC\nficlone 1 0\npread 1 0 4096"),
+    // ------------------------------------------------------------ FICLONERANGE
+    ("clonerange_basic", "FICLONERANGE of the middle blocks",
+     "$AB\npwrite 1 0 32768 0x62\nficlonerange 1 0 4096 8192 8192"),
+    ("clonerange_unaligned_src_off", "an unaligned source offset: EINVAL (EOPNOTSUPP first where nothing can clone)",
+     "$AB\nficlonerange 1 0 100 4096 0"),
+    ("clonerange_unaligned_dst_off", "an unaligned destination offset: EINVAL",
+     "$AB\nficlonerange 1 0 0 4096 100"),
+    ("clonerange_unaligned_len_mid", "an unaligned length not reaching EOF: EINVAL",
+     "$AB\nficlonerange 1 0 0 5000 0"),
+    ("clonerange_tail_to_eof_past_dst_eof", "an unaligned tail at the source EOF, landing past the destination EOF: allowed",
+     "open 0 a RDWR|CREAT|TRUNC\npwrite 0 0 10000 pat4\nopen 1 b RDWR|CREAT|TRUNC\npwrite 1 0 4096 0x62\nficlonerange 1 0 4096 5904 4096\nficlonerange 1 0 0 10000 16384"),
+    ("clonerange_tail_inside_dst", "an unaligned tail at the source EOF landing inside destination data: EINVAL",
+     "open 0 a RDWR|CREAT|TRUNC\npwrite 0 0 10000 pat4\nopen 1 b RDWR|CREAT|TRUNC\npwrite 1 0 65536 0x62\nficlonerange 1 0 0 10000 0\nficlonerange 1 0 8192 1808 8192"),
+    ("clonerange_len0_to_eof", "length 0 clones to the source EOF",
+     "$AB\nficlonerange 1 0 4096 0 0\nficlonerange 1 0 0 0 32768"),
+    ("clonerange_len0_at_eof", "length 0 from exactly the source EOF: success, nothing cloned (even unaligned)",
+     "open 0 a RDWR|CREAT|TRUNC\npwrite 0 0 10000 pat4\nopen 1 b RDWR|CREAT|TRUNC\nficlonerange 1 0 10000 0 0\nficlonerange 1 0 16384 0 0"),
+    ("clonerange_src_off_past_eof", "a source offset at or past EOF with a length: EINVAL",
+     "$AB\nficlonerange 1 0 16384 4096 0\nficlonerange 1 0 65536 4096 0"),
+    ("clonerange_len_past_eof", "a range running past the source EOF: EINVAL (clone cannot shorten)",
+     "$AB\nficlonerange 1 0 8192 16384 0"),
+    ("clonerange_same_file_overlap", "same file, overlapping ranges: EINVAL",
+     "$AB\nficlonerange 0 0 0 8192 4096"),
+    ("clonerange_same_file_disjoint", "same file, disjoint ranges: allowed",
+     "$AB\nficlonerange 0 0 0 4096 12288\nficlonerange 0 0 0 8192 32768"),
+    ("clonerange_dst_past_eof", "cloning far past the destination EOF leaves a hole before it",
+     "$AB\npwrite 1 0 4096 0x62\nficlonerange 1 0 0 8192 65536\nlseek 1 4096 DATA"),
+    ("clonerange_huge_offset", "offsets above i64::MAX: EINVAL",
+     "$AB\nficlonerange 1 0 9223372036854775808 4096 0\nficlonerange 1 0 0 4096 9223372036854775808"),
+    ("clonerange_huge_offset_cross_fs", "a huge offset and different filesystems at once: which wins",
+     "$ABX\nficlonerange 2 0 9223372036854775808 4096 0"),
+    ("clonerange_cross_fs_and_unaligned", "different filesystems and an unaligned offset: EXDEV first",
+     "$ABX\nficlonerange 2 0 100 4096 0"),
+    ("clonerange_append_and_unaligned", "an O_APPEND destination and an unaligned offset: EBADF first",
+     "$AB\nopen 2 b WRONLY|APPEND\nficlonerange 2 0 100 4096 0"),
+    ("clonerange_dir_and_bad_src", "a directory destination and a bad source descriptor: EBADF first",
+     "$ABD\nficlonerange 3 fd:-1 0 4096 0"),
+    ("clonerange_rdonly_src_is_fine", "the source may be open read-only",
+     "$AB\nopen 2 a RDONLY\nficlonerange 1 2 0 8192 0"),
+    ("clonerange_wraps", "offset + length wrapping: EINVAL",
+     "$AB\nficlonerange 1 0 4096 18446744073709547520 0"),
+    // ------------------------------------------------------------ after a clone
+    ("write_after_clone_unshares_one_block", "a write to one block of a clone unshares only what the filesystem unshares",
+     "$AB\nficlone 1 0\npwrite 1 4096 4096 0x62\nfiemap 0 0 16384 0\nfiemap 1 0 16384 0\npread 0 0 16384"),
+    ("write_after_clone_partial_block", "a sub-block write into a shared block",
+     "$AB\nficlone 1 0\npwrite 0 5000 10 0x63\npread 1 0 16384"),
+    ("write_after_clone_whole_range", "overwriting every block of the copy",
+     "$AB\nficlone 1 0\npwrite 1 0 16384 0x62"),
+    ("truncate_cloned_source", "shrinking the source of a clone leaves the copy intact",
+     "$AB\nficlone 1 0\nftruncate 0 4096\nftruncate 0 10000\npread 1 0 16384"),
+    ("truncate_cloned_dst_unaligned", "an unaligned truncate of a shared block zeroes the tail in the copy only",
+     "$AB\nficlone 1 0\nftruncate 1 6000\nftruncate 1 16384\npread 0 0 16384\npread 1 0 16384"),
+    ("punch_cloned", "punching a hole in a clone",
+     "$AB\nficlone 1 0\nfallocate 1 0x3 4096 8192\nlseek 1 0 HOLE\nlseek 1 4096 DATA"),
+    ("punch_cloned_partial", "punching a partial block of a shared extent",
+     "$AB\nficlone 1 0\nfallocate 1 0x3 1000 2000\npread 0 0 4096\npread 1 0 4096"),
+    ("unlink_clone_source", "deleting the source unshares the copy",
+     "$AB\nficlone 1 0\nclose 0\nunlink a\nfsync 1"),
+    ("clone_twice", "three files sharing the same extent",
+     "$AB\nficlone 1 0\nopen 2 c RDWR|CREAT\nficlone 2 1\npwrite 0 0 4096 0x64"),
+    ("clone_sparse_source", "holes in a cloned range stay holes",
+     "$SPARSE\nopen 1 b RDWR|CREAT|TRUNC\npwrite 1 0 20480 0x62\nficlone 1 0\nlseek 1 0 HOLE\nlseek 1 4096 DATA"),
+    ("clone_preallocated_source", "cloning preallocated (unwritten) space",
+     "open 0 a RDWR|CREAT|TRUNC\npwrite 0 0 4096 pat2\nfallocate 0 0x0 4096 12288\nopen 1 b RDWR|CREAT|TRUNC\nficlone 1 0\nlseek 1 0 HOLE\npread 1 0 16384"),
+    ("clone_then_copy_back", "clone, change, copy back with copy_file_range",
+     "$AB\nficlone 1 0\npwrite 1 8192 4096 0x62\ncopy_file_range 1 8192 0 8192 4096 0\npread 0 0 16384"),
+    // ------------------------------------------------------------ FIDEDUPERANGE
+    ("dedupe_same", "equal ranges: SAME, and then shared",
+     "$SAME\ndedupe 0 0 16384 1@0\nfiemap 1 0 16384 0"),
+    ("dedupe_differs", "different ranges: DIFFERS, nothing shared",
+     "$AB\npwrite 1 0 16384 0x62\ndedupe 0 0 16384 1@0"),
+    ("dedupe_multiple_dests", "several destinations: SAME, DIFFERS, a bad descriptor, a directory",
+     "$SAME\nopen 2 c RDWR|CREAT\npwrite 2 0 16384 0x62\nmkdir d\nopen 3 d RDONLY|DIRECTORY\ndedupe 0 0 8192 1@0 2@0 fd:-1@0 3@0 1@8192"),
+    ("dedupe_src_wronly", "source not open for reading: EINVAL for the whole call",
+     "$SAME\nopen 2 a WRONLY\ndedupe 2 0 4096 1@0"),
+    ("dedupe_bad_src_fd", "a bad source descriptor: EBADF",
+     "$SAME\ndedupe fd:-1 0 4096 1@0"),
+    ("dedupe_src_dir", "source is a directory: EISDIR",
+     "$SAME\nmkdir d\nopen 3 d RDONLY|DIRECTORY\ndedupe 3 0 4096 1@0"),
+    ("dedupe_src_past_eof", "a source range past its EOF: EINVAL for the whole call",
+     "$SAME\ndedupe 0 8192 16384 1@0"),
+    ("dedupe_dst_past_eof", "a destination range past its EOF: -EINVAL for that destination",
+     "$SAME\ndedupe 0 0 8192 1@12288"),
+    ("dedupe_len0", "length 0: SAME with 0 bytes",
+     "$SAME\ndedupe 0 0 0 1@0"),
+    ("dedupe_no_dests", "no destinations at all",
+     "$SAME\ndedupe 0 0 4096"),
+    ("dedupe_unaligned", "unaligned offsets: -EINVAL per destination",
+     "$SAME\ndedupe 0 100 4096 1@100"),
+    ("dedupe_cross_fs", "a destination on another filesystem: -EXDEV",
+     "$SAME\nopen 2 other:x RDWR|CREAT\npwrite 2 0 16384 0x61\ndedupe 0 0 4096 2@0 1@0"),
+    ("dedupe_dst_rdonly", "a destination open read-only is allowed (the caller owns it)",
+     "$SAME\nopen 2 b RDONLY\ndedupe 0 0 16384 2@0"),
+    ("dedupe_eof_tail", "unaligned EOF tails on both sides: deduped",
+     "open 0 a RDWR|CREAT|TRUNC\npwrite 0 0 10000 0x61\nopen 1 b RDWR|CREAT|TRUNC\npwrite 1 0 10000 0x61\ndedupe 0 0 10000 1@0\nfiemap 1 0 10000 0"),
+    ("dedupe_eof_tail_not_at_dst_eof", "an unaligned source tail not at the destination EOF is rounded down",
+     "open 0 a RDWR|CREAT|TRUNC\npwrite 0 0 10000 0x61\nopen 1 b RDWR|CREAT|TRUNC\npwrite 1 0 20000 0x61\ndedupe 0 0 10000 1@0\nfiemap 1 0 20000 0"),
+    ("dedupe_same_file", "two equal ranges of one file",
+     "open 0 a RDWR|CREAT|TRUNC\npwrite 0 0 8192 0x61\npwrite 0 8192 8192 0x61\ndedupe 0 0 8192 0@8192\ndedupe 0 0 8192 0@4096"),
+    ("dedupe_then_write", "a write after a dedupe unshares",
+     "$SAME\ndedupe 0 0 16384 1@0\npwrite 1 0 4096 0x62\npread 0 0 4096"),
+    ("dedupe_huge_len", "a huge length: EINVAL for the whole call",
+     "$SAME\ndedupe 0 0 18446744073709551615 1@0"),
+    // ------------------------------------------------------------ SEEK_DATA / SEEK_HOLE
+    ("seek_sparse", "SEEK_DATA/SEEK_HOLE walk a sparse file",
+     "$SPARSE\nlseek 0 0 DATA\nlseek 0 0 HOLE\nlseek 0 4096 DATA\nlseek 0 12288 HOLE\nlseek 0 16384 DATA\nlseek 0 16384 HOLE\nlseek 0 5000 DATA"),
+    ("seek_negative", "a negative offset (btrfs treats it as 0; XFS and tmpfs say ENXIO)",
+     "$SPARSE\nlseek 0 -1 DATA\nlseek 0 -1 HOLE\nlseek 0 -4096 DATA"),
+    ("seek_at_and_past_eof", "at or past EOF: ENXIO",
+     "$SPARSE\nlseek 0 20480 DATA\nlseek 0 20480 HOLE\nlseek 0 99999 HOLE"),
+    ("seek_empty_file", "an empty file: ENXIO both ways",
+     "open 0 a RDWR|CREAT|TRUNC\nlseek 0 0 DATA\nlseek 0 0 HOLE"),
+    ("seek_preallocated", "preallocated space is a hole",
+     "open 0 a RDWR|CREAT|TRUNC\nfallocate 0 0x0 0 16384\nlseek 0 0 DATA\nlseek 0 0 HOLE\npwrite 0 8192 100 0x61\nlseek 0 0 DATA\nlseek 0 8192 HOLE"),
+    ("seek_keep_size", "KEEP_SIZE preallocation past EOF does not move EOF or data",
+     "open 0 a RDWR|CREAT|TRUNC\npwrite 0 0 4096 0x61\nfallocate 0 0x1 4096 65536\nstat a\nlseek 0 0 HOLE\nlseek 0 4096 DATA"),
+    ("seek_bad_whence", "whence 5: EINVAL",
+     "$SPARSE\nlseek 0 0 5"),
+    ("seek_truncated_up", "a file grown by ftruncate is one hole",
+     "open 0 a RDWR|CREAT|TRUNC\nftruncate 0 65536\nlseek 0 0 HOLE\nlseek 0 0 DATA"),
+    ("seek_data_mid_block", "SEEK_DATA from inside a data block returns the offset itself",
+     "$SPARSE\nlseek 0 100 DATA\nlseek 0 12300 DATA\nlseek 0 12300 HOLE"),
+    // ------------------------------------------------------------ fallocate
+    ("falloc_punch_needs_keep_size", "PUNCH_HOLE without KEEP_SIZE: EOPNOTSUPP",
+     "$AB\nfallocate 0 0x2 0 4096"),
+    ("falloc_punch", "PUNCH_HOLE|KEEP_SIZE makes a hole, partial blocks zeroed",
+     "$AB\nfallocate 0 0x3 4096 4096\nfallocate 0 0x3 9000 100\nlseek 0 0 HOLE\npread 0 8192 4096"),
+    ("falloc_punch_past_eof", "punching past EOF changes nothing",
+     "$AB\nfallocate 0 0x3 16384 65536\nstat a"),
+    ("falloc_extend", "mode 0 past EOF grows the file",
+     "$AB\nfallocate 0 0x0 16384 8192\nstat a\nlseek 0 16384 DATA"),
+    ("falloc_bad_args", "len 0, a negative offset or length: EINVAL",
+     "$AB\nfallocate 0 0x0 0 0\nfallocate 0 0x0 -1 4096\nfallocate 0 0x0 0 -4096"),
+    ("falloc_unknown_mode", "an unknown mode bit: EOPNOTSUPP",
+     "$AB\nfallocate 0 0x100 0 4096"),
+    ("falloc_rdonly", "a read-only descriptor: EBADF",
+     "$AB\nopen 2 a RDONLY\nfallocate 2 0x0 0 4096"),
+    ("falloc_bad_fd_and_len0", "a bad descriptor beats bad arguments",
+     "$AB\nfallocate fd:-1 0x0 0 0"),
+    ("falloc_dir", "a directory: EBADF (it is open read-only)",
+     "$ABD\nfallocate 3 0x0 0 4096"),
+    ("falloc_zero_range", "ZERO_RANGE (tmpfs: EOPNOTSUPP)",
+     "$AB\nfallocate 0 0x10 4096 8192\npread 0 0 16384\nlseek 0 0 HOLE"),
+    ("falloc_punch_and_zero", "PUNCH_HOLE|ZERO_RANGE together: EOPNOTSUPP",
+     "$AB\nfallocate 0 0x13 0 4096"),
+    ("falloc_collapse", "COLLAPSE_RANGE (btrfs, tmpfs: EOPNOTSUPP)",
+     "$AB\nfallocate 0 0x8 4096 4096\nstat a\npread 0 0 16384"),
+    ("falloc_insert", "INSERT_RANGE (btrfs, tmpfs: EOPNOTSUPP)",
+     "$AB\nfallocate 0 0x20 4096 4096\nstat a\npread 0 0 20480"),
+    ("falloc_unshare", "UNSHARE_RANGE after a clone",
+     "$AB\nficlone 1 0\nfallocate 1 0x40 0 8192\npread 1 0 16384"),
+    // ------------------------------------------------------------ plain I/O
+    ("append_pwrite_ignores_offset", "pwrite on an O_APPEND descriptor writes at EOF",
+     "$AB\nopen 2 a WRONLY|APPEND\npwrite 2 0 100 0x7a\nstat a\nlseek 2 0 CUR"),
+    ("pread_past_eof", "pread at and past EOF returns 0 bytes; a negative offset is EINVAL",
+     "$AB\npread 0 16384 10\npread 0 99999 10\npread 0 -1 10\npread fd:-1 -1 10"),
+    ("ftruncate_errors", "a negative length, a read-only descriptor (EINVAL), a bad descriptor",
+     "$AB\nftruncate 0 -1\nopen 2 a RDONLY\nftruncate 2 0\nftruncate fd:-1 -1\nftruncate fd:-1 0"),
+    ("open_errors", "O_EXCL on an existing file, a directory for writing, O_DIRECTORY on a file",
+     "$ABD\nopen 4 a RDWR|CREAT|EXCL\nopen 4 d RDWR\nopen 4 a RDONLY|DIRECTORY\nopen 4 nothere RDONLY\nopen 4 d RDONLY|CREAT"),
+    ("open_trunc_cloned", "O_TRUNC of a clone leaves the original",
+     "$AB\nficlone 1 0\nopen 2 b RDWR|TRUNC\npread 0 0 16384"),
+    ("rename_over_clone", "renaming over a clone's source",
+     "$AB\nficlone 1 0\nopen 2 c RDWR|CREAT\npwrite 2 0 4096 0x63\nrename c a\npread 0 0 16384"),
+    ("read_write_positions", "read/write move the position; write after lseek past EOF leaves a hole",
+     "open 0 a RDWR|CREAT|TRUNC\nwrite 0 5000 pat7\nlseek 0 0 CUR\nlseek 0 0 SET\nread 0 4096\nread 0 4096\nlseek 0 20000 SET\nwrite 0 10 0x61\nlseek 0 0 HOLE"),
+    ("unlinked_open_file", "an unlinked file stays readable and writable through its descriptor",
+     "$AB\nunlink a\npwrite 0 0 4096 0x62\npread 0 0 8192\nstat a"),
+    ("mkdir_and_nested", "files in a subdirectory; unlink of a directory: EISDIR",
+     "mkdir d\nopen 0 d/a RDWR|CREAT\npwrite 0 0 8192 0x61\nopen 1 d/b RDWR|CREAT\nficlone 1 0\nunlink d\nmkdir d"),
+];
+
+/// The `ENOSPC` scenarios: each on its own small filesystem, filled with `fill-up`, the last
+/// step compared by errno only.
+const ENOSPC: &[(&str, &str, &str)] = &[
+    ("enospc_overwrite_shared", "on a full filesystem, overwriting a shared block needs new space (ENOSPC on btrfs and XFS)",
+     "$AB\nficlone 1 0\nfsync 1\nopen 2 fill RDWR|CREAT\nfill-up 2\nfsync 2\npwrite 1 0 4096 0x62 !errno-only"),
+    ("enospc_overwrite_unshared", "on a full filesystem, overwriting an unshared block: XFS and tmpfs write in place, btrfs copies on write (ENOSPC)",
+     "$AB\nfsync 0\nopen 2 fill RDWR|CREAT\nfill-up 2\nfsync 2\npwrite 0 0 4096 0x62 !errno-only"),
+    ("enospc_write_new_block", "on a full filesystem, a write into a hole fails everywhere",
+     "$AB\nfsync 0\nopen 2 fill RDWR|CREAT\nfill-up 2\nfsync 2\npwrite 0 65536 65536 0x62 !errno-only"),
+];
+
+/// The size of the simulator's filesystem in `ENOSPC` scenarios (the real side uses the
+/// kind's smallest image, or a tmpfs of this size).
+pub const ENOSPC_FS_SIZE: u64 = 8 << 20;
+
+fn expand(text: &str) -> String {
+    let mut out = String::new();
+    for line in text.lines() {
+        let l = line.trim();
+        let snippet = match l {
+            "$AB" => AB,
+            "$ABX" => ABX,
+            "$ABD" => ABD,
+            "$SAME" => SAME,
+            "$SPARSE" => SPARSE,
+            _ => {
+                out += l;
+                out.push('\n');
+                continue;
+            }
+        };
+        out += snippet;
+    }
+    out
+}
+
+fn build(name: &str, about: &str, text: &str) -> Scenario {
+    let mut sc = Scenario::parse(name, &expand(text))
+        .unwrap_or_else(|e| panic!("scenario {name}: {e}"));
+    sc.about = about.to_string();
+    sc
+}
+
+/// Every hand-written scenario, in a fixed order.
+pub fn all() -> Vec<Scenario> {
+    let mut v: Vec<Scenario> = TABLE.iter().map(|(n, a, t)| build(n, a, t)).collect();
+    for (n, a, t) in ENOSPC {
+        let mut sc = build(n, a, t);
+        sc.small_fs = Some(ENOSPC_FS_SIZE);
+        sc.untracked.push(crate::scenario::Path::main("fill"));
+        v.push(sc);
+    }
+    v
+}
+
+/// The scenario called `name`.
+pub fn by_name(name: &str) -> Option<Scenario> {
+    all().into_iter().find(|s| s.name == name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn at_least_80_distinct_scenarios_that_parse_and_round_trip() {
+        let v = all();
+        assert!(v.len() >= 80, "{} scenarios", v.len());
+        let mut names: Vec<&str> = v.iter().map(|s| s.name.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), v.len(), "duplicate names");
+        for s in &v {
+            let back = Scenario::parse(&s.name, &s.to_text()).unwrap();
+            assert_eq!(back.lines, s.lines, "{}", s.name);
+            assert_eq!(back.small_fs, s.small_fs, "{}", s.name);
+        }
+    }
+}
