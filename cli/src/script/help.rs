@@ -202,6 +202,14 @@ pub const COMMANDS: &[CmdInfo] = &[
         "print 'HEX  PATH' like md5sum(1), reading in 1 MiB chunks",
         false,
     ),
+    c(
+        "shared",
+        &[],
+        "PATH",
+        "print which blocks of PATH are shared and by how many references (any model, \
+         nfs-like included: it reads the server's image)",
+        false,
+    ),
     c("mkdir", &[], "PATH", "create a directory", false),
     c("rmdir", &[], "PATH", "remove an empty directory", false),
     c("rm", &[], "PATH", "unlink a file", false),

@@ -193,6 +193,8 @@ pub enum Cmd {
     },
     /// `md5sum PATH`.
     Md5sum { path: String },
+    /// `shared PATH`: which blocks of PATH another file also references.
+    Shared { path: String },
     /// `mkdir PATH`.
     Mkdir { path: String },
     /// `rmdir PATH`.
@@ -725,12 +727,13 @@ pub fn parse_line(line: &str) -> Result<(&'static str, Cmd), String> {
                 dir: o.args[1].to_string(),
             }
         }
-        "md5sum" | "mkdir" | "rmdir" | "rm" => {
+        "md5sum" | "shared" | "mkdir" | "rmdir" | "rm" => {
             let o = getopt(info, rest, "")?;
             nargs(info, &o, &[1])?;
             let path = o.args[0].to_string();
             match name {
                 "md5sum" => Cmd::Md5sum { path },
+                "shared" => Cmd::Shared { path },
                 "mkdir" => Cmd::Mkdir { path },
                 "rmdir" => Cmd::Rmdir { path },
                 _ => Cmd::Rm { path },
