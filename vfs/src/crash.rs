@@ -62,7 +62,7 @@ impl Journal {
     pub fn op_done(&mut self, live: &Image) {
         self.ops_since_commit += 1;
         if self.rule == Atomicity::PerOperation {
-            if live.phys.len() > SNAPSHOT_EXTENT_LIMIT {
+            if live.phys.len() + live.inodes.len() > SNAPSHOT_EXTENT_LIMIT {
                 self.durable = None;
                 self.pending.clear();
                 return;
@@ -85,8 +85,12 @@ impl Journal {
 
     /// `fsync`/`sync`/transaction commit: `live` becomes durable.
     pub fn commit(&mut self, live: &Image) {
+        // Planted bug (vfs::bugs): nothing becomes durable.
+        if crate::bugs::planted(crate::bugs::Bug::FsyncNotDurable) {
+            return;
+        }
         self.durable = (self.rule == Atomicity::Transaction
-            || live.phys.len() <= SNAPSHOT_EXTENT_LIMIT)
+            || live.phys.len() + live.inodes.len() <= SNAPSHOT_EXTENT_LIMIT)
             .then(|| live.clone());
         self.pending.clear();
         self.ops_since_commit = 0;
@@ -105,7 +109,13 @@ impl Journal {
             .chain(self.pending.iter())
             .map(|img| {
                 let mut img = img.clone();
-                img.evict_orphans();
+                // Planted bugs (vfs::bugs): recovery keeps orphans; states hold garbage.
+                if !crate::bugs::planted(crate::bugs::Bug::OrphansSurviveCrash) {
+                    img.evict_orphans();
+                }
+                if crate::bugs::planted(crate::bugs::Bug::CrashStateGarbage) {
+                    crate::bugs::garble(&mut img);
+                }
                 img.bad = live.bad.clone();
                 // So is an injected allocation-failure plan: a crash must neither bring back
                 // a fault that already fired nor drop one armed since the last commit.
@@ -140,7 +150,8 @@ mod tests {
         let mut j = Journal::new(&img, Atomicity::PerOperation);
         // Every other block written: one extent each.
         for b in 0..(SNAPSHOT_EXTENT_LIMIT as u64 + 1) {
-            img.write(a, 2 * b * 4096, &Data::fill(1, 4096), Overwrite::InPlace).unwrap();
+            img.write(a, 2 * b * 4096, &Data::fill(1, 4096), Overwrite::InPlace)
+                .unwrap();
         }
         j.op_done(&img);
         assert!(j.synchronous());
@@ -149,7 +160,10 @@ mod tests {
         assert_eq!(states[0].inode(a).unwrap().size, img.inode(a).unwrap().size);
         img.set_size(a, 4096, Overwrite::InPlace).unwrap();
         j.commit(&img);
-        assert!(!j.synchronous(), "small again: snapshots resume at the next commit");
+        assert!(
+            !j.synchronous(),
+            "small again: snapshots resume at the next commit"
+        );
     }
 
     #[test]

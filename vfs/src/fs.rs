@@ -61,7 +61,7 @@ impl Stat {
         let blocks = if let Some(d) = &n.inline {
             d.len().div_ceil(512)
         } else {
-            n.map.values().map(|m| m.len * bs / 512).sum()
+            n.mapped * bs / 512
         };
         Ok(Stat {
             ino,

@@ -131,6 +131,7 @@ pub fn child(args: &[String]) -> Result<(), String> {
         Config {
             check_each_step: false,
             crash_every: 0,
+            ..Config::default()
         },
     )?;
     for op in crash_workload(profile.block) {
@@ -163,6 +164,103 @@ pub fn child(args: &[String]) -> Result<(), String> {
     emit("harness_check_ns", full.median);
     emit("harness_err", harness_err.replace('\n', " "));
     Ok(())
+}
+
+/// The loom test binary built by `RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom
+/// cargo test --release -p splicelab-tests --test loom --no-run`, if there is one.
+fn loom_binary() -> Option<std::path::PathBuf> {
+    let deps = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/loom/release/deps");
+    std::fs::read_dir(deps)
+        .ok()?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| {
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            name.starts_with("loom-") && p.extension().is_none()
+        })
+        .max_by_key(|p| p.metadata().and_then(|m| m.modified()).ok())
+}
+
+/// Loom executions per second: runs each loom model of the prebuilt loom test binary on
+/// its own (one thread) and sums the interleavings each prints ("loom explored N
+/// interleavings") over the wall time. The bench does not build it (a second build of the
+/// workspace with `--cfg loom`); without a binary the figure is n/a.
+fn loom_throughput(quick: bool) -> (String, String) {
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/tests/loom.rs");
+    if !src.exists() {
+        return (
+            "loom executions/s: n/a (tests/tests/loom.rs does not exist)".into(),
+            String::new(),
+        );
+    }
+    let build = "RUSTFLAGS=\"--cfg loom\" CARGO_TARGET_DIR=target/loom cargo test --release -p splicelab-tests --test loom --no-run";
+    let Some(bin) = loom_binary() else {
+        return (
+            format!(
+                "loom executions/s: n/a (no prebuilt loom binary; build it with `{build}`, then rerun)"
+            ),
+            String::new(),
+        );
+    };
+    if quick {
+        return (
+            "loom executions/s: skipped in --quick".into(),
+            String::new(),
+        );
+    }
+    let list = std::process::Command::new(&bin)
+        .args(["--list", "--format", "terse"])
+        .output();
+    let Ok(list) = list else {
+        return (
+            format!("loom executions/s: could not run {}", bin.display()),
+            String::new(),
+        );
+    };
+    let tests: Vec<String> = String::from_utf8_lossy(&list.stdout)
+        .lines()
+        .filter_map(|l| l.strip_suffix(": test"))
+        .map(str::to_string)
+        .collect();
+    let (mut runs, mut secs, mut failed) = (0u64, 0.0, 0);
+    let mut per: Vec<String> = Vec::new();
+    for name in &tests {
+        let t = Instant::now();
+        let out = std::process::Command::new(&bin)
+            .args([name.as_str(), "--exact", "--test-threads=1", "--nocapture"])
+            .output();
+        let dt = t.elapsed().as_secs_f64();
+        let Ok(out) = out else { continue };
+        if !out.status.success() {
+            failed += 1;
+        }
+        let n: u64 = String::from_utf8_lossy(&out.stderr)
+            .lines()
+            .filter_map(|l| {
+                l.strip_prefix("loom explored ")?
+                    .split_whitespace()
+                    .next()?
+                    .parse::<u64>()
+                    .ok()
+            })
+            .sum();
+        runs += n;
+        secs += dt;
+        per.push(format!("{name} {n} in {dt:.2} s"));
+    }
+    (
+        format!(
+            "loom executions/s: {} ({} interleavings in {secs:.1} s over {} models, {failed} failing)",
+            rate(runs as f64 / secs),
+            count(runs),
+            tests.len(),
+        ),
+        format!(
+            " — each model run alone from the prebuilt {} (wall time incl. process start): {}",
+            bin.file_name().and_then(|n| n.to_str()).unwrap_or("?"),
+            per.join("; ")
+        ),
+    )
 }
 
 /// Runs the group.
@@ -248,13 +346,15 @@ pub fn run(run: &mut Run) {
     }
     t.note(format!("ops checked/s: generated sequences (check::ops::ops, ≤24 operations after 2 creates, seeded) through check::harness::run_with with every check after every step, for {:.1} s of run time per model; failing cases count in the time but not in the operations.", budget_ms as f64 / 1e3));
     t.note("states after workload: crash states of a fixed 11-operation workload without fsync (creates, pwrites, splice never/may/must, FICLONERANGE, a partial-block pwrite); enum+fsck: FileSystem::crash_states() and Image::fsck of each; harness check: Harness::check_crash_states (recovery and durability history too).");
-    let loom = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/tests/loom.rs");
-    if loom.exists() {
-        t.note("loom executions/s: tests/tests/loom.rs exists; time it externally with `time RUSTFLAGS=\"--cfg loom\" CARGO_TARGET_DIR=target/loom cargo test --release -p splicelab-tests --test loom` (loom does not report its execution count; see docs/performance.md).");
-    } else {
-        t.note("loom executions/s: n/a (tests/tests/loom.rs does not exist yet).");
-    }
+    let (loom_summary, loom_detail) = loom_throughput(run.opts.quick);
+    t.note(format!("{loom_summary}{loom_detail}"));
     run.table(t);
+    run.target(
+        "4 checking",
+        "loom executions per second (report)",
+        loom_summary,
+        None,
+    );
     if let Some((l, x)) = worst_ops {
         run.target(
             "4 checking",
