@@ -221,7 +221,7 @@ mod tests {
         assert_eq!(first_diff(&Data::zero(4), &Data::fill(0, 4)), None);
         let p = Data::pattern(7, 0, 100);
         assert_eq!(first_diff(&p, &Data::bytes(&p.to_vec())), None);
-        assert_eq!(first_diff(&p.slice(1, 50), &p.slice(0, 50)).is_some(), true);
+        assert!(first_diff(&p.slice(1, 50), &p.slice(0, 50)).is_some());
     }
 
     #[test]
@@ -242,7 +242,13 @@ mod tests {
         let c = Data::fill(3, 4);
         let m = Data::fill(3, 2).overlay(2, &Data::fill(2, 8));
         assert_eq!(mixture_violation(&m, &[&before, &after, &c]), None);
-        assert_eq!(mixture_violation(&Data::fill(9, 5), &[&before, &c]), Some(0));
-        assert_eq!(mixture_violation(&Data::fill(1, 2), &[&before, &c]), Some(2));
+        assert_eq!(
+            mixture_violation(&Data::fill(9, 5), &[&before, &c]),
+            Some(0)
+        );
+        assert_eq!(
+            mixture_violation(&Data::fill(1, 2), &[&before, &c]),
+            Some(2)
+        );
     }
 }

@@ -168,8 +168,7 @@ pub fn recovery_problems(img: &Image) -> Vec<String> {
     while let Some(d) = stack.pop() {
         if let Ok(node) = img.inode(d) {
             for &c in node.children.values() {
-                if seen.insert(c) && img.inode(c).is_ok_and(|n| n.kind == FileKind::Directory)
-                {
+                if seen.insert(c) && img.inode(c).is_ok_and(|n| n.kind == FileKind::Directory) {
                     stack.push(c);
                 }
             }
@@ -380,7 +379,13 @@ impl History {
     /// reboot dropped writes a crashed client never committed).
     pub fn permits(&self, name: &str, view: &FileView) -> bool {
         let mut cands = Vec::new();
-        self.candidates(name, None, self.snaps.len() - 1, &mut Vec::new(), &mut cands);
+        self.candidates(
+            name,
+            None,
+            self.snaps.len() - 1,
+            &mut Vec::new(),
+            &mut cands,
+        );
         cands
             .iter()
             .any(|c| c.is_some_and(|st| view.mismatch(st).is_none()))

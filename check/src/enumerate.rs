@@ -90,17 +90,41 @@ pub fn alphabet(bs: u64) -> Vec<Op> {
         flag,
     };
     vec![
-        Op::Pwrite { file: 0, off: 0, len: bs, byte: 0x71 },
-        Op::Pwrite { file: 1, off: 100, len: 50, byte: 0x72 },
-        Op::Pwrite { file: 0, off: 3 * bs + 100, len: bs, byte: 0x73 },
+        Op::Pwrite {
+            file: 0,
+            off: 0,
+            len: bs,
+            byte: 0x71,
+        },
+        Op::Pwrite {
+            file: 1,
+            off: 100,
+            len: 50,
+            byte: 0x72,
+        },
+        Op::Pwrite {
+            file: 0,
+            off: 3 * bs + 100,
+            len: bs,
+            byte: 0x73,
+        },
         Op::Truncate { file: 0, size: 100 },
-        Op::Truncate { file: 1, size: 3 * bs },
+        Op::Truncate {
+            file: 1,
+            size: 3 * bs,
+        },
         splice(0, 1, 0, 0, 3 * bs + 100, Flag::Never),
         splice(0, 1, 100, bs + 904, 2 * bs, Flag::Never),
         splice(0, 1, 0, 0, 3 * bs + 100, Flag::May),
         splice(0, 1, 0, 0, 2 * bs, Flag::Must),
         splice(1, 0, 0, bs, 2 * bs, Flag::Must),
-        Op::Clone { src: 0, dst: 1, soff: 0, doff: 0, len: 0 },
+        Op::Clone {
+            src: 0,
+            dst: 1,
+            soff: 0,
+            doff: 0,
+            len: 0,
+        },
         Op::Fsync { file: 0 },
         Op::Fsync { file: 1 },
         Op::Rename { file: 0, to: 1 },
@@ -133,9 +157,13 @@ pub fn workloads(alphabet: &[Op], max_len: usize) -> Vec<Vec<Op>> {
 /// # Errors
 /// The first violation, with a replay script.
 pub fn run_workload(spec: &str, setup: &[Op], ops: &[Op]) -> Result<u64, Failure> {
+    // The setup is the same for every workload: its fsync's crash states are checked once
+    // (by the workload of no operations), not again for each workload.
     let config = Config {
         check_each_step: false,
         crash_every: 0,
+        crash_on_fsync: ops.is_empty(),
+        exact_space: true,
     };
     let mut h = Harness::with_config(spec, config).map_err(|message| Failure {
         spec: spec.to_string(),
@@ -147,7 +175,11 @@ pub fn run_workload(spec: &str, setup: &[Op], ops: &[Op]) -> Result<u64, Failure
         message,
         script: h.replay_script(),
     };
-    for op in setup.iter().chain(ops) {
+    for op in setup {
+        h.apply(op).map_err(|e| fail(&h, e))?;
+    }
+    h.config.crash_on_fsync = true;
+    for op in ops {
         h.apply(op).map_err(|e| fail(&h, e))?;
     }
     h.check_all()

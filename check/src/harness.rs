@@ -43,6 +43,11 @@ pub struct Config {
     /// Enumerate and check every crash state every this many steps (0: only after `fsync`
     /// and at crashes).
     pub crash_every: usize,
+    /// Check every crash state right after each successful `fsync` (spec §6.6).
+    pub crash_on_fsync: bool,
+    /// Check that every `pwrite` takes exactly the free space its holes and shared blocks
+    /// need (spec §6.2 for ocfs2-like, §6.5).
+    pub exact_space: bool,
 }
 
 impl Default for Config {
@@ -50,6 +55,8 @@ impl Default for Config {
         Config {
             check_each_step: true,
             crash_every: 1,
+            crash_on_fsync: true,
+            exact_space: true,
         }
     }
 }
@@ -89,6 +96,9 @@ struct Faults {
     /// The (nfs) server rebooted since the last fsync.
     reboot: bool,
 }
+
+/// Most `copy_file_range` calls one `copy_range` command makes (as the script runner).
+const COPY_RANGE_CALLS: usize = 1 << 16;
 
 /// Names whose data a crashed network client may have left on the server uncommitted
 /// (a server reboot may still drop it).
@@ -172,6 +182,10 @@ pub struct Harness {
     pub hist: History,
     faults: Faults,
     tainted: Tainted,
+    /// Names whose content a network client may still change on its own after a server
+    /// reboot (redoing, or failing to redo, what the server lost) until their next
+    /// successful fsync: checked against the per-name rule, and followed.
+    unsettled: Tainted,
     pub config: Config,
     /// Steps applied so far.
     pub step: usize,
@@ -236,6 +250,7 @@ impl Harness {
             hist,
             faults: Faults::default(),
             tainted: Tainted::new(),
+            unsettled: Tainted::new(),
             config,
             step: 0,
             counters: Counters::default(),
@@ -332,9 +347,10 @@ impl Harness {
         let grows = Self::reach(op).is_some_and(|end| end > old_size);
         if let Some(id) = self.model.id(&t)
             && (grows || self.model.size(&t) > old_size)
-            && old_size % bs != 0
+            && !old_size.is_multiple_of(bs)
         {
-            self.model.content_changed(id, old_size / bs, old_size / bs + 1);
+            self.model
+                .content_changed(id, old_size / bs, old_size / bs + 1);
         }
         r
     }
@@ -378,6 +394,12 @@ impl Harness {
                 let fd = self.fd(&t)?;
                 match self.proc.fsync(fd) {
                     Ok(()) => {
+                        // The fsync may itself have finished a redo after a server reboot:
+                        // what the file reads now is what became durable.
+                        if self.unsettled.contains(&t) {
+                            self.follow_unsettled()?;
+                            self.unsettled.remove(&t);
+                        }
                         // A network client commits only what *it* wrote: what a crashed
                         // instance left uncommitted on the server stays at risk (as with
                         // Linux's NFS client), so such an fsync is no durability point.
@@ -391,7 +413,10 @@ impl Harness {
                             self.check_tags(Some(self.id(&t)))?;
                         }
                         // Spec §6.6: after fsync returns, a crash keeps the content.
-                        self.check_crash_states()
+                        if self.config.crash_on_fsync {
+                            self.check_crash_states()?;
+                        }
+                        Ok(())
                     }
                     Err(e) => self.accept(e, false, "fsync"),
                 }
@@ -404,12 +429,31 @@ impl Harness {
                 len,
                 flag,
                 ..
-            } => self.copy(CopyKind::Splice(flag), &s, &t, soff, doff, len),
-            Op::CopyRange { soff, doff, len, .. } => {
-                self.copy(CopyKind::CopyRange, &s, &t, soff, doff, len)
+            } => self
+                .copy(CopyKind::Splice(flag), &s, &t, soff, doff, len)
+                .map(drop),
+            Op::CopyRange {
+                soff, doff, len, ..
+            } => {
+                // xfs_io's copy_range (and so the script runner) calls copy_file_range
+                // until the length is done or a call copies nothing or fails.
+                let (mut so, mut dof, mut left) = (soff, doff, len);
+                for _ in 0..COPY_RANGE_CALLS {
+                    match self.copy(CopyKind::CopyRange, &s, &t, so, dof, left)? {
+                        Some(n) if n > 0 && n < left => {
+                            (so, dof, left) = (so + n, dof + n, left - n);
+                        }
+                        _ => break,
+                    }
+                }
+                Ok(())
             }
-            Op::Clone { soff, doff, len, .. } => self.clone_range(&s, &t, soff, doff, len),
-            Op::Dedupe { soff, doff, len, .. } => self.dedupe(&s, &t, soff, doff, len),
+            Op::Clone {
+                soff, doff, len, ..
+            } => self.clone_range(&s, &t, soff, doff, len),
+            Op::Dedupe {
+                soff, doff, len, ..
+            } => self.dedupe(&s, &t, soff, doff, len),
             Op::Crash { pick } => self.crash(pick as usize),
             Op::Media { off, .. } => self.media(&t, off),
             Op::Enospc { n } => {
@@ -432,16 +476,17 @@ impl Harness {
             Op::Reboot => match self.fs.inject(&self.proc.task, Fault::Reboot) {
                 Ok(_) => {
                     self.faults.reboot = true;
+                    // What a crashed client left uncommitted is gone now; and redoing what
+                    // the server lost may fail on a fault (and be retried later).
+                    self.unsettled.append(&mut self.tainted);
                     if self.faults.bad || self.faults.enospc {
-                        // Redoing what the server lost may fail on the fault: then the
-                        // uncommitted data is gone, as the per-name rule allows.
-                        self.tainted.extend(self.live.iter().cloned());
+                        self.unsettled.extend(self.live.iter().cloned());
                     }
                     // The server's device state came back from its journal.
                     let img = self.fs.image();
                     self.faults.enospc = img.alloc.fail_at_call.is_some();
                     self.faults.bad = !img.bad.is_empty();
-                    self.after_reboot()
+                    self.follow_unsettled()
                 }
                 Err(Errno::EOPNOTSUPP) => Ok(()),
                 Err(e) => Err(format!("inject reboot: {e:?}")),
@@ -491,7 +536,7 @@ impl Harness {
 
     fn pwrite(&mut self, name: &str, off: u64, len: u64, byte: u8) -> Result<(), String> {
         let fd = self.fd(name)?;
-        let expect = if self.profile.exact_write_allocation() {
+        let expect = if self.config.exact_space && self.profile.exact_write_allocation() {
             self.blocks_needing_space(name, off, len)?
         } else {
             None
@@ -508,7 +553,9 @@ impl Harness {
                 }
                 Ok(())
             }
-            Ok(n) => Err(format!("pwrite of {len} bytes wrote {n} (writes are all-or-nothing, A2)")),
+            Ok(n) => Err(format!(
+                "pwrite of {len} bytes wrote {n} (writes are all-or-nothing, A2)"
+            )),
             Err(e) => self.accept(e, false, "pwrite"),
         }
     }
@@ -530,18 +577,22 @@ impl Harness {
         let size = self.model.size(name);
         let mut blocks: Vec<u64> = (b0..b1).collect();
         let eof = size / bs;
-        let written = |b| map.at(b).is_some_and(|(_, fl)| fl & fiemap_flags::UNWRITTEN == 0);
+        let written = |b| {
+            map.at(b)
+                .is_some_and(|(_, fl)| fl & fiemap_flags::UNWRITTEN == 0)
+        };
         if off > size
-            && size % bs != 0
+            && !size.is_multiple_of(bs)
             && eof < b0
             && (self.profile.zero_eof_allocates || written(eof))
         {
             blocks.push(eof);
         }
         let holes = blocks.iter().filter(|&&b| map.at(b).is_none()).count() as u64;
-        let any_shared = blocks
-            .iter()
-            .any(|&b| map.at(b).is_some_and(|(_, fl)| fl & fiemap_flags::SHARED != 0));
+        let any_shared = blocks.iter().any(|&b| {
+            map.at(b)
+                .is_some_and(|(_, fl)| fl & fiemap_flags::SHARED != 0)
+        });
         if !any_shared {
             return Ok(Some(holes));
         }
@@ -558,10 +609,7 @@ impl Harness {
                 }
             }
         }
-        let cow: u64 = in_range
-            .values()
-            .map(|&(k, r)| k - u64::from(k >= r))
-            .sum();
+        let cow: u64 = in_range.values().map(|&(k, r)| k - u64::from(k >= r)).sum();
         Ok(Some(holes + cow))
     }
 
@@ -643,9 +691,11 @@ impl Harness {
                 if let Some(ino) = self.inos.remove(old) {
                     self.inos.insert(new.to_string(), ino);
                 }
-                self.tainted.remove(new);
-                if self.tainted.remove(old) {
-                    self.tainted.insert(new.to_string());
+                for set in [&mut self.tainted, &mut self.unsettled] {
+                    set.remove(new);
+                    if set.remove(old) {
+                        set.insert(new.to_string());
+                    }
                 }
                 self.hist.record_rename(&self.model, old, new);
                 Ok(())
@@ -673,7 +723,14 @@ impl Harness {
 
     /// Whether a must-share (or clone) of `n` bytes (the EOF-shortened count) from `src`
     /// at `soff` to `dst` at `doff` is a legal, aligned request the model must carry out.
-    fn share_must_work(&self, src: &str, soff: u64, dst: &str, doff: u64, n: u64) -> Result<bool, String> {
+    fn share_must_work(
+        &self,
+        src: &str,
+        soff: u64,
+        dst: &str,
+        doff: u64,
+        n: u64,
+    ) -> Result<bool, String> {
         let rb = self.profile.remap_block;
         if !self.profile.strict_sharing() || n == 0 {
             return Ok(false);
@@ -683,9 +740,9 @@ impl Harness {
         }
         let (ssize, dsize) = (self.model.size(src), self.model.size(dst));
         let overlap = src == dst && soff < doff + n && doff < soff + n;
-        let aligned = soff % rb == 0
-            && doff % rb == 0
-            && (n % rb == 0 || (soff + n == ssize && doff + n >= dsize));
+        let aligned = soff.is_multiple_of(rb)
+            && doff.is_multiple_of(rb)
+            && (n.is_multiple_of(rb) || (soff + n == ssize && doff + n >= dsize));
         let inline = self.block_map(src)?.inline || self.block_map(dst)?.inline;
         Ok(aligned && !overlap && !inline && !self.different_domains(src, dst)?)
     }
@@ -705,6 +762,7 @@ impl Harness {
             .any(|(&(i, k), &v)| i == a && img.tag(b, k).is_some_and(|w| w != v)))
     }
 
+    /// One copy call; `Some(bytes)` on success, `None` for an accepted error.
     fn copy(
         &mut self,
         kind: CopyKind,
@@ -713,14 +771,18 @@ impl Harness {
         soff: u64,
         doff: u64,
         len: u64,
-    ) -> Result<(), String> {
+    ) -> Result<Option<u64>, String> {
         let sfd = self.src_fd(src)?;
         let dfd = self.fd(dst)?;
         let before = self.model.content(dst);
         let max = self.model.copy_count(src, soff, len);
         let overlap = src == dst && max > 0 && soff < doff + max && doff < soff + max;
         let must = kind == CopyKind::Splice(Flag::Must);
-        let map_before = if must { Some(self.block_map(dst)?) } else { None };
+        let map_before = if must {
+            Some(self.block_map(dst)?)
+        } else {
+            None
+        };
         let src_inline = must && self.block_map(src)?.inline;
         let should = must && self.share_must_work(src, soff, dst, doff, max)?;
         self.proc.task.take_stats();
@@ -841,7 +903,7 @@ impl Harness {
                 } else if n > 0 {
                     self.hist.record_copy(&self.model, dst, before);
                 }
-                Ok(())
+                Ok(Some(n))
             }
             Err(e) => {
                 if must {
@@ -864,24 +926,28 @@ impl Harness {
                         ));
                     }
                     if overlap && e != Errno::EINVAL {
-                        return Err(format!("must-share of overlapping ranges: {e:?}, expected EINVAL"));
+                        return Err(format!(
+                            "must-share of overlapping ranges: {e:?}, expected EINVAL"
+                        ));
                     }
                     if errno_list(e, &[Errno::EOPNOTSUPP, Errno::EINVAL, Errno::EXDEV])
                         || self.fault_ok(e, false)
                     {
                         self.counters.errors += 1;
-                        return Ok(());
+                        return Ok(None);
                     }
                     return Err(format!("must-share splice failed with {e:?}"));
                 }
                 if overlap {
                     if e == Errno::EINVAL {
                         self.counters.errors += 1;
-                        return Ok(());
+                        return Ok(None);
                     }
-                    return Err(format!("{what} of overlapping ranges: {e:?}, expected EINVAL"));
+                    return Err(format!(
+                        "{what} of overlapping ranges: {e:?}, expected EINVAL"
+                    ));
                 }
-                self.accept(e, true, &what)
+                self.accept(e, true, &what).map(|()| None)
             }
         }
     }
@@ -1008,7 +1074,9 @@ impl Harness {
                 self.counters.errors += 1;
                 let mut with = before.clone();
                 with.copy(src, soff, dst, doff, n);
-                if self.file_is(dst, &with.content(dst))? && !self.file_is(dst, &before.content(dst))? {
+                if self.file_is(dst, &with.content(dst))?
+                    && !self.file_is(dst, &before.content(dst))?
+                {
                     apply(self);
                 }
                 Ok(())
@@ -1037,7 +1105,14 @@ impl Harness {
         }
     }
 
-    fn dedupe(&mut self, src: &str, dst: &str, soff: u64, doff: u64, len: u64) -> Result<(), String> {
+    fn dedupe(
+        &mut self,
+        src: &str,
+        dst: &str,
+        soff: u64,
+        doff: u64,
+        len: u64,
+    ) -> Result<(), String> {
         let sfd = self.src_fd(src)?;
         let dfd = self.fd(dst)?;
         let (sdata, ddata) = (self.model.content(src), self.model.content(dst));
@@ -1054,9 +1129,15 @@ impl Harness {
         };
         let in_dst = doff.saturating_add(eff) <= dsize;
         let equal = in_dst && same(&sdata.slice(soff, eff), &ddata.slice(doff, eff));
-        let r = self
-            .proc
-            .fideduperange(sfd, soff, len, &[DedupeDest { fd: dfd, offset: doff }]);
+        let r = self.proc.fideduperange(
+            sfd,
+            soff,
+            len,
+            &[DedupeDest {
+                fd: dfd,
+                offset: doff,
+            }],
+        );
         self.proc.close(sfd).ok();
         let ok_errs = [Errno::EINVAL, Errno::EOPNOTSUPP, Errno::EXDEV, Errno::EPERM];
         match r {
@@ -1088,14 +1169,16 @@ impl Harness {
                         Ok(())
                     }
                     s if s == syscall::api::dedupe::DIFFERS => {
-                        if equal && eff > 0 && soff % rb == 0 && doff % rb == 0 {
+                        if equal && eff > 0 && soff.is_multiple_of(rb) && doff.is_multiple_of(rb) {
                             return Err(format!(
                                 "FIDEDUPERANGE said DIFFERS for {eff} bytes that are equal in the model"
                             ));
                         }
                         Ok(())
                     }
-                    s if s < 0 && (ok_errs.contains(&Errno(-s)) || self.fault_ok(Errno(-s), false)) => {
+                    s if s < 0
+                        && (ok_errs.contains(&Errno(-s)) || self.fault_ok(Errno(-s), false)) =>
+                    {
                         self.counters.errors += 1;
                         Ok(())
                     }
@@ -1147,38 +1230,36 @@ impl Harness {
         Ok(())
     }
 
-    /// A server reboot drops what a crashed client wrote and never committed: files it
-    /// touched may now read as any state the per-name rule permits.
-    fn after_reboot(&mut self) -> Result<(), String> {
-        for name in std::mem::take(&mut self.tainted) {
+    /// Unsettled files (see the field `unsettled`) may read as any state the per-name
+    /// rule permits; the model follows what they read.
+    fn follow_unsettled(&mut self) -> Result<(), String> {
+        let names: Vec<String> = self.unsettled.iter().cloned().collect();
+        let mut changed = false;
+        for name in names {
             if !self.live.contains(&name) {
+                self.unsettled.remove(&name);
                 continue;
             }
             let ino = self.ino(&name)?;
-            // After a failed redo the client's view may shift for a call or two: let it
-            // settle (two equal reads in a row).
-            let mut view = self.client_view(&name, ino)?;
-            for _ in 0..4 {
-                let again = self.client_view(&name, ino)?;
-                let settled = again.bad == view.bad && same(&again.data, &view.data);
-                view = again;
-                if settled {
-                    break;
-                }
-            }
-            // What a media error hides stays as the model had it.
-            let data = view.patched(&self.model.content(&name));
+            let view = self.client_view(&name, ino)?;
             if !self.hist.permits(&name, &view) {
                 return Err(format!(
                     "after the server reboot {name} reads {} bytes, not a state permitted since its last fsync",
-                    data.len()
+                    view.data.len()
                 ));
             }
-            self.model.set(&name, data);
-            let id = self.id(&name);
-            self.model.unknown(id, 0, u64::MAX);
+            // What a media error hides stays as the model had it.
+            let data = view.patched(&self.model.content(&name));
+            if !same(&data, &self.model.content(&name)) {
+                self.model.set(&name, data);
+                let id = self.id(&name);
+                self.model.unknown(id, 0, u64::MAX);
+                changed = true;
+            }
         }
-        self.hist.record(&self.model);
+        if changed {
+            self.hist.record(&self.model);
+        }
         Ok(())
     }
 
@@ -1223,6 +1304,7 @@ impl Harness {
             // (and a server reboot may drop it): the history goes on.
             self.hist.record(&self.model);
             self.tainted = self.live.iter().cloned().collect();
+            self.unsettled.clear();
         } else {
             self.hist.reset(&self.model);
         }
@@ -1241,7 +1323,7 @@ impl Harness {
         if self.config.check_each_step {
             self.check_all()?;
         }
-        if self.config.crash_every > 0 && self.step % self.config.crash_every == 0 {
+        if self.config.crash_every > 0 && self.step.is_multiple_of(self.config.crash_every) {
             self.check_crash_states()?;
         }
         Ok(())
@@ -1252,6 +1334,9 @@ impl Harness {
     /// # Errors
     /// The first violation.
     pub fn check_all(&mut self) -> Result<(), String> {
+        if !self.unsettled.is_empty() {
+            self.follow_unsettled()?;
+        }
         self.check_content()?;
         if !self.profile.nfs {
             self.check_tags(None)?;
@@ -1352,7 +1437,6 @@ impl Harness {
         // A read lets a network client notice a server reboot and redo what it lost
         // (until then its stat shows the server's size).
         let _ = self.fs.read(&self.checker, ino, 0, 1);
-        let _ = self.fs.read(&self.checker, ino, 0, 1);
         let size = self
             .fs
             .getattr(ino)
@@ -1383,7 +1467,11 @@ impl Harness {
     /// Whether `name` reads as `want` (blocks with a media error match anything).
     fn file_is(&self, name: &str, want: &Data) -> Result<bool, String> {
         let ino = self.ino(name)?;
-        let size = self.fs.getattr(ino).map_err(|e| format!("stat {name}: {e:?}"))?.size;
+        let size = self
+            .fs
+            .getattr(ino)
+            .map_err(|e| format!("stat {name}: {e:?}"))?
+            .size;
         if size != want.len() {
             return Ok(false);
         }
@@ -1436,10 +1524,13 @@ impl Harness {
         let img = self.fs.image();
         let mut maps: HashMap<FileId, BlockMap> = HashMap::new();
         for t in tags {
-            for id in [Some(t.file), match t.class {
-                Class::SharedWith { file, .. } => Some(file),
-                Class::Unshared => None,
-            }]
+            for id in [
+                Some(t.file),
+                match t.class {
+                    Class::SharedWith { file, .. } => Some(file),
+                    Class::Unshared => None,
+                },
+            ]
             .into_iter()
             .flatten()
             {

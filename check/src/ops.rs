@@ -47,32 +47,96 @@ pub const NAMES: u8 = 4;
 #[derive(Clone, PartialEq, Eq)]
 pub enum Op {
     /// Create (or open) file `f{n}`.
-    Create { n: u8 },
-    Pwrite { file: u8, off: u64, len: u64, byte: u8 },
-    Pread { file: u8, off: u64, len: u64 },
-    Truncate { file: u8, size: u64 },
-    Punch { file: u8, off: u64, len: u64 },
-    Falloc { file: u8, off: u64, len: u64, keep: bool },
-    Fsync { file: u8 },
+    Create {
+        n: u8,
+    },
+    Pwrite {
+        file: u8,
+        off: u64,
+        len: u64,
+        byte: u8,
+    },
+    Pread {
+        file: u8,
+        off: u64,
+        len: u64,
+    },
+    Truncate {
+        file: u8,
+        size: u64,
+    },
+    Punch {
+        file: u8,
+        off: u64,
+        len: u64,
+    },
+    Falloc {
+        file: u8,
+        off: u64,
+        len: u64,
+        keep: bool,
+    },
+    Fsync {
+        file: u8,
+    },
     /// Rename a live file to `f{to}` (replacing it if it exists).
-    Rename { file: u8, to: u8 },
-    Unlink { file: u8 },
+    Rename {
+        file: u8,
+        to: u8,
+    },
+    Unlink {
+        file: u8,
+    },
     /// The extended splice from `src` into `dst`.
-    Splice { src: u8, dst: u8, soff: u64, doff: u64, len: u64, flag: Flag },
+    Splice {
+        src: u8,
+        dst: u8,
+        soff: u64,
+        doff: u64,
+        len: u64,
+        flag: Flag,
+    },
     /// `copy_file_range(flags = 0)`.
-    CopyRange { src: u8, dst: u8, soff: u64, doff: u64, len: u64 },
+    CopyRange {
+        src: u8,
+        dst: u8,
+        soff: u64,
+        doff: u64,
+        len: u64,
+    },
     /// `FICLONERANGE` (`len` 0 = to the source's EOF).
-    Clone { src: u8, dst: u8, soff: u64, doff: u64, len: u64 },
+    Clone {
+        src: u8,
+        dst: u8,
+        soff: u64,
+        doff: u64,
+        len: u64,
+    },
     /// `FIDEDUPERANGE` with one destination.
-    Dedupe { src: u8, dst: u8, soff: u64, doff: u64, len: u64 },
+    Dedupe {
+        src: u8,
+        dst: u8,
+        soff: u64,
+        doff: u64,
+        len: u64,
+    },
     /// Crash to permitted state `pick` (clamped), after checking every permitted state.
-    Crash { pick: u8 },
+    Crash {
+        pick: u8,
+    },
     /// A media error on the block behind byte `off` of `file`.
-    Media { file: u8, off: u64 },
+    Media {
+        file: u8,
+        off: u64,
+    },
     /// The `n`th allocation from now fails with `ENOSPC`.
-    Enospc { n: u8 },
+    Enospc {
+        n: u8,
+    },
     /// A signal after `after` more chunks of byte copy.
-    Signal { after: u8 },
+    Signal {
+        after: u8,
+    },
     /// The server reboots (nfs-like; other models answer `EOPNOTSUPP`).
     Reboot,
 }
@@ -135,10 +199,18 @@ impl Op {
                 *size = h(*size);
                 c
             }
-            Op::Splice { soff, doff, len, .. }
-            | Op::CopyRange { soff, doff, len, .. }
-            | Op::Clone { soff, doff, len, .. }
-            | Op::Dedupe { soff, doff, len, .. } => {
+            Op::Splice {
+                soff, doff, len, ..
+            }
+            | Op::CopyRange {
+                soff, doff, len, ..
+            }
+            | Op::Clone {
+                soff, doff, len, ..
+            }
+            | Op::Dedupe {
+                soff, doff, len, ..
+            } => {
                 let c = *len > 1 || *soff > 0 || *doff > 0;
                 *len = h(*len).max(1);
                 *soff = h(*soff);
@@ -160,28 +232,67 @@ impl fmt::Debug for Op {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Op::Create { n } => write!(f, "Create(f{n})"),
-            Op::Pwrite { file, off, len, byte } => {
+            Op::Pwrite {
+                file,
+                off,
+                len,
+                byte,
+            } => {
                 write!(f, "Pwrite(#{file} {off}+{len} {byte:#04x})")
             }
             Op::Pread { file, off, len } => write!(f, "Pread(#{file} {off}+{len})"),
             Op::Truncate { file, size } => write!(f, "Truncate(#{file} {size})"),
             Op::Punch { file, off, len } => write!(f, "Punch(#{file} {off}+{len})"),
-            Op::Falloc { file, off, len, keep } => {
+            Op::Falloc {
+                file,
+                off,
+                len,
+                keep,
+            } => {
                 write!(f, "Falloc(#{file} {off}+{len} keep={keep})")
             }
             Op::Fsync { file } => write!(f, "Fsync(#{file})"),
             Op::Rename { file, to } => write!(f, "Rename(#{file} -> f{})", to % NAMES),
             Op::Unlink { file } => write!(f, "Unlink(#{file})"),
-            Op::Splice { src, dst, soff, doff, len, flag } => {
-                write!(f, "Splice(#{src}@{soff} -> #{dst}@{doff} len {len} {})", flag.word())
+            Op::Splice {
+                src,
+                dst,
+                soff,
+                doff,
+                len,
+                flag,
+            } => {
+                write!(
+                    f,
+                    "Splice(#{src}@{soff} -> #{dst}@{doff} len {len} {})",
+                    flag.word()
+                )
             }
-            Op::CopyRange { src, dst, soff, doff, len } => {
+            Op::CopyRange {
+                src,
+                dst,
+                soff,
+                doff,
+                len,
+            } => {
                 write!(f, "CopyRange(#{src}@{soff} -> #{dst}@{doff} len {len})")
             }
-            Op::Clone { src, dst, soff, doff, len } => {
+            Op::Clone {
+                src,
+                dst,
+                soff,
+                doff,
+                len,
+            } => {
                 write!(f, "Clone(#{src}@{soff} -> #{dst}@{doff} len {len})")
             }
-            Op::Dedupe { src, dst, soff, doff, len } => {
+            Op::Dedupe {
+                src,
+                dst,
+                soff,
+                doff,
+                len,
+            } => {
                 write!(f, "Dedupe(#{src}@{soff} -> #{dst}@{doff} len {len})")
             }
             Op::Crash { pick } => write!(f, "Crash({pick})"),
@@ -263,14 +374,26 @@ pub fn command(op: &Op, src: Option<&str>, dst: Option<&str>) -> String {
         Op::Fsync { .. } => "fsync".into(),
         Op::Rename { to, .. } => format!("mv {} f{}", dst.unwrap_or("?"), to % NAMES),
         Op::Unlink { .. } => format!("rm {}", dst.unwrap_or("?")),
-        Op::Splice { soff, doff, len, flag, .. } => {
+        Op::Splice {
+            soff,
+            doff,
+            len,
+            flag,
+            ..
+        } => {
             format!("splice -s {soff} -d {doff} -l {len} -F {} {s}", flag.word())
         }
-        Op::CopyRange { soff, doff, len, .. } => {
+        Op::CopyRange {
+            soff, doff, len, ..
+        } => {
             format!("copy_range -s {soff} -d {doff} -l {len} {s}")
         }
-        Op::Clone { soff, doff, len, .. } => format!("reflink {s} {soff} {doff} {len}"),
-        Op::Dedupe { soff, doff, len, .. } => format!("dedupe {s} {soff} {doff} {len}"),
+        Op::Clone {
+            soff, doff, len, ..
+        } => format!("reflink {s} {soff} {doff} {len}"),
+        Op::Dedupe {
+            soff, doff, len, ..
+        } => format!("dedupe {s} {soff} {doff} {len}"),
         Op::Crash { pick } => format!("crash {pick}"),
         Op::Media { off, .. } => format!("inject media {} {off}", dst.unwrap_or("?")),
         Op::Enospc { n } => format!("inject enospc {n}"),
@@ -329,12 +452,20 @@ pub fn length(cfg: &GenConfig) -> BoxedStrategy<u64> {
         1 => 1..64u64,
         3 => (1..5u64).prop_map(move |b| b * bs),
         2 => 1..n * bs / 2,
+        1 => n * bs / 2..=n * bs,
     ]
     .boxed()
 }
 
 fn copy_args(cfg: &GenConfig) -> BoxedStrategy<(u8, u8, u64, u64, u64)> {
-    (any::<u8>(), any::<u8>(), offset(cfg), offset(cfg), length(cfg)).boxed()
+    (
+        any::<u8>(),
+        any::<u8>(),
+        offset(cfg),
+        offset(cfg),
+        length(cfg),
+    )
+        .boxed()
 }
 
 /// One operation.
@@ -401,4 +532,153 @@ pub fn basic_op(cfg: &GenConfig) -> BoxedStrategy<Op> {
         1 => f().prop_map(|file| Op::Fsync { file }),
     ]
     .boxed()
+}
+
+// ---------------------------------------------------------------------- seeded generator
+
+/// The same distributions as [`ops`], drawn from a seeded `StdRng` (what `splicelab check`
+/// uses: several times faster than proptest's value trees, and replayable by seed).
+pub fn random_ops(cfg: &GenConfig, seed: u64) -> Vec<Op> {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let (bs, n) = (cfg.block, cfg.blocks);
+    let off = |rng: &mut rand::rngs::StdRng| -> u64 {
+        match rng.random_range(0..6) {
+            0..=2 => rng.random_range(0..n) * bs,
+            3 => ((rng.random_range(1..n) * bs) as i64 + rng.random_range(-2i64..=2)) as u64,
+            _ => rng.random_range(0..n * bs),
+        }
+    };
+    let len = |rng: &mut rand::rngs::StdRng| -> u64 {
+        match rng.random_range(0..7) {
+            0 => rng.random_range(1..64),
+            1..=3 => rng.random_range(1..5u64) * bs,
+            4 | 5 => rng.random_range(1..n * bs / 2),
+            _ => rng.random_range(n * bs / 2..=n * bs),
+        }
+    };
+    let fault_w = if cfg.faults { 1 } else { 0 };
+    // (weight, kind) as in `op`.
+    let table: [(u32, u8); 18] = [
+        (2, 0),
+        (8, 1),
+        (1, 2),
+        (2, 3),
+        (2, 4),
+        (1, 5),
+        (2, 6),
+        (1, 7),
+        (1, 8),
+        (9, 9),
+        (2, 10),
+        (3, 11),
+        (2, 12),
+        (fault_w, 13),
+        (fault_w, 14),
+        (fault_w, 15),
+        (fault_w, 16),
+        (fault_w, 17),
+    ];
+    let total: u32 = table.iter().map(|t| t.0).sum();
+    let count = rng.random_range(1..=cfg.max_ops.max(1));
+    let mut out = vec![Op::Create { n: 0 }, Op::Create { n: 1 }];
+    for _ in 0..count {
+        let mut pick = rng.random_range(0..total);
+        let kind = table
+            .iter()
+            .find(|t| {
+                if pick < t.0 {
+                    true
+                } else {
+                    pick -= t.0;
+                    false
+                }
+            })
+            .map_or(1, |t| t.1);
+        let f: u8 = rng.random();
+        let g: u8 = rng.random();
+        let op = match kind {
+            0 => Op::Create {
+                n: rng.random_range(0..NAMES),
+            },
+            1 => Op::Pwrite {
+                file: f,
+                off: off(&mut rng),
+                len: len(&mut rng),
+                byte: rng.random(),
+            },
+            2 => Op::Pread {
+                file: f,
+                off: off(&mut rng),
+                len: len(&mut rng),
+            },
+            3 => Op::Truncate {
+                file: f,
+                size: off(&mut rng),
+            },
+            4 => Op::Punch {
+                file: f,
+                off: off(&mut rng),
+                len: len(&mut rng),
+            },
+            5 => Op::Falloc {
+                file: f,
+                off: off(&mut rng),
+                len: len(&mut rng),
+                keep: rng.random(),
+            },
+            6 => Op::Fsync { file: f },
+            7 => Op::Rename {
+                file: f,
+                to: rng.random_range(0..NAMES),
+            },
+            8 => Op::Unlink { file: f },
+            9 => Op::Splice {
+                src: f,
+                dst: g,
+                soff: off(&mut rng),
+                doff: off(&mut rng),
+                len: len(&mut rng),
+                flag: Flag::ALL[rng.random_range(0..3)],
+            },
+            10 => Op::CopyRange {
+                src: f,
+                dst: g,
+                soff: off(&mut rng),
+                doff: off(&mut rng),
+                len: len(&mut rng),
+            },
+            11 => {
+                let (soff, doff, l) = (off(&mut rng), off(&mut rng), len(&mut rng));
+                Op::Clone {
+                    src: f,
+                    dst: g,
+                    soff,
+                    doff,
+                    len: if rng.random_range(0..4) == 0 { 0 } else { l },
+                }
+            }
+            12 => Op::Dedupe {
+                src: f,
+                dst: g,
+                soff: off(&mut rng),
+                doff: off(&mut rng),
+                len: len(&mut rng),
+            },
+            13 => Op::Crash { pick: rng.random() },
+            14 => Op::Media {
+                file: f,
+                off: off(&mut rng),
+            },
+            15 => Op::Enospc {
+                n: rng.random_range(1..4),
+            },
+            16 => Op::Signal {
+                after: rng.random_range(0..3),
+            },
+            _ => Op::Reboot,
+        };
+        out.push(op);
+    }
+    out
 }

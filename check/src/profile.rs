@@ -83,7 +83,8 @@ impl Profile {
 
     /// The virtual time one chunk of byte copy may hold an inode lock (spec §6.7): read
     /// and write of one chunk, a memory copy of it, and for a network model the round trips
-    /// and transfers, plus a quarter for slack and a few metadata operations.
+    /// and transfers, plus an eighth for slack and one more operation. (A hold of two chunks
+    /// is twice that less the slack, so a lock held across chunks shows.)
     pub fn chunk_hold_bound(&self) -> Nanos {
         let c = &self.cost;
         let k = self.chunk;
@@ -92,7 +93,7 @@ impl Profile {
             + CostModel::transfer(k, c.mem_copy_bps)
             + 2 * c.rpc_rtt_ns
             + 2 * CostModel::transfer(k, c.net_bps);
-        one + one / 4 + c.metadata(4)
+        one + one / 8 + c.per_op_ns
     }
 
     /// The virtual time a remap of `extents` extents may hold the inode locks: O(extents),
@@ -131,5 +132,8 @@ pub fn spec_for(model: &str) -> String {
 
 /// Every model `fs_models::spec::MODELS` lists, as check specs.
 pub fn all_specs() -> Vec<String> {
-    fs_models::spec::MODELS.iter().map(|m| spec_for(m)).collect()
+    fs_models::spec::MODELS
+        .iter()
+        .map(|m| spec_for(m))
+        .collect()
 }

@@ -201,10 +201,10 @@ impl Reference {
         if old == new {
             return;
         }
-        if let Some(v) = self.files.remove(old) {
-            if let Some(t) = self.files.insert(new.to_string(), v) {
-                self.forget(t.id);
-            }
+        if let Some(v) = self.files.remove(old)
+            && let Some(t) = self.files.insert(new.to_string(), v)
+        {
+            self.forget(t.id);
         }
     }
 
@@ -258,7 +258,9 @@ impl Reference {
     /// fallocate, a copy into it): sharing promises about them no longer hold, but an
     /// unshared block stays unshared.
     pub fn content_changed(&mut self, file: FileId, b0: u64, b1: u64) {
-        self.cut(file, b0, b1, |t| matches!(t.class, Class::SharedWith { .. }));
+        self.cut(file, b0, b1, |t| {
+            matches!(t.class, Class::SharedWith { .. })
+        });
         self.cut_pointers(file, b0, b1);
     }
 

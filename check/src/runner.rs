@@ -1,22 +1,20 @@
 //! The case runner behind `splicelab check`: seeded, shardable, shrinking.
 //!
 //! Case `k` of a run with seed `S` generates its operation sequence from seed `S + k`
-//! (wrapping) with proptest's strategies and a ChaCha generator, so
+//! (wrapping) with [`random_ops`] (the distributions of the proptest strategies, drawn from
+//! a seeded `StdRng`), so
 //! `splicelab check --seed S+k --cases 1` replays exactly that case. `--shard I/N` runs the
 //! cases with `k % N == I`: shards partition the cases of one seed, so a batch system (a CI
 //! matrix, a Kubernetes indexed job, `cargo nextest --partition`) can fan one run out.
 //!
-//! A failing case is shrunk: first by proptest's value tree (dropping operations and
-//! simplifying operands), then by a simple pass that drops single operations and halves
-//! lengths and offsets while the failure persists.
+//! A failing case is shrunk by delta debugging: dropping runs of operations (halving the
+//! run down to single operations), then halving lengths and offsets, while the failure
+//! persists.
 
 use std::time::{Duration, Instant};
 
-use proptest::strategy::{Strategy, ValueTree};
-use proptest::test_runner::{Config as PtConfig, RngAlgorithm, TestRng, TestRunner};
-
 use crate::harness::{Config, Counters, Failure, run_with};
-use crate::ops::{GenConfig, Op, ops};
+use crate::ops::{GenConfig, Op, random_ops};
 use crate::profile::Profile;
 
 /// What to run.
@@ -89,93 +87,66 @@ impl Outcome {
     }
 }
 
-/// 32 seed bytes for ChaCha from a 64-bit seed (splitmix64).
-fn seed_bytes(seed: u64) -> [u8; 32] {
-    let mut z = seed;
-    let mut out = [0u8; 32];
-    for chunk in out.chunks_mut(8) {
-        z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut x = z;
-        x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        chunk.copy_from_slice(&(x ^ (x >> 31)).to_le_bytes());
-    }
-    out
-}
-
 /// The generator configuration for `spec`.
+///
+/// # Errors
+/// A bad spec.
 pub fn gen_config(spec: &str, max_ops: usize) -> Result<GenConfig, String> {
     let fs = fs_models::spec::make(spec)?;
     let p = Profile::of(spec, &*fs);
     Ok(GenConfig::new(p.block.max(4096), max_ops))
 }
 
-/// The operation sequence of case seed `seed` for `spec` (deterministic), with its value
-/// tree for shrinking.
+/// The operation sequence of case seed `seed` for `spec` (deterministic).
 ///
 /// # Errors
 /// A bad spec.
-pub fn generate(
-    spec: &str,
-    seed: u64,
-    max_ops: usize,
-) -> Result<impl ValueTree<Value = Vec<Op>>, String> {
-    let cfg = gen_config(spec, max_ops)?;
-    let mut runner = TestRunner::new_with_rng(
-        PtConfig::default(),
-        TestRng::from_seed(RngAlgorithm::ChaCha, &seed_bytes(seed)),
-    );
-    ops(&cfg)
-        .new_tree(&mut runner)
-        .map_err(|e| format!("generating case: {e}"))
+pub fn generate(spec: &str, seed: u64, max_ops: usize) -> Result<Vec<Op>, String> {
+    Ok(random_ops(&gen_config(spec, max_ops)?, seed))
 }
 
-/// Shrinks a failing sequence: proptest's value tree first, then dropping single
-/// operations and halving operands. Returns the smallest failing sequence and its failure.
+/// Shrinks a failing sequence (delta debugging): drops runs of operations, halving the run
+/// length down to single operations, then halves operands, while the failure persists
+/// (the two creates at the front stay). Returns the smallest failing sequence and its
+/// failure.
 pub fn shrink(
     spec: &str,
-    mut tree: impl ValueTree<Value = Vec<Op>>,
+    ops: Vec<Op>,
     first: Failure,
     config: Config,
     max_runs: u32,
 ) -> (Vec<Op>, Failure) {
-    let mut best = (tree.current(), first);
+    let mut best = (ops, first);
     let mut runs = 0u32;
     let fails = |ops: &[Op], runs: &mut u32| -> Option<Failure> {
         *runs += 1;
         run_with(spec, ops, config).err()
     };
-    if tree.simplify() {
-        while runs < max_runs {
-            let cur = tree.current();
-            match fails(&cur, &mut runs) {
-                Some(f) => {
-                    best = (cur, f);
-                    if !tree.simplify() {
-                        break;
-                    }
-                }
-                None => {
-                    if !tree.complicate() {
-                        break;
-                    }
-                }
-            }
-        }
-    }
-    // A simple pass: drop one operation, or halve one, while it still fails.
+    // The failure happened at some step: nothing after it matters.
     let mut changed = true;
     while changed && runs < max_runs {
         changed = false;
+        let mut chunk = (best.0.len() / 2).max(1);
+        while chunk >= 1 && runs < max_runs {
+            let mut i = 2.min(best.0.len());
+            while i < best.0.len() && runs < max_runs {
+                let mut cand = best.0.clone();
+                let end = (i + chunk).min(cand.len());
+                cand.drain(i..end);
+                if let Some(f) = fails(&cand, &mut runs) {
+                    best = (cand, f);
+                    changed = true;
+                } else {
+                    i += chunk;
+                }
+            }
+            if chunk == 1 {
+                break;
+            }
+            chunk /= 2;
+        }
         let mut i = 0;
         while i < best.0.len() && runs < max_runs {
-            let mut cand = best.0.clone();
-            cand.remove(i);
-            if let Some(f) = fails(&cand, &mut runs) {
-                best = (cand, f);
-                changed = true;
-                continue;
-            }
             if let Some(h) = best.0[i].halved() {
                 let mut cand = best.0.clone();
                 cand[i] = h;
@@ -202,8 +173,8 @@ pub fn run(opts: &Options, mut progress: impl FnMut(u64, u64)) -> Outcome {
     for &k in &mine {
         let seed = opts.seed.wrapping_add(k);
         for spec in &opts.specs {
-            let tree = match generate(spec, seed, opts.max_ops) {
-                Ok(t) => t,
+            let ops = match generate(spec, seed, opts.max_ops) {
+                Ok(o) => o,
                 Err(message) => {
                     out.failure = Some(CaseFailure {
                         case: k,
@@ -221,13 +192,13 @@ pub fn run(opts: &Options, mut progress: impl FnMut(u64, u64)) -> Outcome {
                     return out;
                 }
             };
-            let ops = tree.current();
             out.cases += 1;
             match run_with(spec, &ops, opts.config) {
                 Ok(c) => out.counters += c,
                 Err(f) => {
                     out.counters.steps += ops.len() as u64;
-                    let (shrunk, failure) = shrink(spec, tree, f, opts.config, opts.shrink_runs);
+                    let (shrunk, failure) =
+                        shrink(spec, ops.clone(), f, opts.config, opts.shrink_runs);
                     out.failure = Some(CaseFailure {
                         case: k,
                         seed,
@@ -254,9 +225,9 @@ mod tests {
 
     #[test]
     fn generation_is_deterministic() {
-        let a = generate("plain", 42, 20).unwrap().current();
-        let b = generate("plain", 42, 20).unwrap().current();
-        let c = generate("plain", 43, 20).unwrap().current();
+        let a = generate("plain", 42, 20).unwrap();
+        let b = generate("plain", 42, 20).unwrap();
+        let c = generate("plain", 43, 20).unwrap();
         assert_eq!(a, b);
         assert_ne!(a, c);
     }

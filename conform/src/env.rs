@@ -14,8 +14,8 @@
 
 use std::io;
 
-use host::mounts::{DEFAULT_SIZE, RealFs, TestTree};
 use host::Linux;
+use host::mounts::{DEFAULT_SIZE, RealFs, TestTree};
 use syscall::Process;
 use syscall::api::Syscalls;
 use vfs::sync::Arc;
@@ -83,9 +83,13 @@ pub fn sim_process(model: &str, small_fs: Option<u64>) -> Result<Process, String
     let err = |e: vfs::errno::Errno| format!("mounting the simulator: {e:?}");
     vfs.mount("/", fs_models::spec::make("tmpfs-like")?)
         .map_err(err)?;
-    vfs.mount("/m", fs_models::spec::make(&spec_with_size(model, small_fs))?)
+    vfs.mount(
+        "/m",
+        fs_models::spec::make(&spec_with_size(model, small_fs))?,
+    )
+    .map_err(err)?;
+    vfs.mount("/o", fs_models::spec::make(model)?)
         .map_err(err)?;
-    vfs.mount("/o", fs_models::spec::make(model)?).map_err(err)?;
     Ok(Process::new(vfs, 1))
 }
 
@@ -243,7 +247,12 @@ fn xfs_flush_inodegc(dir: &std::ffi::CStr) {
         pad64: [0; 12],
     };
     // SAFETY: `dir` is a NUL-terminated path; the descriptor is closed below.
-    let fd = unsafe { libc::open(dir.as_ptr(), libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC) };
+    let fd = unsafe {
+        libc::open(
+            dir.as_ptr(),
+            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        )
+    };
     if fd < 0 {
         return;
     }
@@ -261,4 +270,37 @@ pub fn sim_dirs(p: &mut Process, dirs: &Dirs) -> Result<(), String> {
             .map_err(|e| format!("simulator mkdir {d}: {e:?}"))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn xfs_eofblocks_matches_the_abi() {
+        assert_eq!(std::mem::size_of::<XfsEofblocks>(), 128);
+        assert_eq!(
+            XFS_IOC_FREE_EOFBLOCKS >> 16 & 0x3fff,
+            128,
+            "size field of _IOR"
+        );
+    }
+
+    #[test]
+    fn pairs_and_specs() {
+        assert_eq!(pair_by_name("xfs").unwrap().model, "xfs-like");
+        assert_eq!(
+            pair_by_name("xfs-noreflink").unwrap().model,
+            "xfs-like:reflink=0"
+        );
+        assert!(pair_by_name("zfs").is_none());
+        assert_eq!(
+            spec_with_size("xfs-like:reflink=0", Some(8)),
+            "xfs-like:reflink=0,size=8"
+        );
+        assert_eq!(spec_with_size("btrfs-like", Some(8)), "btrfs-like:size=8");
+        for p in PAIRS {
+            sim_process(p.model, Some(8 << 20)).unwrap();
+        }
+    }
 }

@@ -4,13 +4,13 @@
 //! - [`scenario`]: scenarios as lists of steps with raw Linux arguments and symbolic
 //!   descriptors, with a text form that can be replayed;
 //! - [`runner`]: runs a scenario over any [`syscall::Syscalls`];
-//! - [`observe`]: what is compared, and the normalisations (N1–N7);
+//! - [`observe`]: what is compared, and the normalisations (N1–N8);
 //! - [`compare`]: the first divergence between two runs;
 //! - [`env`]: the real side (a [`host::TestTree`] + [`host::Linux`]) and the simulated side
 //!   (a [`syscall::Process`] over the matching model), paired as in [`env::PAIRS`];
 //! - [`scenarios`]: the hand-written suite;
 //! - [`random`]: seeded random sequences with shrinking;
-//! - [`report`]: `docs/conformance.md`.
+//! - [`report`]: the suite per filesystem, rendered as `docs/conformance.md`.
 //!
 //! Everything that touches the real side needs root (it mounts filesystems).
 
@@ -126,7 +126,8 @@ pub fn transcript(sc: &Scenario, c: &CaseOutcome) -> String {
                 if fa == fb {
                     out += &format!("          {name}: {fa}\n");
                 } else {
-                    out += &format!("       !! {name}: kernel {fa}\n       !! {name}: model  {fb}\n");
+                    out +=
+                        &format!("       !! {name}: kernel {fa}\n       !! {name}: model  {fb}\n");
                 }
             }
         }

@@ -190,7 +190,11 @@ pub fn step(r: &mut Rng) -> Step {
             fd: fd(r),
             mode: r.pick(FALLOC_MODES),
             off: if r.pct(4) { -1 } else { offset(r) as i64 },
-            len: if r.pct(4) { 0 } else { small_len(r).max(1) as i64 },
+            len: if r.pct(4) {
+                0
+            } else {
+                small_len(r).max(1) as i64
+            },
         },
         36..=47 => Step::CopyFileRange {
             fd_in: fd(r),
@@ -238,7 +242,9 @@ pub fn step(r: &mut Rng) -> Step {
             flags: open_flags(r),
         },
         92 => Step::Close { fd: fd(r) },
-        93 => Step::Unlink { path: path(r, true) },
+        93 => Step::Unlink {
+            path: path(r, true),
+        },
         94 => Step::Rename {
             from: path(r, false),
             to: path(r, true),
@@ -313,51 +319,133 @@ fn simpler(step: &Step) -> Vec<Step> {
     match step {
         Step::Pwrite { fd, off, len, fill } => {
             for o in nums_i(*off) {
-                out.push(Step::Pwrite { fd: *fd, off: o, len: *len, fill: *fill });
+                out.push(Step::Pwrite {
+                    fd: *fd,
+                    off: o,
+                    len: *len,
+                    fill: *fill,
+                });
             }
             for l in nums_u(*len) {
-                out.push(Step::Pwrite { fd: *fd, off: *off, len: l, fill: *fill });
+                out.push(Step::Pwrite {
+                    fd: *fd,
+                    off: *off,
+                    len: l,
+                    fill: *fill,
+                });
             }
             if *fill != Fill::Byte(0x61) {
-                out.push(Step::Pwrite { fd: *fd, off: *off, len: *len, fill: Fill::Byte(0x61) });
+                out.push(Step::Pwrite {
+                    fd: *fd,
+                    off: *off,
+                    len: *len,
+                    fill: Fill::Byte(0x61),
+                });
             }
         }
-        Step::CopyFileRange { fd_in, off_in, fd_out, off_out, len, flags } => {
+        Step::CopyFileRange {
+            fd_in,
+            off_in,
+            fd_out,
+            off_out,
+            len,
+            flags,
+        } => {
             for l in nums_u(*len) {
-                out.push(Step::CopyFileRange { fd_in: *fd_in, off_in: *off_in, fd_out: *fd_out, off_out: *off_out, len: l, flags: *flags });
+                out.push(Step::CopyFileRange {
+                    fd_in: *fd_in,
+                    off_in: *off_in,
+                    fd_out: *fd_out,
+                    off_out: *off_out,
+                    len: l,
+                    flags: *flags,
+                });
             }
             if let Some(v) = off_in {
                 for o in nums_i(*v) {
-                    out.push(Step::CopyFileRange { fd_in: *fd_in, off_in: Some(o), fd_out: *fd_out, off_out: *off_out, len: *len, flags: *flags });
+                    out.push(Step::CopyFileRange {
+                        fd_in: *fd_in,
+                        off_in: Some(o),
+                        fd_out: *fd_out,
+                        off_out: *off_out,
+                        len: *len,
+                        flags: *flags,
+                    });
                 }
             }
             if let Some(v) = off_out {
                 for o in nums_i(*v) {
-                    out.push(Step::CopyFileRange { fd_in: *fd_in, off_in: *off_in, fd_out: *fd_out, off_out: Some(o), len: *len, flags: *flags });
+                    out.push(Step::CopyFileRange {
+                        fd_in: *fd_in,
+                        off_in: *off_in,
+                        fd_out: *fd_out,
+                        off_out: Some(o),
+                        len: *len,
+                        flags: *flags,
+                    });
                 }
             }
         }
-        Step::Ficlonerange { dst, src, src_off, len, dst_off } => {
+        Step::Ficlonerange {
+            dst,
+            src,
+            src_off,
+            len,
+            dst_off,
+        } => {
             for l in nums_u(*len) {
-                out.push(Step::Ficlonerange { dst: *dst, src: *src, src_off: *src_off, len: l, dst_off: *dst_off });
+                out.push(Step::Ficlonerange {
+                    dst: *dst,
+                    src: *src,
+                    src_off: *src_off,
+                    len: l,
+                    dst_off: *dst_off,
+                });
             }
             for o in nums_u(*src_off) {
-                out.push(Step::Ficlonerange { dst: *dst, src: *src, src_off: o, len: *len, dst_off: *dst_off });
+                out.push(Step::Ficlonerange {
+                    dst: *dst,
+                    src: *src,
+                    src_off: o,
+                    len: *len,
+                    dst_off: *dst_off,
+                });
             }
             for o in nums_u(*dst_off) {
-                out.push(Step::Ficlonerange { dst: *dst, src: *src, src_off: *src_off, len: *len, dst_off: o });
+                out.push(Step::Ficlonerange {
+                    dst: *dst,
+                    src: *src,
+                    src_off: *src_off,
+                    len: *len,
+                    dst_off: o,
+                });
             }
         }
-        Step::Dedupe { src, off, len, dests } => {
+        Step::Dedupe {
+            src,
+            off,
+            len,
+            dests,
+        } => {
             if dests.len() > 1 {
                 for i in 0..dests.len() {
                     let mut d = dests.clone();
                     d.remove(i);
-                    out.push(Step::Dedupe { src: *src, off: *off, len: *len, dests: d });
+                    out.push(Step::Dedupe {
+                        src: *src,
+                        off: *off,
+                        len: *len,
+                        dests: d,
+                    });
                 }
             }
             for l in nums_u(*len) {
-                out.push(Step::Dedupe { src: *src, off: *off, len: l, dests: dests.clone() });
+                out.push(Step::Dedupe {
+                    src: *src,
+                    off: *off,
+                    len: l,
+                    dests: dests.clone(),
+                });
             }
         }
         Step::Ftruncate { fd, len } => {
@@ -367,15 +455,29 @@ fn simpler(step: &Step) -> Vec<Step> {
         }
         Step::Fallocate { fd, mode, off, len } => {
             for o in nums_i(*off) {
-                out.push(Step::Fallocate { fd: *fd, mode: *mode, off: o, len: *len });
+                out.push(Step::Fallocate {
+                    fd: *fd,
+                    mode: *mode,
+                    off: o,
+                    len: *len,
+                });
             }
             for l in nums_i(*len) {
-                out.push(Step::Fallocate { fd: *fd, mode: *mode, off: *off, len: l });
+                out.push(Step::Fallocate {
+                    fd: *fd,
+                    mode: *mode,
+                    off: *off,
+                    len: l,
+                });
             }
         }
         Step::Pread { fd, off, len } => {
             for l in nums_u(*len) {
-                out.push(Step::Pread { fd: *fd, off: *off, len: l });
+                out.push(Step::Pread {
+                    fd: *fd,
+                    off: *off,
+                    len: l,
+                });
             }
         }
         _ => {}
@@ -391,7 +493,12 @@ fn diverges(real: &mut RealSide, pair: Pair, sc: &Scenario) -> Option<Divergence
 
 /// Shrinks a diverging scenario: cut after the diverging step, drop steps one by one,
 /// then simplify arguments, as long as it still diverges. At most `budget` runs.
-pub fn shrink(real: &mut RealSide, pair: Pair, sc: &Scenario, budget: usize) -> (Scenario, Divergence) {
+pub fn shrink(
+    real: &mut RealSide,
+    pair: Pair,
+    sc: &Scenario,
+    budget: usize,
+) -> (Scenario, Divergence) {
     let mut best = sc.clone();
     let mut div = diverges(real, pair, &best).expect("shrink needs a diverging scenario");
     let mut runs = 1;
@@ -421,7 +528,10 @@ pub fn shrink(real: &mut RealSide, pair: Pair, sc: &Scenario, budget: usize) -> 
                     break;
                 }
                 let mut t = best.clone();
-                t.lines[i] = Line { step: cand, cmp: t.lines[i].cmp };
+                t.lines[i] = Line {
+                    step: cand,
+                    cmp: t.lines[i].cmp,
+                };
                 runs += 1;
                 if let Some(d) = diverges(real, pair, &t) {
                     t.lines.truncate(d.step + 1);
@@ -434,7 +544,11 @@ pub fn shrink(real: &mut RealSide, pair: Pair, sc: &Scenario, budget: usize) -> 
         }
     }
     best.name = format!("{}-shrunk", sc.name);
-    best.about = format!("shrunk from {} ({} steps) in {runs} runs", sc.name, sc.lines.len());
+    best.about = format!(
+        "shrunk from {} ({} steps) in {runs} runs",
+        sc.name,
+        sc.lines.len()
+    );
     (best, div)
 }
 
@@ -523,9 +637,19 @@ mod tests {
 
     #[test]
     fn simpler_steps_are_smaller() {
-        let s = Step::Pwrite { fd: FdRef::Slot(0), off: 5000, len: 9000, fill: Fill::Pattern(1) };
+        let s = Step::Pwrite {
+            fd: FdRef::Slot(0),
+            off: 5000,
+            len: 9000,
+            fill: Fill::Pattern(1),
+        };
         let v = simpler(&s);
-        assert!(v.contains(&Step::Pwrite { fd: FdRef::Slot(0), off: 0, len: 9000, fill: Fill::Pattern(1) }));
+        assert!(v.contains(&Step::Pwrite {
+            fd: FdRef::Slot(0),
+            off: 0,
+            len: 9000,
+            fill: Fill::Pattern(1)
+        }));
         assert!(!v.contains(&s));
     }
 }

@@ -107,22 +107,23 @@ impl Runner<'_> {
                     .write(self.fd(*fd), &d)
                     .map(|n| Ret::Count(n as u64))
             }
-            Step::Pread { fd, off, len } => self
-                .sys
-                .pread(self.fd(*fd), *len as usize, *off)
-                .map(|d| Ret::Data {
-                    len: d.len(),
-                    hash: hash_data(&d),
-                }),
-            Step::Read { fd, len } => self.sys.read(self.fd(*fd), *len as usize).map(|d| {
-                Ret::Data {
-                    len: d.len(),
-                    hash: hash_data(&d),
-                }
-            }),
-            Step::Ftruncate { fd, len } => {
-                self.sys.ftruncate(self.fd(*fd), *len).map(|_| Ret::Ok)
+            Step::Pread { fd, off, len } => {
+                self.sys
+                    .pread(self.fd(*fd), *len as usize, *off)
+                    .map(|d| Ret::Data {
+                        len: d.len(),
+                        hash: hash_data(&d),
+                    })
             }
+            Step::Read { fd, len } => {
+                self.sys
+                    .read(self.fd(*fd), *len as usize)
+                    .map(|d| Ret::Data {
+                        len: d.len(),
+                        hash: hash_data(&d),
+                    })
+            }
+            Step::Ftruncate { fd, len } => self.sys.ftruncate(self.fd(*fd), *len).map(|_| Ret::Ok),
             Step::Fallocate { fd, mode, off, len } => self
                 .sys
                 .fallocate(self.fd(*fd), *mode, *off, *len)
@@ -133,14 +134,10 @@ impl Runner<'_> {
                 let (a, b) = (self.dirs.abs(from), self.dirs.abs(to));
                 self.sys.rename(&a, &b).map(|_| Ret::Ok)
             }
-            Step::Mkdir { path } => self
-                .sys
-                .mkdir(&self.dirs.abs(path), 0o755)
-                .map(|_| Ret::Ok),
-            Step::Lseek { fd, off, whence } => self
-                .sys
-                .lseek(self.fd(*fd), *off, *whence)
-                .map(Ret::Offset),
+            Step::Mkdir { path } => self.sys.mkdir(&self.dirs.abs(path), 0o755).map(|_| Ret::Ok),
+            Step::Lseek { fd, off, whence } => {
+                self.sys.lseek(self.fd(*fd), *off, *whence).map(Ret::Offset)
+            }
             Step::CopyFileRange {
                 fd_in,
                 off_in,
@@ -151,9 +148,14 @@ impl Runner<'_> {
             } => {
                 let (mut i, mut o) = (*off_in, *off_out);
                 let (fi, fo) = (self.fd(*fd_in), self.fd(*fd_out));
-                let n =
-                    self.sys
-                        .copy_file_range(fi, i.as_mut(), fo, o.as_mut(), *len as usize, *flags)?;
+                let n = self.sys.copy_file_range(
+                    fi,
+                    i.as_mut(),
+                    fo,
+                    o.as_mut(),
+                    *len as usize,
+                    *flags,
+                )?;
                 Ok(Ret::Copied {
                     n: n as u64,
                     off_in: i,
@@ -229,10 +231,7 @@ impl Runner<'_> {
                 if calls > FILL_MAX_CALLS {
                     return Ok(Ret::Count(size));
                 }
-                match self
-                    .sys
-                    .pwrite(fd, &Data::fill(0x5a, chunk), size as i64)
-                {
+                match self.sys.pwrite(fd, &Data::fill(0x5a, chunk), size as i64) {
                     Ok(n) if n as u64 == chunk => {}
                     // A short write: the filesystem is nearly full; the next call says so.
                     Ok(_) => {}
@@ -252,6 +251,12 @@ impl Runner<'_> {
         // are written back, so one file's extents depend on another file's write-back.
         for (_, abs) in files {
             sync_file(&mut *self.sys, abs);
+        }
+        // Files reachable only through a descriptor (unlinked while open) too.
+        for &fd in self.slots.values() {
+            let _ = self
+                .sys
+                .fiemap(fd, 0, u64::MAX, syscall::api::fiemap_req::FLAG_SYNC);
         }
         for (label, abs) in files {
             snap.files
@@ -301,8 +306,8 @@ pub fn run(
     let mut out = Vec::with_capacity(sc.lines.len());
     for line in &sc.lines {
         let outcome = r.step(&line.step);
-        let snap = (observe && line.cmp == Cmp::Exact && line.step.mutates())
-            .then(|| r.snapshot(&files));
+        let snap =
+            (observe && line.cmp == Cmp::Exact && line.step.mutates()).then(|| r.snapshot(&files));
         out.push(StepRecord { outcome, snap });
     }
     for fd in std::mem::take(&mut r.opened) {

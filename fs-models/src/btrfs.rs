@@ -245,9 +245,10 @@ impl Flavor for Btrfs {
             truncate_zeroes_tail: false,
             keep_size_falloc_zeroes_tail: true,
             btrfs_seek: true,
-            seek_sees_read_unwritten: false,
             zero_eof_allocates: true,
-            fiemap_xattr: false,
+            punch_zeroes_unwritten: true,
+            inline_max: self.max_inline,
+            ..crate::local::Quirks::default()
         }
     }
 

@@ -80,6 +80,15 @@ pub struct Quirks {
     /// `FIEMAP_FLAG_XATTR` is accepted (XFS maps the attribute fork; the models keep no
     /// extended attributes, so the answer is no extents). Elsewhere `EBADR`.
     pub fiemap_xattr: bool,
+    /// Punching a partial block that is preallocated writes zeroes into it (btrfs); XFS
+    /// leaves it unwritten.
+    pub punch_zeroes_unwritten: bool,
+    /// With `zero_eof_allocates`: the largest hole-only small file that becomes inline
+    /// when zeroed ([`Image::inline_max`]; btrfs `max_inline`).
+    pub inline_max: u64,
+    /// `fallocate` over blocks an earlier `fallocate` left unwritten initialises them,
+    /// so they become data (tmpfs: `SGP_FALLOC` on a `!uptodate` folio).
+    pub falloc_initializes_unwritten: bool,
 }
 
 impl Default for Quirks {
@@ -93,6 +102,9 @@ impl Default for Quirks {
             seek_sees_read_unwritten: false,
             zero_eof_allocates: false,
             fiemap_xattr: false,
+            punch_zeroes_unwritten: false,
+            inline_max: 0,
+            falloc_initializes_unwritten: false,
         }
     }
 }
@@ -201,6 +213,7 @@ impl<F: Flavor> LocalFs<F> {
     pub fn new(flavor: F, opts: LocalOptions) -> LocalFs<F> {
         let mut img = Image::new(opts.block_size, opts.size / opts.block_size);
         img.zero_eof_allocates = flavor.quirks().zero_eof_allocates;
+        img.inline_max = flavor.quirks().inline_max;
         let mut journal = Journal::new(&img, flavor.atomicity());
         journal.max_pending = opts.journal_ops;
         LocalFs {
@@ -378,13 +391,16 @@ impl<F: Flavor> FileSystem for LocalFs<F> {
                     if zero_tail {
                         img.zero_eof_tail(ino, ow)?;
                     }
+                    if q.falloc_initializes_unwritten {
+                        img.mark_written(ino, off / bs, end.div_ceil(bs));
+                    }
                     img.preallocate(ino, off, len, keep)?;
                     img.set_tag(ino, PREALLOC_TAG, 1);
                     Ok(())
                 }
                 PUNCH_HOLE => {
                     img.forget_cached(ino, off / bs, end.div_ceil(bs));
-                    img.punch(ino, off, len, ow)
+                    img.punch_with(ino, off, len, ow, q.punch_zeroes_unwritten)
                 }
                 ZERO_RANGE => {
                     img.forget_cached(ino, off / bs, end.div_ceil(bs));
@@ -412,6 +428,9 @@ impl<F: Flavor> FileSystem for LocalFs<F> {
                         if size.saturating_add(len) > max {
                             return Err(Errno::EFBIG);
                         }
+                        // XFS grows the file first, which zeroes the EOF block's tail
+                        // (copied on write if shared), then shifts.
+                        img.zero_eof_tail(ino, ow)?;
                         img.insert_range(ino, off, len)
                     }
                 }
@@ -420,9 +439,9 @@ impl<F: Flavor> FileSystem for LocalFs<F> {
                         img.zero_eof_tail(ino, ow)?;
                     }
                     img.unshare(ino, off, len)?;
-                    if !keep && end > size {
-                        img.inode_mut(ino)?.size = end;
-                    }
+                    // XFS (6.12+ xfs_falloc_unshare_range) also allocates the range's holes.
+                    img.preallocate(ino, off, len, keep)?;
+                    img.set_tag(ino, PREALLOC_TAG, 1);
                     Ok(())
                 }
                 _ => Err(Errno::EOPNOTSUPP),

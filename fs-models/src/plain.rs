@@ -39,16 +39,12 @@ impl Flavor for Plain {
         false
     }
 
-    /// tmpfs allocates and punches only (`shmem_fallocate`); ext4 also zeroes, collapses
-    /// and inserts ranges (`ext4_fallocate`).
+    /// Allocation and punching only (tmpfs: `shmem_fallocate`; the plain baseline keeps
+    /// the same minimal set). tmpfs initialises a page an earlier `fallocate` left
+    /// `!uptodate` when `fallocate` covers it again.
     fn quirks(&self) -> crate::local::Quirks {
-        use vfs::fs::falloc_flags::*;
         crate::local::Quirks {
-            fallocate_modes: if self.tmpfs {
-                PUNCH_HOLE
-            } else {
-                PUNCH_HOLE | ZERO_RANGE | COLLAPSE_RANGE | INSERT_RANGE
-            },
+            falloc_initializes_unwritten: self.tmpfs,
             ..crate::local::Quirks::default()
         }
     }

@@ -191,7 +191,9 @@ impl Syscalls for Process {
         } else {
             self.vfs.resolve(path)?
         };
-        let st = mnt.fs.getattr(ino)?;
+        // A racing unlink may evict the inode right after the lookup: it came first.
+        let gone = |e| if e == Errno::ESTALE { Errno::ENOENT } else { e };
+        let st = mnt.fs.getattr(ino).map_err(gone)?;
         if st.kind == FileKind::Directory && (mode.write || flags & o::TRUNC != 0) {
             return Err(Errno::EISDIR);
         }
@@ -212,6 +214,9 @@ impl Syscalls for Process {
             mnt.fs.truncate(&self.task, ino, 0)?;
         }
         let f = OpenFile::new(mnt, inode, mode, path.to_string());
+        // An unlink racing this open may have evicted the inode between the lookup and the
+        // open count (Linux's dentry reference closes that window): the unlink came first.
+        f.stat().map_err(gone)?;
         self.install(f)
     }
 
@@ -322,7 +327,8 @@ impl Syscalls for Process {
         }
         // FALLOC_FL_WRITE_ZEROES (Linux 6.17+): known to the VFS, implemented by no model.
         const WRITE_ZEROES: u32 = 0x80;
-        let ops = PUNCH_HOLE | COLLAPSE_RANGE | ZERO_RANGE | INSERT_RANGE | UNSHARE_RANGE | WRITE_ZEROES;
+        let ops =
+            PUNCH_HOLE | COLLAPSE_RANGE | ZERO_RANGE | INSERT_RANGE | UNSHARE_RANGE | WRITE_ZEROES;
         if mode & !(ops | KEEP_SIZE) != 0 {
             return Err(Errno::EOPNOTSUPP);
         }

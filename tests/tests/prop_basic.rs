@@ -1,11 +1,14 @@
-//! Property 1 and 5 on the basic data operations: random sequences of pwrite, pread,
+//! Properties 1 and 5 on the basic data operations: random sequences of pwrite, pread,
 //! truncate, fpunch, fallocate and fsync agree with the byte-vector reference model, and
-//! fsck passes after every step. Shrunk failures print a replayable script.
+//! fsck passes after every step, on every model. Shrunk failures print a replayable script.
+//! (`state_machine.rs` adds copies, sharing, namespace changes and faults.)
 //!
-//! Deeper runs: `PROPTEST_CASES=20000 cargo test -p splicelab-tests --test prop_basic`.
+//! Deeper runs: `PROPTEST_CASES=20000 cargo test --release -p splicelab-tests --test prop_basic`.
 
+use check::harness::run;
+use check::ops::{GenConfig, Op, basic_op};
 use proptest::prelude::*;
-use check::harness::{Op, basic_op, run};
+use proptest::test_runner::FileFailurePersistence;
 
 fn config() -> ProptestConfig {
     ProptestConfig {
@@ -14,18 +17,23 @@ fn config() -> ProptestConfig {
             .and_then(|c| c.parse().ok())
             .unwrap_or(256),
         // Failures persist in tests/proptest-regressions/ (committed; replayed first).
+        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(
+            "proptest-regressions/prop_basic.txt",
+        ))),
         ..ProptestConfig::default()
     }
 }
 
-fn ops() -> impl Strategy<Value = Vec<Op>> {
+fn ops() -> impl Strategy<Value = (usize, Vec<Op>)> {
+    let cfg = GenConfig::new(4096, 40);
     (
-        Just(Op::Create { n: 0 }),
-        proptest::collection::vec(basic_op(), 1..40),
+        0..fs_models::spec::MODELS.len(),
+        proptest::collection::vec(basic_op(&cfg), 1..40),
     )
-        .prop_map(|(first, mut rest)| {
-            rest.insert(0, first);
-            rest
+        .prop_map(|(model, rest)| {
+            let mut v = vec![Op::Create { n: 0 }];
+            v.extend(rest);
+            (model, v)
         })
 }
 
@@ -33,9 +41,10 @@ proptest! {
     #![proptest_config(config())]
 
     #[test]
-    fn plain_matches_reference(ops in ops()) {
-        if let Err(e) = run("plain:size=16m", &ops) {
-            prop_assert!(false, "{}", e);
+    fn basic_operations_match_the_reference((model, ops) in ops()) {
+        let spec = check::profile::spec_for(fs_models::spec::MODELS[model]);
+        if let Err(f) = run(&spec, &ops) {
+            prop_assert!(false, "{}", f);
         }
     }
 }

@@ -22,13 +22,24 @@ fn regression_punch_eio_on_second_partial_block_leaves_first_zeroed() {
         &[
             Op::Create { n: 0 },
             Op::Create { n: 1 },
-            Op::Pwrite { file: 1, off: 4096, len: 20481, byte: 1 },
-            Op::Media { file: 1, off: 24576 },
-            Op::Punch { file: 1, off: 24575, len: 2 },
+            Op::Pwrite {
+                file: 1,
+                off: 4096,
+                len: 20481,
+                byte: 1,
+            },
+            Op::Media {
+                file: 1,
+                off: 24576,
+            },
+            Op::Punch {
+                file: 1,
+                off: 24575,
+                len: 2,
+            },
         ],
     );
 }
-
 
 /// The same non-atomic `fpunch`, with `ENOSPC`: on a copy-on-write model zeroing the
 /// second partial block needs a new block, the planned allocation failure hit it after the
@@ -40,10 +51,24 @@ fn regression_punch_enospc_on_second_partial_block_leaves_first_zeroed() {
         &[
             Op::Create { n: 0 },
             Op::Create { n: 1 },
-            Op::Pwrite { file: 0, off: 24576, len: 12289, byte: 1 },
+            Op::Pwrite {
+                file: 0,
+                off: 24576,
+                len: 12289,
+                byte: 1,
+            },
             Op::Enospc { n: 3 },
-            Op::Pwrite { file: 0, off: 0, len: 1, byte: 0 },
-            Op::Punch { file: 0, off: 24577, len: 4096 },
+            Op::Pwrite {
+                file: 0,
+                off: 0,
+                len: 1,
+                byte: 0,
+            },
+            Op::Punch {
+                file: 0,
+                off: 24577,
+                len: 4096,
+            },
         ],
     );
 }
@@ -60,10 +85,34 @@ fn regression_nfs_copy_error_after_shared_part_loses_count() {
             Op::Create { n: 0 },
             Op::Create { n: 1 },
             Op::Enospc { n: 3 },
-            Op::Pwrite { file: 0, off: 12288, len: 12288, byte: 0 },
-            Op::Splice { src: 0, dst: 0, soff: 8192, doff: 0, len: 1, flag: Flag::Never },
-            Op::Clone { src: 0, dst: 1, soff: 0, doff: 8192, len: 12288 },
-            Op::CopyRange { src: 0, dst: 0, soff: 0, doff: 24576, len: 4097 },
+            Op::Pwrite {
+                file: 0,
+                off: 12288,
+                len: 12288,
+                byte: 0,
+            },
+            Op::Splice {
+                src: 0,
+                dst: 0,
+                soff: 8192,
+                doff: 0,
+                len: 1,
+                flag: Flag::Never,
+            },
+            Op::Clone {
+                src: 0,
+                dst: 1,
+                soff: 0,
+                doff: 8192,
+                len: 12288,
+            },
+            Op::CopyRange {
+                src: 0,
+                dst: 0,
+                soff: 0,
+                doff: 24576,
+                len: 4097,
+            },
         ],
     );
 }
@@ -79,9 +128,24 @@ fn regression_btrfs_clone_from_hole_after_inline_data_copies_inline_bytes() {
         &[
             Op::Create { n: 0 },
             Op::Create { n: 1 },
-            Op::Pwrite { file: 0, off: 0, len: 1, byte: 1 },
-            Op::Truncate { file: 0, size: 20480 },
-            Op::Splice { src: 0, dst: 0, soff: 12288, doff: 0, len: 4096, flag: Flag::May },
+            Op::Pwrite {
+                file: 0,
+                off: 0,
+                len: 1,
+                byte: 1,
+            },
+            Op::Truncate {
+                file: 0,
+                size: 20480,
+            },
+            Op::Splice {
+                src: 0,
+                dst: 0,
+                soff: 12288,
+                doff: 0,
+                len: 4096,
+                flag: Flag::May,
+            },
         ],
     );
 }
@@ -97,9 +161,21 @@ fn regression_nfs_reboot_recovery_of_unlinked_copy_target_fails_unrelated_read()
         &[
             Op::Create { n: 0 },
             Op::Create { n: 1 },
-            Op::Pwrite { file: 0, off: 16384, len: 1, byte: 0 },
+            Op::Pwrite {
+                file: 0,
+                off: 16384,
+                len: 1,
+                byte: 0,
+            },
             Op::Create { n: 2 },
-            Op::Splice { src: 0, dst: 1, soff: 0, doff: 4097, len: 1, flag: Flag::May },
+            Op::Splice {
+                src: 0,
+                dst: 1,
+                soff: 0,
+                doff: 4097,
+                len: 1,
+                flag: Flag::May,
+            },
             Op::Unlink { file: 1 },
             Op::Reboot,
         ],
@@ -121,17 +197,37 @@ fn regression_nfs_reboot_resend_failure_surfaces_on_read() {
         Op::Create { n: 0 },
         Op::Create { n: 1 },
         Op::Enospc { n: 3 },
-        Op::Pwrite { file: 0, off: 8192, len: 12288, byte: 0 },
-        Op::Splice { src: 0, dst: 0, soff: 4096, doff: 8192, len: 1, flag: Flag::May },
+        Op::Pwrite {
+            file: 0,
+            off: 8192,
+            len: 12288,
+            byte: 0,
+        },
+        Op::Splice {
+            src: 0,
+            dst: 0,
+            soff: 4096,
+            doff: 8192,
+            len: 1,
+            flag: Flag::May,
+        },
         Op::Create { n: 0 },
         Op::Create { n: 2 },
     ] {
         h.apply(&op).expect("setup");
     }
-    h.fs.inject(&h.proc.task, vfs::fs::Fault::Reboot).expect("reboot");
-    let fd = h.proc.open("/f0", syscall::api::o::RDONLY, 0).expect("open");
+    h.fs.inject(&h.proc.task, vfs::fs::Fault::Reboot)
+        .expect("reboot");
+    let fd = h
+        .proc
+        .open("/f0", syscall::api::o::RDONLY, 0)
+        .expect("open");
     let r = h.proc.pread(fd, 1, 0);
-    assert!(r.is_ok(), "read after a server reboot failed with {:?}", r.err());
+    assert!(
+        r.is_ok(),
+        "read after a server reboot failed with {:?}",
+        r.err()
+    );
 }
 
 /// A crash restored the allocator's injected failure plan from the journal's snapshot:
@@ -147,10 +243,11 @@ fn regression_crash_resurrects_fired_enospc_fault() {
         .proc
         .open("/a", syscall::api::o::CREAT | syscall::api::o::RDWR, 0o644)
         .expect("create");
-    h.fs
-        .inject(&h.proc.task, vfs::fs::Fault::EnospcAfter { n: 2 })
+    h.fs.inject(&h.proc.task, vfs::fs::Fault::EnospcAfter { n: 2 })
         .expect("inject");
-    h.proc.pwrite(fd, &Data::fill(1, 4096), 0).expect("first allocation");
+    h.proc
+        .pwrite(fd, &Data::fill(1, 4096), 0)
+        .expect("first allocation");
     h.proc.fsync(fd).expect("fsync");
     assert_eq!(
         h.proc.pwrite(fd, &Data::fill(2, 4096), 4096),
@@ -165,4 +262,27 @@ fn regression_crash_resurrects_fired_enospc_fault() {
         Ok(4096),
         "the fault fired once already"
     );
+}
+
+/// The first shrunk failure of the basic property test (recorded before this file
+/// existed): a punch inside the first block of a file truncated up past it.
+#[test]
+fn regression_punch_in_first_block_after_truncate_up() {
+    for model in fs_models::spec::MODELS {
+        replay(
+            &check::profile::spec_for(model),
+            &[
+                Op::Create { n: 0 },
+                Op::Truncate {
+                    file: 0,
+                    size: 8193,
+                },
+                Op::Punch {
+                    file: 0,
+                    off: 0,
+                    len: 1,
+                },
+            ],
+        );
+    }
 }

@@ -15,7 +15,7 @@ fn cases() -> u32 {
     std::env::var("PROPTEST_CASES")
         .ok()
         .and_then(|c| c.parse().ok())
-        .unwrap_or(64)
+        .unwrap_or(256)
 }
 
 fn check_model(model: &str) {
@@ -31,7 +31,9 @@ fn check_model(model: &str) {
         ..Config::default()
     });
     let r = runner.run(&ops(&gen_cfg), |ops| {
-        run(&spec, &ops).map(|_| ()).map_err(|f| TestCaseError::fail(f.to_string()))
+        run(&spec, &ops)
+            .map(|_| ())
+            .map_err(|f| TestCaseError::fail(f.to_string()))
     });
     if let Err(e) = r {
         panic!("{model}: {e}");
@@ -72,7 +74,15 @@ fn nfs_like() {
 fn every_model_is_covered() {
     for m in fs_models::spec::MODELS {
         assert!(
-            ["plain", "tmpfs-like", "btrfs-like", "ocfs2-like", "xfs-like", "nfs-like"].contains(m),
+            [
+                "plain",
+                "tmpfs-like",
+                "btrfs-like",
+                "ocfs2-like",
+                "xfs-like",
+                "nfs-like"
+            ]
+            .contains(m),
             "model {m} has no state-machine test here"
         );
     }

@@ -189,6 +189,10 @@ mod tests {
         }
         let mut props: Vec<u8> = Bug::ALL.iter().map(|b| b.property()).collect();
         props.dedup();
-        assert_eq!(props, (1..=9).collect::<Vec<_>>(), "every property has a bug");
+        assert_eq!(
+            props,
+            (1..=9).collect::<Vec<_>>(),
+            "every property has a bug"
+        );
     }
 }

@@ -76,6 +76,8 @@ fn copy_chunk(
     len: u64,
     nonblock: bool,
 ) -> KResult<u64> {
+    // Planted bug (vfs::bugs): the chunk lands one byte too far.
+    let pos_out = pos_out + u64::from(crate::bugs::planted(crate::bugs::Bug::CopyWrongOffset));
     let _guards = lock_two(
         (&fin.inode.lock, fin.inode.order()),
         (&fout.inode.lock, fout.inode.order()),
@@ -116,6 +118,12 @@ pub fn do_splice_direct(
     nonblock: bool,
 ) -> KResult<u64> {
     let chunk = fin.mnt.fs.chunk_size().min(fout.mnt.fs.chunk_size()).max(1);
+    // Planted bug (vfs::bugs): one chunk for everything, both locks held throughout.
+    let chunk = if crate::bugs::planted(crate::bugs::Bug::CopyHoldsLockAcrossChunks) {
+        u64::MAX
+    } else {
+        chunk
+    };
     let mut done = 0u64;
     while done < len {
         if task.signal_pending() {
@@ -381,6 +389,13 @@ pub fn vfs_splice_file_range(
     share: Share,
     nonblock: bool,
 ) -> KResult<u64> {
+    // Planted bug (vfs::bugs): never-share takes the may-share path.
+    let share =
+        if crate::bugs::planted(crate::bugs::Bug::NeverShareReflinks) && share == Share::Never {
+            Share::May
+        } else {
+            share
+        };
     let rule = match share {
         Share::Must => CrossFs::SameSuperBlock,
         Share::Never | Share::May => CrossFs::Any,
@@ -400,11 +415,16 @@ pub fn vfs_splice_file_range(
         }
         Share::May => splice_may_share(task, fin, &sin, pin, fout, &sout, pout, count, nonblock),
         Share::Must => {
+            // Planted bug (vfs::bugs): must-share byte-copies instead of sharing.
+            if crate::bugs::planted(crate::bugs::Bug::MustShareByteCopies) {
+                return do_splice_direct(task, fin, pin, fout, pout, count, nonblock);
+            }
             if !sin.has_remap {
                 return Err(Errno::EOPNOTSUPP);
             }
             let bs = fin.mnt.fs.remap_block_size().max(1);
-            let cap = MAX_RW_COUNT / bs * bs;
+            // A remap is O(extents): no byte-count cap beyond what loff_t can hold.
+            let cap = (i64::MAX as u64) / bs * bs;
             remap_locked(task, fin, pin, fout, pout, count.min(cap), 0, nonblock)
         }
     }
@@ -429,15 +449,18 @@ fn splice_may_share(
     };
     let mut done = 0u64;
     let bs = fin.mnt.fs.remap_block_size().max(1);
-    let mut count = count.min(MAX_RW_COUNT);
-    if sin.same_sb(sout) && sin.has_remap && pin % bs == pout % bs {
+    let shareable = sin.same_sb(sout) && sin.has_remap && pin % bs == pout % bs;
+    // Only byte copies are capped at MAX_RW_COUNT; the shared middle is O(extents).
+    // The shared middle is O(extents) and not capped at MAX_RW_COUNT (only byte-copied
+    // parts are, below), so a may-share call never turns a shareable block into a copied
+    // tail just because of a byte-count cap.
+    let count = if shareable {
+        count.min((i64::MAX as u64) / bs * bs)
+    } else {
+        count.min(MAX_RW_COUNT)
+    };
+    if shareable {
         let head = ((bs - pin % bs) % bs).min(count);
-        if count == MAX_RW_COUNT {
-            // Capped: end the call on a block boundary, so that the cap never turns a
-            // shareable block into a copied tail (0x7ffff000 is not a multiple of large
-            // clusters).
-            count = head + (count - head) / bs * bs;
-        }
         let n = partial(0, copy_range(task, fin, pin, fout, pout, head, how))?;
         if n < head {
             return Ok(n);
@@ -465,7 +488,7 @@ fn splice_may_share(
             }
         }
     }
-    let rest = count - done;
+    let rest = (count - done).min(MAX_RW_COUNT);
     partial(
         done,
         copy_range(task, fin, pin + done, fout, pout + done, rest, how),

@@ -104,6 +104,8 @@ pub struct InodeImage {
     pub children: BTreeMap<String, Ino>,
     /// Change counter, bumped by every modification (stands in for mtime/ctime).
     pub version: u64,
+    /// Blocks mapped by `map`, kept by the engine so that `stat` is O(1).
+    pub mapped: u64,
     /// The bytes past EOF in the EOF block may be non-zero: a model that leaves a shared
     /// EOF block alone when shrinking (btrfs) keeps the other file's bytes there. Every
     /// operation that moves EOF up zeroes them first ([`Image::zero_eof_tail`]), so they
@@ -128,6 +130,7 @@ impl InodeImage {
             inline: None,
             children: BTreeMap::new(),
             version: 0,
+            mapped: 0,
             stale_tail: false,
             cached_unwritten: BTreeSet::new(),
         }
@@ -205,6 +208,10 @@ pub struct Image {
     /// EOF block is a hole allocates that block); otherwise only a written block is zeroed
     /// (XFS `iomap_zero_range` skips holes and unwritten extents). Set by the model.
     pub zero_eof_allocates: bool,
+    /// With [`Image::zero_eof_allocates`]: a file no bigger than this (and below a block)
+    /// whose data is all hole becomes inline data when its EOF block is zeroed (btrfs's
+    /// `max_inline`). 0: never.
+    pub inline_max: u64,
 }
 
 impl Image {
@@ -225,6 +232,7 @@ impl Image {
             inode_tags: BTreeMap::new(),
             next_origin: 0,
             zero_eof_allocates: false,
+            inline_max: 0,
         }
     }
 
@@ -444,7 +452,8 @@ impl Image {
         let mut padded = data;
         padded.push(n * bs - padded.len(), crate::data::Src::Zero);
         self.inode_mut(ino)?.inline = None;
-        self.map_runs(ino, 0, runs, &padded, false);
+        let id = self.new_origin();
+        self.map_runs(ino, 0, runs, &padded, false, (id, 0));
         Ok(())
     }
 
@@ -530,19 +539,42 @@ impl Image {
         let gone: Vec<u64> = node.map.range(from..to).map(|(&s, _)| s).collect();
         for s in gone {
             let m = node.map.remove(&s).expect("collected above");
+            node.mapped -= m.len;
             let e = &mut self.phys[m.phys];
-            e.backrefs.remove(&(ino, s));
+            // Planted bugs (vfs::bugs): the reference stays; the blocks are not freed.
+            if !crate::bugs::planted(crate::bugs::Bug::BackrefNotRemoved) {
+                e.backrefs.remove(&(ino, s));
+            }
             if e.backrefs.is_empty() {
                 let e = self.phys.remove(m.phys);
-                self.alloc.free(Run {
-                    start: e.start,
-                    len: e.len,
-                });
+                if !crate::bugs::planted(crate::bugs::Bug::SpaceLeak) {
+                    self.alloc.free(Run {
+                        start: e.start,
+                        len: e.len,
+                    });
+                }
             }
         }
     }
 
-    fn map_runs(&mut self, ino: Ino, mut fb: u64, runs: Vec<Run>, data: &Data, unwritten: bool) {
+    /// A fresh [`PhysExtent::origin`] id.
+    fn new_origin(&mut self) -> u64 {
+        self.next_origin += 1;
+        self.next_origin
+    }
+
+    /// Maps `runs` at file block `fb`. All pieces belong to one allocation
+    /// `origin = (id, file block where the allocation starts)`: btrfs writes one delalloc
+    /// range back as one extent.
+    fn map_runs(
+        &mut self,
+        ino: Ino,
+        mut fb: u64,
+        runs: Vec<Run>,
+        data: &Data,
+        unwritten: bool,
+        origin: (u64, u64),
+    ) {
         let bs = self.block_size;
         let mut off = 0u64;
         for run in runs {
@@ -551,9 +583,8 @@ impl Image {
                 len: run.len,
                 data: data.slice(off, run.len * bs),
                 backrefs: BTreeSet::from([(ino, fb)]),
-                origin: (self.next_origin, 0),
+                origin: (origin.0, fb.wrapping_sub(origin.1)),
             });
-            self.next_origin += 1;
             let node = self
                 .inodes
                 .get_mut(&ino)
@@ -566,6 +597,7 @@ impl Image {
                     unwritten,
                 },
             );
+            node.mapped += run.len;
             fb += run.len;
             off += run.len * bs;
         }
@@ -642,6 +674,9 @@ impl Image {
             }
             let refs = self.phys[m.phys].refs();
             let in_place = refs == 1 && (ow != Overwrite::CowAlways || m.unwritten);
+            // Planted bug (vfs::bugs): a shared block is overwritten in place.
+            let in_place = in_place
+                || (refs > 1 && crate::bugs::planted(crate::bugs::Bug::CowWritesSharedInPlace));
             pieces.push((s, m.len, in_place.then_some(m.phys)));
             pos = s + m.len;
         }
@@ -655,6 +690,7 @@ impl Image {
             .map(|k| self.phys[k].start)
             .unwrap_or(0);
         let mut runs = self.alloc.alloc(needed, hint)?;
+        let origin = self.new_origin();
         for (pfb, len, key) in pieces {
             let piece = span.slice((pfb - fb) * bs, len * bs);
             match key {
@@ -666,7 +702,7 @@ impl Image {
                 None => {
                     self.unmap(ino, pfb, pfb + len);
                     let mine = take_runs(&mut runs, len);
-                    self.map_runs(ino, pfb, mine, &piece, false);
+                    self.map_runs(ino, pfb, mine, &piece, false, (origin, fb));
                 }
             }
         }
@@ -708,7 +744,25 @@ impl Image {
         // A write starting past EOF first zeroes the rest of the EOF block (XFS
         // `xfs_file_write_checks` → `xfs_zero_range`, btrfs `btrfs_cont_expand`): a real
         // write, so a shared (or, under CowAlways, any) EOF block is copied on write.
-        if !data.is_empty() && off > self.inode(ino)?.size {
+        let node = self.inode(ino)?;
+        let (size, bs) = (node.size, self.block_size);
+        if !data.is_empty() && off > size {
+            let inlines = node.map.is_empty() && size <= self.inline_max;
+            if self.zero_eof_allocates
+                && !inlines
+                && !size.is_multiple_of(bs)
+                && off / bs == size / bs + 1
+            {
+                // btrfs: the zeroed EOF block and the write are one dirty range, written
+                // back as one extent (one allocation, for per-extent sharing).
+                let mut d = Data::zero(off - size);
+                d.append(data.clone());
+                self.write_at(ino, size, &d, ow)?;
+                self.inode_mut(ino)?.stale_tail = false;
+                let node = self.inode_mut(ino)?;
+                node.size = node.size.max(off + data.len());
+                return Ok(());
+            }
             self.zero_eof_tail(ino, ow)?;
         }
         self.write_at(ino, off, data, ow)?;
@@ -722,6 +776,19 @@ impl Image {
     /// already zero, as the kernels' block zeroing is (`iomap_zero_range`,
     /// `btrfs_truncate_block`): a shared block is copied on write.
     fn zero_mapped(&mut self, ino: Ino, off: u64, len: u64, ow: Overwrite) -> KResult<()> {
+        self.zero_partial(ino, off, len, ow, false)
+    }
+
+    /// [`Image::zero_mapped`]; with `unwritten_too`, an unwritten block is written as well
+    /// (btrfs `btrfs_truncate_block` on a preallocated extent).
+    fn zero_partial(
+        &mut self,
+        ino: Ino,
+        off: u64,
+        len: u64,
+        ow: Overwrite,
+        unwritten_too: bool,
+    ) -> KResult<()> {
         if len == 0 {
             return Ok(());
         }
@@ -730,7 +797,7 @@ impl Image {
         let mapped = self
             .inode(ino)?
             .mapping_at(fb)
-            .is_some_and(|(_, m)| !m.unwritten);
+            .is_some_and(|(_, m)| unwritten_too || !m.unwritten);
         if !mapped {
             return Ok(());
         }
@@ -748,7 +815,10 @@ impl Image {
         let node = self.inode(ino)?;
         let size = node.size;
         if node.inline.is_none() && !size.is_multiple_of(bs) {
-            if self.zero_eof_allocates {
+            if self.zero_eof_allocates && node.map.is_empty() && size <= self.inline_max {
+                // btrfs writes the zeroed small file back inline (cow_file_range_inline).
+                self.set_inline(ino, Data::zero(size))?;
+            } else if self.zero_eof_allocates {
                 self.write_at(ino, size, &Data::zero(bs - size % bs), ow)?;
             } else {
                 self.zero_mapped(ino, size, bs - size % bs, ow)?;
@@ -790,6 +860,13 @@ impl Image {
         let old = self.inode(ino)?.size;
         if size > old {
             self.zero_eof_tail(ino, ow)?;
+            // btrfs writes the grown file back: inline only while it stays small enough.
+            if self.zero_eof_allocates
+                && self.inode(ino)?.inline.is_some()
+                && (size > self.inline_max || size >= bs)
+            {
+                self.uninline(ino)?;
+            }
         }
         if size < old {
             if let Some(inline) = self.inode(ino)?.inline.clone() {
@@ -905,13 +982,30 @@ impl Image {
     /// # Errors
     /// `ENOSPC` if zeroing a partial block needs a copy-on-write and space is exhausted.
     pub fn punch(&mut self, ino: Ino, off: u64, len: u64, ow: Overwrite) -> KResult<()> {
+        self.punch_with(ino, off, len, ow, false)
+    }
+
+    /// [`Image::punch`]; with `unwritten_too`, partial blocks that are unwritten are
+    /// written with zeroes too (btrfs: `btrfs_punch_hole` → `btrfs_truncate_block` writes a
+    /// preallocated block; XFS's `iomap_zero_range` skips it).
+    ///
+    /// # Errors
+    /// As [`Image::punch`].
+    pub fn punch_with(
+        &mut self,
+        ino: Ino,
+        off: u64,
+        len: u64,
+        ow: Overwrite,
+        unwritten_too: bool,
+    ) -> KResult<()> {
         let bs = self.block_size;
         self.uninline(ino)?;
         let end = off.saturating_add(len);
         let (full_from, full_to) = (off.div_ceil(bs), end / bs);
         if full_from > full_to {
             // Inside one block.
-            return self.zero_mapped(ino, off, len, ow);
+            return self.zero_partial(ino, off, len, ow, unwritten_too);
         }
         // Two partial blocks are two read-modify-writes, and the second can fail (EIO,
         // ENOSPC) after the first changed the file: keep the image to put back (A2).
@@ -922,8 +1016,10 @@ impl Image {
             && node.mapping_at(full_to).is_some();
         let saved = two.then(|| self.clone());
         let zeroed = self
-            .zero_mapped(ino, off, full_from * bs - off, ow)
-            .and_then(|()| self.zero_mapped(ino, full_to * bs, end - full_to * bs, ow));
+            .zero_partial(ino, off, full_from * bs - off, ow, unwritten_too)
+            .and_then(|()| {
+                self.zero_partial(ino, full_to * bs, end - full_to * bs, ow, unwritten_too)
+            });
         if let Err(e) = zeroed {
             if let Some(saved) = saved {
                 // The fault plan is device state: it stays as the failed call left it.
@@ -963,7 +1059,8 @@ impl Image {
         let mut runs = self.alloc.alloc(needed, 0)?;
         for (fb, n) in holes {
             let mine = take_runs(&mut runs, n);
-            self.map_runs(ino, fb, mine, &Data::zero(n * bs), true);
+            let id = self.new_origin();
+            self.map_runs(ino, fb, mine, &Data::zero(n * bs), true, (id, fb));
         }
         let node = self.inode_mut(ino)?;
         if !keep_size {
@@ -1004,6 +1101,7 @@ impl Image {
         let node = self.inode_mut(dst)?;
         node.stale_tail |= stale;
         for (s, m) in &pieces {
+            node.mapped += m.len;
             node.map.insert(dfb + (s - sfb), m.clone());
         }
         for (s, m) in pieces {
@@ -1173,6 +1271,22 @@ impl Image {
             .flat_map(|(s, m)| s.max(b0)..(s + m.len).min(b1))
             .collect();
         node.cached_unwritten.extend(hits);
+    }
+
+    /// Makes the unwritten blocks of `[from, to)` written (zero) data: tmpfs's `fallocate`
+    /// initialises a page it had allocated earlier and left `!uptodate`
+    /// (`shmem_get_folio_gfp` with `SGP_FALLOC`), so it becomes data for `SEEK_DATA`.
+    pub fn mark_written(&mut self, ino: Ino, from: u64, to: u64) {
+        if from >= to {
+            return;
+        }
+        self.split_at(ino, from);
+        self.split_at(ino, to);
+        if let Some(node) = self.inodes.get_mut(&ino) {
+            for (_, m) in node.map.range_mut(from..to) {
+                m.unwritten = false;
+            }
+        }
     }
 
     /// Forgets cached unwritten blocks in file blocks `[from, to)` (the kernel truncated

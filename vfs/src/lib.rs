@@ -19,10 +19,10 @@
 pub mod bugs;
 pub mod checks;
 pub mod clock;
+pub mod copy;
 pub mod crash;
 pub mod data;
 pub mod errno;
-pub mod copy;
 pub mod extent;
 pub mod file;
 pub mod fs;

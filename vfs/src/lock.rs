@@ -142,7 +142,8 @@ pub fn lock_two<'a>(
     if a.1 == b.1 {
         return Ok((take(a.0)?, None));
     }
-    if a.1 < b.1 {
+    // Planted bug (vfs::bugs): argument order instead of the global order.
+    if a.1 < b.1 || crate::bugs::planted(crate::bugs::Bug::LockInArgumentOrder) {
         let ga = take(a.0)?;
         let gb = take(b.0)?;
         Ok((ga, Some(gb)))

@@ -69,6 +69,8 @@ impl Mount {
 
     /// Counts an open of `inode`.
     pub fn opened(&self, inode: &Inode) {
+        // Under the cache lock, so that an unlink's check-then-evict cannot interleave.
+        let _c = self.cache.lock();
         inode.opens.fetch_add(1, Ordering::SeqCst);
     }
 

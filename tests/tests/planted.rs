@@ -1,0 +1,169 @@
+//! "Each check can fail": for every property of spec §6, the checker run against a
+//! deliberately broken variant of the code (a planted bug, `vfs::bugs`) reports that very
+//! violation. The bugs are compiled in because this crate enables vfs's `planted-bugs`
+//! feature, and switched on only inside these tests (process-wide, so the tests here run
+//! one at a time; no other test binary is affected).
+//!
+//! Property 8 (lock order) is shown by loom in `tests/loom.rs`
+//! (`planted_lock_order_bug_deadlocks`), since only an interleaving exposes it.
+
+use std::sync::Mutex;
+
+use check::enumerate;
+use check::harness::Config;
+use check::runner::{self, Options};
+use vfs::bugs::{self, Bug};
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+// This crate builds vfs with the feature, so the bugs can be planted.
+const _: () = assert!(bugs::AVAILABLE);
+
+/// Plants `bug` for the guard's lifetime (and serialises planted-bug tests).
+struct Planted(#[allow(dead_code)] std::sync::MutexGuard<'static, ()>);
+
+impl Planted {
+    fn new(bug: Bug) -> Planted {
+        let g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+        bugs::unplant_all();
+        bugs::plant(bug).expect("splicelab-tests enables vfs/planted-bugs");
+        Planted(g)
+    }
+}
+
+impl Drop for Planted {
+    fn drop(&mut self) {
+        bugs::unplant_all();
+    }
+}
+
+/// Runs the random state machine on `model` with `bug` planted and returns the failure
+/// message (panics if the checker does not fail).
+fn state_machine_fails(bug: Bug, model: &str) -> String {
+    state_machine_fails_with(bug, model, Config::default())
+}
+
+fn state_machine_fails_with(bug: Bug, model: &str, config: Config) -> String {
+    let _p = Planted::new(bug);
+    let opts = Options {
+        specs: vec![check::profile::spec_for(model)],
+        cases: 500,
+        seed: 0x5eed,
+        max_ops: 30,
+        config,
+        shrink_runs: 300,
+        ..Options::default()
+    };
+    let out = runner::run(&opts, |_, _| {});
+    let f = out.failure.unwrap_or_else(|| {
+        panic!(
+            "{} on {model}: the checker found nothing in {} cases",
+            bug.name(),
+            out.cases
+        )
+    });
+    eprintln!(
+        "{} on {model}: case {} (seed {}), shrunk {} -> {} ops:\n{}",
+        bug.name(),
+        f.case,
+        f.seed,
+        f.original_ops,
+        f.shrunk_ops,
+        f.failure
+    );
+    assert!(
+        f.failure.script.lines().count() > 1,
+        "a failure comes with a replay script"
+    );
+    f.failure.message
+}
+
+/// Runs the crash-state enumeration on `model` with `bug` planted.
+fn enumeration_fails(bug: Bug, model: &str) -> String {
+    let _p = Planted::new(bug);
+    let f = enumerate::enumerate(model, 2, |_, _| {})
+        .err()
+        .unwrap_or_else(|| panic!("{}: the enumeration found nothing", bug.name()));
+    eprintln!("{} on {model}: {f}", bug.name());
+    f.message
+}
+
+#[test]
+fn property_1_content_catches_a_copy_at_the_wrong_offset() {
+    let m = state_machine_fails(Bug::CopyWrongOffset, "plain");
+    assert!(m.contains("differs"), "{m}");
+}
+
+#[test]
+fn property_2_never_share_catches_a_reflinking_never_share_splice() {
+    let m = state_machine_fails(Bug::NeverShareReflinks, "xfs-like");
+    assert!(m.contains("never-share"), "{m}");
+}
+
+#[test]
+fn property_3_must_share_catches_a_byte_copying_must_share() {
+    let m = state_machine_fails(Bug::MustShareByteCopies, "btrfs-like");
+    assert!(m.contains("must-share"), "{m}");
+}
+
+#[test]
+fn property_4_write_independence_catches_cow_writing_shared_blocks_in_place() {
+    // (The allocation check would see it first: a write that does not unshare takes no
+    // space. Off here, to show the write-independence check itself.)
+    let config = Config {
+        exact_space: false,
+        ..Config::default()
+    };
+    let m = state_machine_fails_with(Bug::CowWritesSharedInPlace, "ocfs2-like", config);
+    assert!(m.contains("differs"), "{m}");
+}
+
+#[test]
+fn property_5_fsck_catches_a_reference_not_dropped() {
+    let m = state_machine_fails(Bug::BackrefNotRemoved, "plain");
+    assert!(m.contains("fsck") && m.contains("I2"), "{m}");
+}
+
+#[test]
+fn property_5_fsck_catches_a_space_leak() {
+    // The allocation check (free space taken by a write) or fsck's I3 sees it first.
+    let m = state_machine_fails(Bug::SpaceLeak, "btrfs-like");
+    assert!(
+        m.contains("I3") || m.contains("blocks of free space"),
+        "{m}"
+    );
+}
+
+#[test]
+fn property_6_durability_catches_an_fsync_that_persists_nothing() {
+    let m = state_machine_fails(Bug::FsyncNotDurable, "xfs-like");
+    assert!(m.contains("crash state"), "{m}");
+}
+
+#[test]
+fn property_7_blocking_catches_a_copy_holding_the_lock_across_chunks() {
+    let m = state_machine_fails(Bug::CopyHoldsLockAcrossChunks, "plain");
+    assert!(m.contains("held an inode lock"), "{m}");
+}
+
+#[test]
+fn property_9_crash_states_catch_garbage() {
+    let m = enumeration_fails(Bug::CrashStateGarbage, "ocfs2-like");
+    assert!(m.contains("crash state"), "{m}");
+}
+
+#[test]
+fn property_9_crash_states_catch_orphans_surviving_recovery() {
+    let m = enumeration_fails(Bug::OrphansSurviveCrash, "plain");
+    assert!(m.contains("survives recovery"), "{m}");
+}
+
+#[test]
+fn every_property_has_a_planted_bug() {
+    let mut props: Vec<u8> = Bug::ALL.iter().map(|b| b.property()).collect();
+    props.dedup();
+    assert_eq!(props, (1..=9).collect::<Vec<u8>>());
+    // And nothing is planted outside these tests.
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    assert!(Bug::ALL.iter().all(|&b| !bugs::planted(b)));
+}
