@@ -558,10 +558,13 @@ impl<F: Flavor> FileSystem for LocalFs<F> {
                 let pb = img.physical_block(ino, off)?.ok_or(Errno::ENXIO)?;
                 img.bad.insert(pb);
                 let hits = img.users_of(pb);
+                let mut files: Vec<Ino> = hits.iter().map(|h| h.0).collect();
+                files.sort_unstable();
+                files.dedup();
                 let note = format!(
-                    "media error on physical block {pb}: {} file{} reference it",
-                    hits.len(),
-                    if hits.len() == 1 { "" } else { "s" }
+                    "media error on physical block {pb}: damages {} file{}",
+                    files.len(),
+                    if files.len() == 1 { "" } else { "s" }
                 );
                 Ok(FaultReport { hits, note })
             }

@@ -1326,7 +1326,11 @@ impl Runner {
             "{path}: {shared}/{blocks} blocks shared ({bs}-byte blocks)"
         ));
         for (fb, len, refs) in &runs {
-            r.line(format!("  blocks {}..{}: {refs} references", fb, fb + len - 1));
+            r.line(format!(
+                "  blocks {}..{}: {refs} references",
+                fb,
+                fb + len - 1
+            ));
         }
         r.set("path", path);
         r.set("blocks", blocks);
