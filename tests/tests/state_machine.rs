@@ -70,6 +70,29 @@ fn nfs_like() {
     check_model("nfs-like");
 }
 
+// nfs-like over every other server back end (the default above is btrfs-like), with
+// reboots among the faults like every nfs-like run.
+
+#[test]
+fn nfs_like_over_plain() {
+    check_model("nfs-like:server=plain,size=64m,chunk=16k");
+}
+
+#[test]
+fn nfs_like_over_xfs_like() {
+    check_model("nfs-like:server=xfs-like,size=64m,chunk=16k");
+}
+
+#[test]
+fn nfs_like_over_ocfs2_like_async() {
+    check_model("nfs-like:server=ocfs2-like,async=1,size=64m,chunk=16k");
+}
+
+#[test]
+fn nfs_like_lenient_over_btrfs_like() {
+    check_model("nfs-like:server=btrfs-like,policy=lenient,copy=bytes,size=64m,chunk=16k");
+}
+
 #[test]
 fn every_model_is_covered() {
     for m in fs_models::spec::MODELS {
