@@ -169,6 +169,7 @@ pub fn unplant_all() {
 /// a byte no workload writes.
 pub fn garble(img: &mut crate::extent::Image) {
     if let Some((_, e)) = img.phys.iter_mut().last() {
+        let e = std::sync::Arc::make_mut(e);
         e.data = crate::data::Data::fill(0xee, e.data.len());
     }
 }

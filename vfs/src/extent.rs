@@ -21,6 +21,7 @@
 //! where real bytes are written.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use slab::Slab;
 
@@ -102,6 +103,10 @@ pub struct InodeImage {
     pub inline: Option<Data>,
     /// Directory entries (directories only).
     pub children: BTreeMap<String, Ino>,
+    /// The directory holding this inode's name (the root is its own parent). Kept for
+    /// directories, which have exactly one name, so that the rename loop check walks up in
+    /// O(depth) instead of searching every directory per level.
+    pub parent: Ino,
     /// Change counter, bumped by every modification (stands in for mtime/ctime).
     pub version: u64,
     /// Blocks mapped by `map`, kept by the engine so that `stat` is O(1).
@@ -129,6 +134,7 @@ impl InodeImage {
             map: BTreeMap::new(),
             inline: None,
             children: BTreeMap::new(),
+            parent: ROOT_INO,
             version: 0,
             mapped: 0,
             stale_tail: false,
@@ -188,13 +194,19 @@ pub struct FiemapExtent {
 }
 
 /// The whole image of one filesystem. `Clone` is a snapshot (used for crash states).
+///
+/// Inodes and physical extents sit behind [`Arc`]s, so a snapshot copies pointers, not
+/// extent maps and block lists, and the live image copies an inode or an extent only when it
+/// first changes one that a snapshot still holds ([`Arc::make_mut`]): a per-operation
+/// journal's snapshot costs O(inodes + extents) pointer copies, and the operation after it
+/// pays for what it touches.
 #[derive(Clone, Debug)]
 pub struct Image {
     block_size: u64,
-    pub inodes: BTreeMap<Ino, InodeImage>,
+    pub inodes: BTreeMap<Ino, Arc<InodeImage>>,
     next_ino: Ino,
     pub alloc: Allocator,
-    pub phys: Slab<PhysExtent>,
+    pub phys: Slab<Arc<PhysExtent>>,
     /// Physical blocks with a media error: reading them gives `EIO`.
     pub bad: BTreeSet<u64>,
     /// Model-private per-inode metadata that lives on the device (so it survives crashes
@@ -221,7 +233,7 @@ impl Image {
         let mut inodes = BTreeMap::new();
         let mut root = InodeImage::new(FileKind::Directory);
         root.nlink = 2;
-        inodes.insert(ROOT_INO, root);
+        inodes.insert(ROOT_INO, Arc::new(root));
         Image {
             block_size,
             inodes,
@@ -246,7 +258,7 @@ impl Image {
     /// # Errors
     /// `ESTALE` for an inode number that does not exist (a handle that outlived its file).
     pub fn inode(&self, ino: Ino) -> KResult<&InodeImage> {
-        self.inodes.get(&ino).ok_or(Errno::ESTALE)
+        self.inodes.get(&ino).map(|i| &**i).ok_or(Errno::ESTALE)
     }
 
     /// An inode, for changing it; bumps its change counter.
@@ -254,7 +266,11 @@ impl Image {
     /// # Errors
     /// `ESTALE` as for [`Image::inode`].
     pub fn inode_mut(&mut self, ino: Ino) -> KResult<&mut InodeImage> {
-        let i = self.inodes.get_mut(&ino).ok_or(Errno::ESTALE)?;
+        let i = self
+            .inodes
+            .get_mut(&ino)
+            .map(Arc::make_mut)
+            .ok_or(Errno::ESTALE)?;
         i.version += 1;
         Ok(i)
     }
@@ -296,10 +312,11 @@ impl Image {
         let ino = self.next_ino;
         self.next_ino += 1;
         let mut node = InodeImage::new(kind);
+        node.parent = dir;
         if kind == FileKind::Directory {
             node.nlink = 2;
         }
-        self.inodes.insert(ino, node);
+        self.inodes.insert(ino, Arc::new(node));
         let d = self.inode_mut(dir)?;
         d.children.insert(name.to_string(), ino);
         if kind == FileKind::Directory {
@@ -334,19 +351,15 @@ impl Image {
         Ok(ino)
     }
 
-    fn is_ancestor(&self, anc: Ino, mut node: Ino) -> bool {
-        // Directories form a tree; walk up by searching parents (small namespaces).
+    /// Whether directory `anc` is `dir` or one of its ancestors: directories form a tree,
+    /// so walk up the parent links to the root.
+    fn is_ancestor(&self, anc: Ino, mut dir: Ino) -> bool {
         loop {
-            if node == anc {
+            if dir == anc {
                 return true;
             }
-            let parent = self
-                .inodes
-                .iter()
-                .find(|(_, i)| i.children.values().any(|&c| c == node))
-                .map(|(&p, _)| p);
-            match parent {
-                Some(p) if p != node => node = p,
+            match self.inodes.get(&dir) {
+                Some(d) if d.parent != dir => dir = d.parent,
                 _ => return false,
             }
         }
@@ -399,6 +412,10 @@ impl Image {
         n.children.insert(nname.to_string(), src);
         if kind == FileKind::Directory {
             n.nlink += 1;
+        }
+        // Not a change of the inode's data or attributes: no version bump.
+        if let Some(moved) = self.inodes.get_mut(&src).map(Arc::make_mut) {
+            moved.parent = ndir;
         }
         Ok(target)
     }
@@ -487,7 +504,7 @@ impl Image {
 
     fn split_phys(&mut self, key: PhysKey, at: u64) {
         let bs = self.block_size;
-        let e = &mut self.phys[key];
+        let e = Arc::make_mut(&mut self.phys[key]);
         debug_assert!(at > 0 && at < e.len);
         let tail = PhysExtent {
             start: e.start + at,
@@ -500,11 +517,12 @@ impl Image {
         e.len = at;
         let refs: Vec<(Ino, u64)> = e.backrefs.iter().copied().collect();
         let tail_len = tail.len;
-        let tail_key = self.phys.insert(tail);
+        let tail_key = self.phys.insert(Arc::new(tail));
         for (i, f) in refs {
             let map = &mut self
                 .inodes
                 .get_mut(&i)
+                .map(Arc::make_mut)
                 .expect("backref to a live inode")
                 .map;
             let head = map.get_mut(&f).expect("backref to a live mapping");
@@ -529,7 +547,7 @@ impl Image {
         }
         self.split_at(ino, from);
         self.split_at(ino, to);
-        let Some(node) = self.inodes.get_mut(&ino) else {
+        let Some(node) = self.inodes.get_mut(&ino).map(Arc::make_mut) else {
             return;
         };
         let cached: Vec<u64> = node.cached_unwritten.range(from..to).copied().collect();
@@ -540,7 +558,7 @@ impl Image {
         for s in gone {
             let m = node.map.remove(&s).expect("collected above");
             node.mapped -= m.len;
-            let e = &mut self.phys[m.phys];
+            let e = Arc::make_mut(&mut self.phys[m.phys]);
             // Planted bugs (vfs::bugs): the reference stays; the blocks are not freed.
             if !crate::bugs::planted(crate::bugs::Bug::BackrefNotRemoved) {
                 e.backrefs.remove(&(ino, s));
@@ -578,16 +596,17 @@ impl Image {
         let bs = self.block_size;
         let mut off = 0u64;
         for run in runs {
-            let key = self.phys.insert(PhysExtent {
+            let key = self.phys.insert(Arc::new(PhysExtent {
                 start: run.start,
                 len: run.len,
                 data: data.slice(off, run.len * bs),
                 backrefs: BTreeSet::from([(ino, fb)]),
                 origin: (origin.0, fb.wrapping_sub(origin.1)),
-            });
+            }));
             let node = self
                 .inodes
                 .get_mut(&ino)
+                .map(Arc::make_mut)
                 .expect("mapping into a live inode");
             node.map.insert(
                 fb,
@@ -695,8 +714,12 @@ impl Image {
             let piece = span.slice((pfb - fb) * bs, len * bs);
             match key {
                 Some(k) => {
-                    self.phys[k].data = piece;
-                    let node = self.inodes.get_mut(&ino).expect("checked above");
+                    Arc::make_mut(&mut self.phys[k]).data = piece;
+                    let node = self
+                        .inodes
+                        .get_mut(&ino)
+                        .map(Arc::make_mut)
+                        .expect("checked above");
                     node.map.get_mut(&pfb).expect("planned mapping").unwritten = false;
                 }
                 None => {
@@ -824,7 +847,7 @@ impl Image {
                 self.zero_mapped(ino, size, bs - size % bs, ow)?;
             }
         }
-        if let Some(n) = self.inodes.get_mut(&ino) {
+        if let Some(n) = self.inodes.get_mut(&ino).map(Arc::make_mut) {
             n.stale_tail = false;
         }
         Ok(())
@@ -918,7 +941,7 @@ impl Image {
             node.map.insert(to, m.clone());
         }
         for (s, m) in moved {
-            let e = &mut self.phys[m.phys];
+            let e = Arc::make_mut(&mut self.phys[m.phys]);
             e.backrefs.remove(&(ino, s));
             e.backrefs.insert((ino, s.wrapping_add_signed(delta)));
         }
@@ -1105,7 +1128,9 @@ impl Image {
             node.map.insert(dfb + (s - sfb), m.clone());
         }
         for (s, m) in pieces {
-            self.phys[m.phys].backrefs.insert((dst, dfb + (s - sfb)));
+            Arc::make_mut(&mut self.phys[m.phys])
+                .backrefs
+                .insert((dst, dfb + (s - sfb)));
         }
         Ok(())
     }
@@ -1257,7 +1282,7 @@ impl Image {
     /// are now cached (see [`InodeImage::cached_unwritten`]).
     pub fn note_read_unwritten(&mut self, ino: Ino, off: u64, len: u64) {
         let bs = self.block_size;
-        let Some(node) = self.inodes.get_mut(&ino) else {
+        let Some(node) = self.inodes.get_mut(&ino).map(Arc::make_mut) else {
             return;
         };
         let end = off.saturating_add(len).min(node.size);
@@ -1282,7 +1307,7 @@ impl Image {
         }
         self.split_at(ino, from);
         self.split_at(ino, to);
-        if let Some(node) = self.inodes.get_mut(&ino) {
+        if let Some(node) = self.inodes.get_mut(&ino).map(Arc::make_mut) {
             for (_, m) in node.map.range_mut(from..to) {
                 m.unwritten = false;
             }
@@ -1292,7 +1317,7 @@ impl Image {
     /// Forgets cached unwritten blocks in file blocks `[from, to)` (the kernel truncated
     /// the page cache there: punch, zero range).
     pub fn forget_cached(&mut self, ino: Ino, from: u64, to: u64) {
-        if let Some(node) = self.inodes.get_mut(&ino) {
+        if let Some(node) = self.inodes.get_mut(&ino).map(Arc::make_mut) {
             let gone: Vec<u64> = node.cached_unwritten.range(from..to).copied().collect();
             for b in gone {
                 node.cached_unwritten.remove(&b);
@@ -1383,6 +1408,13 @@ impl Image {
             }
         }
         for (&ino, node) in &self.inodes {
+            let mapped: u64 = node.map.values().map(|m| m.len).sum();
+            if node.mapped != mapped {
+                problems.push(format!(
+                    "inode {ino}: mapped-block count {} != {mapped} blocks in its map",
+                    node.mapped
+                ));
+            }
             for (&s, m) in &node.map {
                 match self.phys.get(m.phys) {
                     Some(e) if e.backrefs.contains(&(ino, s)) => {}
@@ -1408,6 +1440,15 @@ impl Image {
                 match self.inodes.get(c) {
                     Some(ch) if ch.nlink > 0 => {}
                     _ => problems.push(format!("I5: entry {name:?} in {ino} names dead inode {c}")),
+                }
+                if let Some(ch) = self.inodes.get(c)
+                    && ch.kind == FileKind::Directory
+                    && ch.parent != ino
+                {
+                    problems.push(format!(
+                        "directory {c} ({name:?} in {ino}) records parent {}",
+                        ch.parent
+                    ));
                 }
             }
         }
@@ -1627,5 +1668,40 @@ mod tests {
         assert_eq!(users, vec![(a, 0), (b, 0)]);
         i.inode_mut(a).unwrap().size = BS;
         assert_eq!(i.read(a, 0, 1), Err(Errno::EIO));
+    }
+
+    #[test]
+    fn rename_refuses_a_directory_into_its_own_subtree_after_moves() {
+        // /x/y moved to /z/y: the loop check must follow the recorded parents as they are
+        // now, not as they were at creation.
+        let mut i = Image::new(BS, 64);
+        let x = i.create(ROOT_INO, "x", FileKind::Directory).unwrap();
+        let y = i.create(x, "y", FileKind::Directory).unwrap();
+        let z = i.create(ROOT_INO, "z", FileKind::Directory).unwrap();
+        i.rename(x, "y", z, "y").unwrap();
+        assert_eq!(i.inode(y).unwrap().parent, z);
+        assert_eq!(i.rename(ROOT_INO, "z", y, "z"), Err(Errno::EINVAL));
+        assert_eq!(i.rename(ROOT_INO, "z", z, "self"), Err(Errno::EINVAL));
+        // x is no longer above y: moving it under y is allowed.
+        i.rename(ROOT_INO, "x", y, "x").unwrap();
+        assert_eq!(i.inode(x).unwrap().parent, y);
+        clean(&i);
+    }
+
+    #[test]
+    fn snapshots_share_until_written() {
+        let (mut i, a, b) = img();
+        i.write(a, 0, &Data::fill(1, 2 * BS), Overwrite::InPlace)
+            .unwrap();
+        let snap = i.clone();
+        assert!(Arc::ptr_eq(&snap.inodes[&b], &i.inodes[&b]));
+        i.write(a, 0, &Data::fill(2, BS), Overwrite::InPlace)
+            .unwrap();
+        // The written inode's extent was copied; the snapshot still reads the old bytes.
+        assert!(Arc::ptr_eq(&snap.inodes[&b], &i.inodes[&b]));
+        assert_eq!(snap.read(a, 0, 1).unwrap().to_vec(), vec![1]);
+        assert_eq!(i.read(a, 0, 1).unwrap().to_vec(), vec![2]);
+        clean(&i);
+        clean(&snap);
     }
 }
