@@ -38,8 +38,12 @@ pub struct Data {
 
 /// The byte at pattern position `pos` of pattern `seed` (splitmix64 of the 8-byte word).
 pub fn pattern_byte(seed: u64, pos: u64) -> u8 {
-    let word = splitmix64(seed ^ (pos >> 3).wrapping_mul(0x9e37_79b9_7f4a_7c15));
-    word.to_le_bytes()[(pos & 7) as usize]
+    pattern_word(seed, pos >> 3)[(pos & 7) as usize]
+}
+
+/// Pattern bytes `8 * index .. 8 * index + 8`: one splitmix64 per 8 bytes.
+fn pattern_word(seed: u64, index: u64) -> [u8; 8] {
+    splitmix64(seed ^ index.wrapping_mul(0x9e37_79b9_7f4a_7c15)).to_le_bytes()
 }
 
 fn splitmix64(mut z: u64) -> u64 {
@@ -70,8 +74,17 @@ impl Src {
             Src::Zero => out.fill(0),
             Src::Fill(b) => out.fill(*b),
             Src::Pattern { seed, pos } => {
-                for (i, o) in out.iter_mut().enumerate() {
-                    *o = pattern_byte(*seed, pos + i as u64);
+                // A word at a time: the unaligned head, then whole words, then the tail.
+                let mut at = *pos;
+                let mut rest = out;
+                while !rest.is_empty() {
+                    let word = pattern_word(*seed, at >> 3);
+                    let skip = (at & 7) as usize;
+                    let n = (8 - skip).min(rest.len());
+                    let (head, tail) = rest.split_at_mut(n);
+                    head.copy_from_slice(&word[skip..skip + n]);
+                    rest = tail;
+                    at += n as u64;
                 }
             }
             Src::Bytes { buf, start } => out.copy_from_slice(&buf[*start..*start + out.len()]),
@@ -220,13 +233,14 @@ impl Data {
 
     /// Materialises `[off, off + buf.len())` into `buf`. Bytes past the end read as zero.
     pub fn read_into(&self, off: u64, buf: &mut [u8]) {
-        buf.fill(0);
         let want = buf.len() as u64;
         let mut done = 0u64;
         for s in self.slice(off, want).segs {
             s.src.fill(&mut buf[done as usize..(done + s.len) as usize]);
             done += s.len;
         }
+        // Past the end of the data.
+        buf[done as usize..].fill(0);
     }
 
     /// Materialises the whole range. Only for ranges known to be small.
@@ -296,6 +310,28 @@ mod tests {
         let mut b = [0u8; 4];
         d.read_into((1 << 40) - 2, &mut b);
         assert_eq!(b, [0x62, 0x62, 0, 0]);
+    }
+
+    #[test]
+    fn pattern_reads_agree_with_pattern_byte_at_every_alignment() {
+        let d = Data::pattern(7, 3, 64);
+        // Offsets near the start and across the end (which reads zeroes).
+        for off in (0..20).chain(50..70) {
+            for len in [0usize, 1, 5, 8, 13, 30] {
+                let mut b = vec![0xffu8; len];
+                d.read_into(off, &mut b);
+                let want: Vec<u8> = (0..len as u64)
+                    .map(|i| {
+                        if off + i < 64 {
+                            pattern_byte(7, 3 + off + i)
+                        } else {
+                            0
+                        }
+                    })
+                    .collect();
+                assert_eq!(b, want, "off {off} len {len}");
+            }
+        }
     }
 
     #[test]

@@ -23,6 +23,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+use imbl::OrdMap;
+
 use slab::Slab;
 
 use crate::data::Data;
@@ -102,7 +104,7 @@ pub struct InodeImage {
     /// Data stored inline in metadata (btrfs-like small files); when set, `map` is empty.
     pub inline: Option<Data>,
     /// Directory entries (directories only).
-    pub children: BTreeMap<String, Ino>,
+    pub children: OrdMap<String, Ino>,
     /// The directory holding this inode's name (the root is its own parent). Kept for
     /// directories, which have exactly one name, so that the rename loop check walks up in
     /// O(depth) instead of searching every directory per level.
@@ -133,7 +135,7 @@ impl InodeImage {
             attrs: Attrs::default(),
             map: BTreeMap::new(),
             inline: None,
-            children: BTreeMap::new(),
+            children: OrdMap::new(),
             parent: ROOT_INO,
             version: 0,
             mapped: 0,
@@ -195,15 +197,16 @@ pub struct FiemapExtent {
 
 /// The whole image of one filesystem. `Clone` is a snapshot (used for crash states).
 ///
-/// Inodes and physical extents sit behind [`Arc`]s, so a snapshot copies pointers, not
-/// extent maps and block lists, and the live image copies an inode or an extent only when it
-/// first changes one that a snapshot still holds ([`Arc::make_mut`]): a per-operation
-/// journal's snapshot costs O(inodes + extents) pointer copies, and the operation after it
-/// pays for what it touches.
+/// Snapshots share structure with the live image. The inode table and directories are
+/// persistent maps ([`imbl::OrdMap`]: a clone is O(1), a change copies one O(log n) path),
+/// inodes and physical extents sit behind [`Arc`]s, and the live image copies an inode or
+/// an extent only when it first changes one that a snapshot still holds
+/// ([`Arc::make_mut`]). A per-operation journal's snapshot therefore costs one pointer copy
+/// per physical extent (the slab) and the operation after it pays for what it touches.
 #[derive(Clone, Debug)]
 pub struct Image {
     block_size: u64,
-    pub inodes: BTreeMap<Ino, Arc<InodeImage>>,
+    pub inodes: OrdMap<Ino, Arc<InodeImage>>,
     next_ino: Ino,
     pub alloc: Allocator,
     pub phys: Slab<Arc<PhysExtent>>,
@@ -230,7 +233,7 @@ impl Image {
     /// An empty filesystem of `capacity` blocks of `block_size` bytes with a root directory.
     pub fn new(block_size: u64, capacity: u64) -> Image {
         assert!(block_size.is_power_of_two() && block_size >= 512);
-        let mut inodes = BTreeMap::new();
+        let mut inodes = OrdMap::new();
         let mut root = InodeImage::new(FileKind::Directory);
         root.nlink = 2;
         inodes.insert(ROOT_INO, Arc::new(root));
