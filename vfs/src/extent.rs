@@ -27,6 +27,7 @@ use imbl::OrdMap;
 
 use slab::Slab;
 
+use crate::backrefs::Backrefs;
 use crate::data::Data;
 use crate::errno::{Errno, KResult};
 use crate::space::{Allocator, Run};
@@ -77,7 +78,7 @@ pub struct PhysExtent {
     pub len: u64,
     pub data: Data,
     /// `(inode, first file block)` of every mapping that references this extent.
-    pub backrefs: BTreeSet<(Ino, u64)>,
+    pub backrefs: Backrefs,
     /// Where the piece comes from: `(allocation id, block offset inside that allocation)`.
     /// Every allocation gets a new id; splitting keeps it (the tail's offset grows). Used by
     /// [`Image::fiemap_per_extent`] for btrfs, which keeps a partly overwritten extent whole
@@ -603,7 +604,7 @@ impl Image {
                 start: run.start,
                 len: run.len,
                 data: data.slice(off, run.len * bs),
-                backrefs: BTreeSet::from([(ino, fb)]),
+                backrefs: Backrefs::one((ino, fb)),
                 origin: (origin.0, fb.wrapping_sub(origin.1)),
             }));
             let node = self

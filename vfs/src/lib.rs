@@ -6,7 +6,7 @@
 //! | module | kernel counterpart |
 //! |---|---|
 //! | [`errno`] | `include/uapi/asm-generic/errno*.h` |
-//! | [`data`], [`extent`], [`space`] | a filesystem's on-disk extent trees, refcounts, allocator |
+//! | [`data`], [`extent`], [`backrefs`], [`space`] | a filesystem's on-disk extent trees, back-references and refcounts, allocator |
 //! | [`fs`] | `struct file_operations` / `super_operations` |
 //! | [`vfs`] | mount table, inode cache, path walk |
 //! | [`lock`], [`sync`] | `i_rwsem`, `lock_two_nondirectories` |
@@ -16,6 +16,7 @@
 //! | [`checks`] | `generic_copy_file_checks`, `generic_file_rw_checks`, `rw_verify_area` (fs/read_write.c), `remap_verify_area` (fs/remap_range.c), `fiemap_prep` (fs/ioctl.c) |
 //! | [`copy`] | `vfs_copy_file_range` (fs/read_write.c), `do_splice_direct` (fs/splice.c), `vfs_clone_file_range`, `vfs_dedupe_file_range_one` (fs/remap_range.c) |
 
+pub mod backrefs;
 pub mod bugs;
 pub mod checks;
 pub mod clock;

@@ -8,8 +8,10 @@
 //! `pwrite -S` of alternating fill bytes per extent, a one-block hole after each so that
 //! FIEMAP shows every extent separately); the extent count is checked with FIEMAP. A copy
 //! is what `cp --reflink=always` does with the extended splice: call until the whole file
-//! is done. Each call moves at most `MAX_RW_COUNT` (2 GiB − 4 KiB) — the syscall cap — so
-//! a 1 TiB copy is 512 calls; the table shows both one call and the whole copy.
+//! is done. Only byte-copied parts of a call are capped at `MAX_RW_COUNT` (2 GiB − 4 KiB);
+//! the shared part is not (design assumption A8), so these copies are one call each when
+//! the filesystem can share every block — the table shows both the first call and the
+//! whole copy, which differ when it cannot.
 
 use std::time::Instant;
 
@@ -397,8 +399,8 @@ pub fn run(run: &mut Run) {
             }
         }
     }
-    t.note("calls: splice calls per whole copy (each call is capped at MAX_RW_COUNT = 2 GiB − 4 KiB); 1st call: median time of the first call of a copy; whole copy: median over ≥3 copies (each to a new destination, unlinked untimed afterwards).");
-    t.note("≥ … lower bound: a whole copy still running after 5 s was stopped and its time extrapolated linearly by bytes done. Every call covers the same share of the evenly fragmented file, but later calls cost more (each call stats the growing destination), so the true time is higher; the peak RSS Δ is of the part done.");
+    t.note("calls: splice calls per whole copy (byte-copied parts are capped at MAX_RW_COUNT = 2 GiB − 4 KiB per call, shared parts are not); 1st call: median time of the first call of a copy; whole copy: median over ≥3 copies (each to a new destination, unlinked untimed afterwards).");
+    t.note("≥ … lower bound: a whole copy still running after 5 s was stopped and its time extrapolated linearly by bytes done. Every call covers the same share of the evenly fragmented file, but later calls may cost more (the destination grows), so the true time may be higher; the peak RSS Δ is of the part done.");
     t.note("peak RSS Δ: peak-RSS growth during the first copy in a fresh process (heap trimmed, VmHWM reset via /proc/self/clear_refs); B/extent = Δ / extents (page-granular, so only meaningful from 1,000 extents).");
     t.note("time target: 1 extent ≤ 20 µs for the whole copy; 100,000 extents ≤ 50 ms; mem target ≤ 256 B/extent.");
     run.table(t);
