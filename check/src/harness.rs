@@ -95,6 +95,20 @@ struct Faults {
     bad: bool,
     /// The (nfs) server rebooted since the last fsync.
     reboot: bool,
+    /// A network client's re-send after a server reboot may have met `ENOSPC` (an
+    /// `EnospcAfter` was armed while some file was unsettled): the client keeps it for the
+    /// next `fsync` of that file (`NfsClient::recover`), however long after the fault fired.
+    resend_enospc: bool,
+    /// The same for `EIO` (a media error existed while some file was unsettled, or at the
+    /// reboot a crashed client instance had left data uncommitted that a COPY may have read).
+    resend_eio: bool,
+}
+
+impl Faults {
+    /// Whether `e` may be a re-send error kept for an unsettled file's `fsync`.
+    fn resend_error(&self, e: Errno) -> bool {
+        (e == Errno::ENOSPC && self.resend_enospc) || (e == Errno::EIO && self.resend_eio)
+    }
 }
 
 /// Most `copy_file_range` calls one `copy_range` command makes (as the script runner).
@@ -418,6 +432,12 @@ impl Harness {
                         }
                         Ok(())
                     }
+                    // A re-send this file's client met before (the file stays unsettled
+                    // until an fsync succeeds).
+                    Err(e) if self.unsettled.contains(&t) && self.faults.resend_error(e) => {
+                        self.counters.errors += 1;
+                        Ok(())
+                    }
                     Err(e) => self.accept(e, false, "fsync"),
                 }
             }
@@ -476,12 +496,16 @@ impl Harness {
             Op::Reboot => match self.fs.inject(&self.proc.task, Fault::Reboot) {
                 Ok(_) => {
                     self.faults.reboot = true;
-                    // What a crashed client left uncommitted is gone now; and redoing what
-                    // the server lost may fail on a fault (and be retried later).
+                    // What a crashed client left uncommitted is gone now. Redoing what the
+                    // server lost may fail on a fault (and be retried later), or for good
+                    // when a COPY's source was such lost data: then the destination
+                    // keeps its older content and its next fsync reports EIO.
+                    let lost = !self.tainted.is_empty();
                     self.unsettled.append(&mut self.tainted);
-                    if self.faults.bad || self.faults.enospc {
+                    if self.faults.bad || self.faults.enospc || lost {
                         self.unsettled.extend(self.live.iter().cloned());
                     }
+                    self.faults.resend_eio |= lost;
                     // The server's device state came back from its journal.
                     let img = self.fs.image();
                     self.faults.enospc = img.alloc.fail_at_call.is_some();
@@ -1311,12 +1335,21 @@ impl Harness {
         self.faults.enospc = img.alloc.fail_at_call.is_some();
         self.faults.bad = !img.bad.is_empty();
         self.faults.reboot = false;
+        (self.faults.resend_enospc, self.faults.resend_eio) = (false, false);
         Ok(())
     }
 
     // ------------------------------------------------------------------ checks
 
     fn after_step(&mut self) -> Result<(), String> {
+        // A fault armed while files are unsettled may hit their re-send, which reports it at
+        // their next fsync; once every file has been fsynced since, none is pending.
+        if self.unsettled.is_empty() {
+            (self.faults.resend_enospc, self.faults.resend_eio) = (false, false);
+        } else {
+            self.faults.resend_enospc |= self.faults.enospc;
+            self.faults.resend_eio |= self.faults.bad;
+        }
         if self.faults.enospc && self.fs.image().alloc.fail_at_call.is_none() {
             self.faults.enospc = false;
         }
@@ -1435,7 +1468,8 @@ impl Harness {
     /// What the process sees of `name`, block by block (`EIO` blocks recorded as bad).
     fn client_view(&self, name: &str, ino: Ino) -> Result<crate::durability::FileView, String> {
         // A read lets a network client notice a server reboot and redo what it lost
-        // (until then its stat shows the server's size).
+        // (until then its stat shows the server's size); a redo that fails is reported by
+        // the file's next fsync, not here.
         let _ = self.fs.read(&self.checker, ino, 0, 1);
         let size = self
             .fs

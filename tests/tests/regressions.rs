@@ -182,14 +182,13 @@ fn regression_nfs_reboot_recovery_of_unlinked_copy_target_fails_unrelated_read()
     );
 }
 
-/// nfs-like, OPEN: after a server reboot the client re-sends what the server lost as part
-/// of whatever call notices the reboot, and a failure of that re-send (here the planned
-/// `ENOSPC`) is returned by that call — a `read` — instead of being kept for the next
-/// `fsync`/`close` of the file it concerns (Linux reports write-back errors there, through
-/// the mapping's errseq). The state-machine harness retries such a read once; this test
-/// pins the bug until `NfsClient::recover` defers the error.
+/// nfs-like: after a server reboot the client re-sends what the server lost as part of
+/// whatever call notices the reboot, and a failure of that re-send (here the planned
+/// `ENOSPC`) was returned by that call — a `read` of the file — instead of being kept for
+/// the next `fsync` of the file it concerns (Linux reports write-back errors there, through
+/// the mapping's errseq). Bug in `fs_models::nfs::client::NfsClient::recover`; the error is
+/// now reported once by the next `fsync`, which also re-sends the data.
 #[test]
-#[ignore = "open bug in fs_models::nfs::client::NfsClient::recover (reported)"]
 fn regression_nfs_reboot_resend_failure_surfaces_on_read() {
     use syscall::Syscalls;
     let mut h = check::harness::Harness::new("nfs-like:size=64m,chunk=16k").expect("spec");
@@ -227,6 +226,155 @@ fn regression_nfs_reboot_resend_failure_surfaces_on_read() {
         r.is_ok(),
         "read after a server reboot failed with {:?}",
         r.err()
+    );
+    // The deferred error goes to the file's next fsync, once; that fsync re-sent the COPY,
+    // so the next one has nothing to report.
+    assert_eq!(h.proc.fsync(fd), Err(vfs::Errno::ENOSPC));
+    assert_eq!(h.proc.fsync(fd), Ok(()));
+    let problems = h.fs.image().fsck();
+    assert!(problems.is_empty(), "{problems:?}");
+}
+
+/// nfs-like: a `pwrite` to a file failed with `EIO` because a COPY *from* it, logged by
+/// another file and lost in a server reboot, could not be redone (its source had lost the
+/// data too, left uncommitted by a crashed client instance). R2 commits such COPYs before
+/// the source changes; their failure is the destination's loss, reported by its next
+/// `fsync`, not by the write. Bug in `fs_models::nfs::client::NfsClient::before_modify`
+/// (found by `splicelab check --fs nfs-like --seed 313452`).
+#[test]
+fn regression_nfs_lost_copy_fails_a_write_to_its_source() {
+    replay(
+        "nfs-like:size=64m,chunk=16k",
+        &[
+            Op::Create { n: 0 },
+            Op::Create { n: 1 },
+            Op::Pwrite {
+                file: 0,
+                off: 1,
+                len: 1,
+                byte: 0x70,
+            },
+            Op::CopyRange {
+                src: 0,
+                dst: 1,
+                soff: 0,
+                doff: 0,
+                len: 1,
+            },
+            Op::Crash { pick: 196 },
+            Op::Splice {
+                src: 1,
+                dst: 0,
+                soff: 0,
+                doff: 0,
+                len: 1,
+                flag: Flag::May,
+            },
+            Op::Reboot,
+            Op::Pwrite {
+                file: 1,
+                off: 0,
+                len: 1,
+                byte: 0x6d,
+            },
+        ],
+    );
+}
+
+/// nfs-like: a COPY lost in a server reboot whose redo failed (`ENOSPC`) stayed logged and
+/// was redone at the file's next COMMIT — which a later copy *from* that file triggers
+/// (R1) — so the file's content changed long after the reboot, in the middle of another
+/// call, and the copy took bytes the file had not shown before. A redo that fails after a
+/// reboot now drops what it could not redo and reports the loss at the next `fsync`. Bug
+/// in `fs_models::nfs::client::NfsClient::recover` (found by `--seed 611733`).
+#[test]
+fn regression_nfs_failed_redo_changes_the_file_at_a_later_commit() {
+    replay(
+        "nfs-like:size=64m,chunk=16k",
+        &[
+            Op::Create { n: 0 },
+            Op::Create { n: 1 },
+            Op::Pwrite {
+                file: 1,
+                off: 36864,
+                len: 8192,
+                byte: 0xb2,
+            },
+            Op::Truncate {
+                file: 1,
+                size: 38519,
+            },
+            Op::Create { n: 2 },
+            Op::Enospc { n: 3 },
+            Op::Pwrite {
+                file: 1,
+                off: 0,
+                len: 1,
+                byte: 0x8f,
+            },
+            Op::Splice {
+                src: 1,
+                dst: 1,
+                soff: 36864,
+                doff: 4096,
+                len: 30547,
+                flag: Flag::May,
+            },
+            Op::Reboot,
+            Op::CopyRange {
+                src: 1,
+                dst: 0,
+                soff: 1024,
+                doff: 11264,
+                len: 4096,
+            },
+        ],
+    );
+}
+
+/// nfs-like: after a client crash, the new client instance COPYed from a file whose data
+/// the crashed instance had left UNSTABLE on the server; a server reboot lost that data,
+/// and the redo of the COPY read the file's older bytes — a destination content that never
+/// existed. R1 now commits a copy's source and destination once per file after a client
+/// crash, whatever this instance logged. Bug in
+/// `fs_models::nfs::client::NfsClient::copy_file_range` (found by `--seed 514938`).
+#[test]
+fn regression_nfs_copy_from_a_crashed_clients_unstable_data() {
+    replay(
+        "nfs-like:size=64m,chunk=16k",
+        &[
+            Op::Create { n: 0 },
+            Op::Create { n: 1 },
+            Op::Pwrite {
+                file: 1,
+                off: 11,
+                len: 10,
+                byte: 0xe3,
+            },
+            Op::Pwrite {
+                file: 0,
+                off: 10,
+                len: 18,
+                byte: 0xfd,
+            },
+            Op::Create { n: 3 },
+            Op::CopyRange {
+                src: 1,
+                dst: 0,
+                soff: 10,
+                doff: 22,
+                len: 9,
+            },
+            Op::Crash { pick: 157 },
+            Op::CopyRange {
+                src: 0,
+                dst: 1,
+                soff: 16,
+                doff: 7,
+                len: 29,
+            },
+            Op::Reboot,
+        ],
     );
 }
 

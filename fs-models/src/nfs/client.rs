@@ -37,7 +37,8 @@
 //! client; other clients' changes are outside the model, as with close-to-open
 //! consistency): **R1** before COPY or CLONE, the client commits the source and the
 //! destination (Linux writes both back too), so the source is stable and the destination's
-//! log starts with the COPY; **R2** before anything modifies a file (write, truncate,
+//! log starts with the COPY — after a client crash also what the crashed instance may have
+//! left UNSTABLE on the server, once per file; **R2** before anything modifies a file (write, truncate,
 //! fallocate, COPY/CLONE into it, unlink of its last name), every file whose log holds a
 //! COPY *from* it is committed first.
 
@@ -201,11 +202,19 @@ struct FileCache {
     dirty: Overlay,
     /// Sent and answered UNSTABLE4, in order.
     log: Vec<Unstable>,
+    /// A re-send of this file's data failed in a call that was not about this file (the
+    /// call that noticed a server reboot, or a change to a COPY's source): reported once,
+    /// by this file's next `fsync`, as Linux reports write-back errors through the
+    /// mapping's errseq. What could not be re-sent is lost.
+    wb_err: Option<Errno>,
 }
 
 impl FileCache {
     fn is_clean(&self) -> bool {
-        self.written.is_empty() && self.dirty.is_empty() && self.log.is_empty()
+        self.written.is_empty()
+            && self.dirty.is_empty()
+            && self.log.is_empty()
+            && self.wb_err.is_none()
     }
 
     fn push_log(&mut self, e: Unstable) {
@@ -216,6 +225,19 @@ impl FileCache {
         }
         self.log.push(e);
     }
+}
+
+/// What a replay does with the entry that failed and the selected entries after it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Failed {
+    /// Keep them logged, to be sent again at the next COMMIT (a commit's own replay: its
+    /// caller sees the error and may retry).
+    Keep,
+    /// Drop them: the data is lost, and the file's next `fsync` reports it (redoing what a
+    /// server reboot lost, in a call on some other file). Sending them later would change
+    /// the file's content long after the reboot; dropping everything from the failure on
+    /// leaves the content as it was after the last entry that could be redone.
+    DropRest,
 }
 
 /// An asynchronous copy the caller stopped waiting for (`how.nonblock`): a later call with
@@ -239,6 +261,12 @@ struct ClientState {
     unlinked: BTreeSet<Ino>,
     /// The server answered NFS4ERR_NOTSUPP to CLONE: do not ask again (`NFS_CAP_CLONE`).
     clone_unsupported: bool,
+    /// This client replaced one that crashed, whose UNSTABLE data the server may still hold
+    /// uncommitted (and lose in a reboot) without this client knowing: R1 must then COMMIT
+    /// a file before copying from or into it even with nothing logged here.
+    inherited: bool,
+    /// Files R1 committed since `inherited` was set.
+    stable: BTreeSet<Ino>,
     stats: NfsStats,
 }
 
@@ -451,6 +479,13 @@ impl NfsClient {
     /// cached WRITEs are visible from the cache and wait for the COMMIT to be re-sent.
     /// Called first by every operation that has a task; a reboot in the middle of one is
     /// handled by that operation (a lost asynchronous copy, a restarted synchronous one).
+    ///
+    /// # Errors
+    /// Only those of re-establishing the session (the network's). A failed re-send is the
+    /// business of the file it concerns, not of the call that noticed the reboot: what
+    /// could not be redone is dropped ([`Failed::DropRest`]) and the error is kept for that
+    /// file's next `fsync` ([`FileCache::wb_err`]), as Linux drops a page whose write-back
+    /// failed and reports the error through the mapping's errseq.
     fn recover(&self, cs: &mut ClientState, task: &Task) -> KResult<()> {
         let boot = self.server.boot();
         if boot == cs.boot_seen {
@@ -480,23 +515,27 @@ impl NfsClient {
                 cs.file(ino).log.clear();
                 continue;
             }
-            self.replay_where(cs, task, ino, stale)?;
+            if let Err(e) = self.replay_where(cs, task, ino, stale, Failed::DropRest) {
+                cs.file(ino).wb_err.get_or_insert(e);
+            }
         }
         Ok(())
     }
 
     /// Sends every logged entry of `ino` again, in order.
     fn replay(&self, cs: &mut ClientState, task: &Task, ino: Ino) -> KResult<()> {
-        self.replay_where(cs, task, ino, |_| true)
+        self.replay_where(cs, task, ino, |_| true, Failed::Keep)
     }
 
     /// Sends the logged entries of `ino` that `pick` selects again, keeping the log's order.
+    /// When one fails, the rest are not sent; `failed` says what becomes of them.
     fn replay_where(
         &self,
         cs: &mut ClientState,
         task: &Task,
         ino: Ino,
         pick: impl Fn(&Unstable) -> bool,
+        failed: Failed,
     ) -> KResult<()> {
         let log = std::mem::take(&mut cs.file(ino).log);
         let mut redone: Vec<Unstable> = Vec::new();
@@ -520,13 +559,18 @@ impl NfsClient {
             match r {
                 Ok(entries) => redone.extend(entries),
                 Err(err) => {
-                    redone.push(e);
+                    if failed == Failed::Keep {
+                        redone.push(e);
+                    }
                     result = Err(err);
                     break;
                 }
             }
         }
-        redone.extend(rest);
+        match failed {
+            Failed::Keep => redone.extend(rest),
+            Failed::DropRest => redone.extend(rest.filter(|e| !pick(e))),
+        }
         let f = cs.file(ino);
         for e in redone {
             f.push_log(e);
@@ -610,7 +654,36 @@ impl NfsClient {
         Ok(out)
     }
 
+    /// R1: commits `ino` before a COPY or CLONE from or into it — what this client logged,
+    /// and, after a client crash, once per file whatever a crashed instance left UNSTABLE
+    /// (a COPY replayed after a server reboot must find the source as it was).
+    fn commit_for_copy(&self, cs: &mut ClientState, task: &Task, ino: Ino) -> KResult<()> {
+        self.commit_file(cs, task, ino)?;
+        if cs.inherited && !cs.stable.contains(&ino) {
+            self.rpc(
+                cs,
+                task,
+                "COMMIT",
+                0,
+                |st| self.server.commit(st, ino),
+                |_| 0,
+            )?;
+            cs.stable.insert(ino);
+        }
+        Ok(())
+    }
+
     /// R2: commits every file whose log copies from `ino`, before `ino` changes.
+    ///
+    /// A commit that fails with `EIO` — a COPY that a server reboot lost and that cannot
+    /// be redone because its source lost the data too, or a media error under it — is the
+    /// copy's destination's loss, not this call's: it is kept for the destination's next
+    /// `fsync` ([`FileCache::wb_err`]) and its COPYs from `ino` are dropped from the log
+    /// (once `ino` changes they could only copy the wrong bytes).
+    ///
+    /// # Errors
+    /// Other errors of the commit (`ENOSPC` on a redo, `ETIMEDOUT` from the network on a
+    /// soft mount), with nothing changed: the call can be retried.
     fn before_modify(&self, cs: &mut ClientState, task: &Task, ino: Ino) -> KResult<()> {
         let dsts: Vec<Ino> = cs
             .files
@@ -623,7 +696,16 @@ impl NfsClient {
             .map(|(&d, _)| d)
             .collect();
         for d in dsts {
-            self.commit_file(cs, task, d)?;
+            match self.commit_file(cs, task, d) {
+                Ok(()) => {}
+                Err(Errno::EIO) => {
+                    let f = cs.file(d);
+                    f.wb_err.get_or_insert(Errno::EIO);
+                    f.log
+                        .retain(|e| !matches!(e, Unstable::Copy { src, .. } if *src == ino));
+                }
+                Err(e) => return Err(e),
+            }
         }
         Ok(())
     }
@@ -1203,10 +1285,16 @@ impl FileSystem for NfsClient {
         )
     }
 
+    /// Flushes and commits the file, then reports a write-back error an earlier re-send of
+    /// this file met ([`FileCache::wb_err`]), once.
     fn fsync(&self, task: &Task, ino: Ino, _datasync: bool) -> KResult<()> {
         let mut cs = self.state.lock();
         self.recover(&mut cs, task)?;
-        self.commit_file(&mut cs, task, ino)
+        let committed = self.commit_file(&mut cs, task, ino);
+        let deferred = cs.files.get_mut(&ino).and_then(|f| f.wb_err.take());
+        cs.tidy(ino);
+        committed?;
+        deferred.map_or(Ok(()), Err)
     }
 
     fn sync_fs(&self, task: &Task) -> KResult<()> {
@@ -1275,8 +1363,8 @@ impl FileSystem for NfsClient {
             return Err(Errno::EINVAL);
         }
         self.before_modify(&mut cs, task, dst)?;
-        self.commit_file(&mut cs, task, src)?;
-        self.commit_file(&mut cs, task, dst)?;
+        self.commit_for_copy(&mut cs, task, src)?;
+        self.commit_for_copy(&mut cs, task, dst)?;
         let n = self.clone_rpc(&mut cs, task, src, soff, dst, doff, len)?;
         task.with_stats(|s| s.bytes_shared += n);
         Ok(n)
@@ -1332,9 +1420,9 @@ impl FileSystem for NfsClient {
             return self.resume_async(&mut cs, task, p, how);
         }
         self.before_modify(&mut cs, task, dst)?;
-        self.commit_file(&mut cs, task, src)?;
+        self.commit_for_copy(&mut cs, task, src)?;
         if dst != src {
-            self.commit_file(&mut cs, task, dst)?;
+            self.commit_for_copy(&mut cs, task, dst)?;
         }
         let src_size = self.view_size(&cs, src)?;
         let len = len.min(src_size.saturating_sub(soff));
@@ -1415,6 +1503,7 @@ impl FileSystem for NfsClient {
         let stats = std::mem::take(&mut cs.stats);
         *cs = ClientState {
             boot_seen: self.server.boot(),
+            inherited: true,
             stats,
             ..ClientState::default()
         };

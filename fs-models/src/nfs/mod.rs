@@ -50,11 +50,16 @@
 //!    then the logged COPYs are done again so reads see their data; lost WRITEs stay visible
 //!    from the cache) and at COMMIT (verifier mismatch → the whole uncommitted log — cached
 //!    WRITEs and logged COPYs — is sent again in order, then COMMIT again). Task-less calls
-//!    (`getattr`) may show the rebooted server's sizes until then.
+//!    (`getattr`) may show the rebooted server's sizes until then. A COPY that cannot be
+//!    done again during session recovery (`ENOSPC`, a media error, a source that lost the
+//!    data) is dropped with the rest of that file's lost COPYs, and the error goes to the
+//!    file's next `fsync`, not to the call that noticed the reboot — as Linux drops a page
+//!    whose write-back failed and reports it through the mapping's errseq.
 //! 5. **Client crash** (`FileSystem::crash`): dirty and logged data are lost; the server keeps
 //!    whatever it had received (it did not crash), stops the client's asynchronous copies
 //!    and frees files the client had unlinked (lease expiry). `crash_states` is that single
-//!    image.
+//!    image. The new client instance COMMITs each file once before its first COPY or CLONE
+//!    from or into it, since the server may hold the crashed instance's UNSTABLE data.
 //! 6. **Never-share copies** (`CopyHow::no_share`) — the open question: NFSv4.2 COPY cannot
 //!    say "don't share", and a server on btrfs or XFS implements COPY with a reflink
 //!    (`copy=reflink`). `policy=strict` answers `EOPNOTSUPP` (the VFS then copies through the
