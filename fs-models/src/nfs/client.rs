@@ -451,14 +451,7 @@ impl NfsClient {
                 cs.tidy(ino);
                 return Ok(());
             }
-            let v = self.rpc(
-                cs,
-                task,
-                "COMMIT",
-                0,
-                |st| self.server.commit(st, ino),
-                |_| 0,
-            )?;
+            let v = self.commit_rpc(cs, task, ino)?;
             let f = cs.file(ino);
             if f.log.iter().all(|e| e.verf() == v) {
                 f.log.clear();
@@ -660,17 +653,22 @@ impl NfsClient {
     fn commit_for_copy(&self, cs: &mut ClientState, task: &Task, ino: Ino) -> KResult<()> {
         self.commit_file(cs, task, ino)?;
         if cs.inherited && !cs.stable.contains(&ino) {
-            self.rpc(
-                cs,
-                task,
-                "COMMIT",
-                0,
-                |st| self.server.commit(st, ino),
-                |_| 0,
-            )?;
+            self.commit_rpc(cs, task, ino)?;
             cs.stable.insert(ino);
         }
         Ok(())
+    }
+
+    /// One COMMIT of `ino`; the answer is the server's write verifier.
+    fn commit_rpc(&self, cs: &mut ClientState, task: &Task, ino: Ino) -> KResult<Verifier> {
+        self.rpc(
+            cs,
+            task,
+            "COMMIT",
+            0,
+            |st| self.server.commit(st, ino),
+            |_| 0,
+        )
     }
 
     /// R2: commits every file whose log copies from `ino`, before `ino` changes.
