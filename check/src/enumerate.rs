@@ -152,44 +152,75 @@ pub fn workloads(alphabet: &[Op], max_len: usize) -> Vec<Vec<Op>> {
     out
 }
 
-/// Runs one workload on a fresh `spec` and checks every crash state at its end.
+/// The harness configuration of enumeration: checks at the end of each workload and at
+/// each fsync, exact space accounting.
+fn config(crash_on_fsync: bool) -> Config {
+    Config {
+        check_each_step: false,
+        crash_every: 0,
+        crash_on_fsync,
+        exact_space: true,
+    }
+}
+
+/// A fresh harness on `spec` with `setup` applied (its fsync's crash states checked only
+/// when `check_setup`).
+fn prepared(spec: &str, setup: &[Op], check_setup: bool) -> Result<Harness, Failure> {
+    let mut h = Harness::with_config(spec, config(check_setup)).map_err(|message| Failure {
+        spec: spec.to_string(),
+        message,
+        script: String::new(),
+    })?;
+    for op in setup {
+        h.apply(op).map_err(|e| failure(&h, spec, e))?;
+    }
+    h.config.crash_on_fsync = true;
+    Ok(h)
+}
+
+fn failure(h: &Harness, spec: &str, message: String) -> Failure {
+    Failure {
+        spec: spec.to_string(),
+        message,
+        script: h.replay_script(),
+    }
+}
+
+/// Applies `op` and checks everything at the end of the workload it completes.
+fn step(h: &mut Harness, spec: &str, op: &Op) -> Result<(), Failure> {
+    h.apply(op).map_err(|e| failure(h, spec, e))?;
+    h.check_all()
+        .and_then(|()| h.check_crash_states())
+        .map_err(|e| failure(h, spec, format!("at the end: {e}")))
+}
+
+/// Runs one workload on a fresh `spec` and checks every crash state at its end. Returns
+/// the crash states checked.
 ///
 /// # Errors
 /// The first violation, with a replay script.
 pub fn run_workload(spec: &str, setup: &[Op], ops: &[Op]) -> Result<u64, Failure> {
     // The setup is the same for every workload: its fsync's crash states are checked once
     // (by the workload of no operations), not again for each workload.
-    let config = Config {
-        check_each_step: false,
-        crash_every: 0,
-        crash_on_fsync: ops.is_empty(),
-        exact_space: true,
-    };
-    let mut h = Harness::with_config(spec, config).map_err(|message| Failure {
-        spec: spec.to_string(),
-        message,
-        script: String::new(),
-    })?;
-    let fail = |h: &Harness, message: String| Failure {
-        spec: spec.to_string(),
-        message,
-        script: h.replay_script(),
-    };
-    for op in setup {
-        h.apply(op).map_err(|e| fail(&h, e))?;
-    }
-    h.config.crash_on_fsync = true;
+    let mut h = prepared(spec, setup, ops.is_empty())?;
     for op in ops {
-        h.apply(op).map_err(|e| fail(&h, e))?;
+        h.apply(op).map_err(|e| failure(&h, spec, e))?;
     }
     h.check_all()
         .and_then(|()| h.check_crash_states())
-        .map_err(|e| fail(&h, format!("at the end: {e}")))?;
+        .map_err(|e| failure(&h, spec, format!("at the end: {e}")))?;
     Ok(h.counters.crash_states)
 }
 
 /// Enumerates all workloads of `1..=max_len` operations on `model` (a model name or a
 /// spec), calling `progress(done, total)` now and then.
+///
+/// Workloads share prefixes: where the model can be forked ([`Harness::fork`]) the
+/// enumeration walks the tree of workloads depth first, applying each operation once to
+/// a copy of its prefix's harness and checking the workload it completes — the same
+/// checks as running every workload from scratch ([`run_workload`]), without repeating
+/// the setup and the prefix for each. The setup's own crash states are checked once.
+/// Models that cannot be forked (nfs-like) run every workload from scratch.
 ///
 /// # Errors
 /// The first violation, with a replay script.
@@ -208,18 +239,63 @@ pub fn enumerate(
         fs.statfs().block_size
     };
     let setup = setup(bs);
-    let all = workloads(&alphabet(bs), max_len);
-    let total = all.len() as u64;
+    let alphabet = alphabet(bs);
+    let n = alphabet.len() as u64;
+    let total: u64 = (1..=max_len as u32).map(|k| n.pow(k)).sum();
     let start = Instant::now();
     let mut report = Report::default();
-    for (i, w) in all.iter().enumerate() {
-        report.states += run_workload(&spec, &setup, w)?;
-        report.workloads += 1;
-        if i % 64 == 0 {
-            progress(i as u64, total);
+    let root = prepared(&spec, &setup, true)?;
+    if root.fork().is_some() {
+        report.states += root.counters.crash_states;
+        let mut walk = Walk {
+            spec: &spec,
+            alphabet: &alphabet,
+            max_len,
+            total,
+            report: &mut report,
+            progress: &mut progress,
+        };
+        walk.below(&root, 0)?;
+    } else {
+        for (i, w) in workloads(&alphabet, max_len).iter().enumerate() {
+            report.states += run_workload(&spec, &setup, w)?;
+            report.workloads += 1;
+            if i % 64 == 0 {
+                progress(i as u64, total);
+            }
         }
     }
     progress(total, total);
     report.elapsed = start.elapsed();
     Ok(report)
+}
+
+/// The depth-first walk of [`enumerate`].
+struct Walk<'a, P: FnMut(u64, u64)> {
+    spec: &'a str,
+    alphabet: &'a [Op],
+    max_len: usize,
+    total: u64,
+    report: &'a mut Report,
+    progress: &'a mut P,
+}
+
+impl<P: FnMut(u64, u64)> Walk<'_, P> {
+    /// Every workload that extends `prefix` (of `depth` operations) by one operation, and
+    /// recursively theirs.
+    fn below(&mut self, prefix: &Harness, depth: usize) -> Result<(), Failure> {
+        for op in self.alphabet {
+            let mut h = prefix.fork().expect("forkable: checked at the root");
+            step(&mut h, self.spec, op)?;
+            self.report.states += h.counters.crash_states - prefix.counters.crash_states;
+            self.report.workloads += 1;
+            if self.report.workloads.is_multiple_of(64) {
+                (self.progress)(self.report.workloads, self.total);
+            }
+            if depth + 1 < self.max_len {
+                self.below(&h, depth + 1)?;
+            }
+        }
+        Ok(())
+    }
 }

@@ -271,6 +271,34 @@ impl Harness {
         })
     }
 
+    /// An independent copy of this harness — filesystem, reference model, history and
+    /// replay script — to explore another continuation of the same prefix, or `None` if
+    /// the filesystem cannot be copied ([`FileSystem::fork`]). The copy has a fresh process
+    /// (descriptors are opened again as needed) and fresh virtual clocks.
+    pub fn fork(&self) -> Option<Harness> {
+        let fs = self.fs.fork()?;
+        let vfs = Arc::new(Vfs::new());
+        vfs.mount("/", fs.clone()).ok()?;
+        Some(Harness {
+            profile: self.profile.clone(),
+            proc: Process::new(vfs, 1),
+            fs,
+            checker: Task::new(99),
+            model: self.model.clone(),
+            live: self.live.clone(),
+            fds: HashMap::new(),
+            inos: self.inos.clone(),
+            script: self.script.clone(),
+            hist: self.hist.clone(),
+            faults: self.faults,
+            tainted: self.tainted.clone(),
+            unsettled: self.unsettled.clone(),
+            config: self.config,
+            step: self.step,
+            counters: self.counters,
+        })
+    }
+
     fn bs(&self) -> u64 {
         self.profile.block
     }

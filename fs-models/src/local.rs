@@ -12,7 +12,7 @@ use vfs::data::Data;
 use vfs::errno::{Errno, KResult};
 use vfs::extent::{Attrs, FiemapExtent, FileKind, Image, Ino, Overwrite};
 use vfs::fs::{Fault, FaultReport, FileSystem, Stat, StatFs, falloc_flags};
-use vfs::sync::Mutex;
+use vfs::sync::{Arc, Mutex};
 use vfs::task::Task;
 
 /// Mount options common to local models (`size=`, `chunk=`, plus model-specific ones parsed
@@ -110,14 +110,14 @@ impl Default for Quirks {
 }
 
 /// Everything inside a [`LocalFs`]'s lock.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct LocalState {
     pub img: Image,
     pub journal: Journal,
 }
 
 /// What distinguishes one local model from another.
-pub trait Flavor: Send + Sync + 'static {
+pub trait Flavor: Clone + Send + Sync + 'static {
     /// The model's name.
     fn name(&self) -> &'static str;
     /// How an overwrite of a mapped block of a file with `attrs` is done.
@@ -548,6 +548,17 @@ impl<F: Flavor> FileSystem for LocalFs<F> {
         let mut st = self.state.lock();
         let LocalState { img, journal } = &mut *st;
         *img = journal.crash(img, pick);
+    }
+
+    /// Everything a local model has is its image and journal (cheap to copy: they share
+    /// structure until changed).
+    fn fork(&self) -> Option<Arc<dyn FileSystem>> {
+        let state = self.state.lock().clone();
+        Some(Arc::new(LocalFs {
+            flavor: self.flavor.clone(),
+            opts: self.opts.clone(),
+            state: Mutex::new(state),
+        }))
     }
 
     fn inject(&self, _task: &Task, fault: Fault) -> KResult<FaultReport> {

@@ -8,6 +8,7 @@ use crate::clock::CostModel;
 use crate::data::Data;
 use crate::errno::{Errno, KResult};
 use crate::extent::{Attrs, FiemapExtent, FileKind, Image, Ino};
+use crate::sync::Arc;
 use crate::task::Task;
 
 /// `REMAP_FILE_*` flags of `->remap_file_range`.
@@ -241,4 +242,11 @@ pub trait FileSystem: Send + Sync {
     fn crash(&self, pick: usize);
     /// Injects a fault.
     fn inject(&self, task: &Task, fault: Fault) -> KResult<FaultReport>;
+    /// An independent copy of this filesystem in its current state — volatile state,
+    /// journal and fault plans included — for checkers that explore many continuations of
+    /// one prefix (crash-state enumeration). `None` if the model cannot be copied (the
+    /// default; nfs-like, whose client and server share a network).
+    fn fork(&self) -> Option<Arc<dyn FileSystem>> {
+        None
+    }
 }
