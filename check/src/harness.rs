@@ -525,9 +525,9 @@ impl Harness {
                 Ok(_) => {
                     self.faults.reboot = true;
                     // What a crashed client left uncommitted is gone now. Redoing what the
-                    // server lost may fail on a fault (and be retried later), or for good
-                    // when a COPY's source was such lost data: then the destination
-                    // keeps its older content and its next fsync reports EIO.
+                    // server lost may fail on a fault, or because a COPY's source was such
+                    // lost data: the file then keeps its older content and its next fsync
+                    // reports the error.
                     let lost = !self.tainted.is_empty();
                     self.unsettled.append(&mut self.tainted);
                     if self.faults.bad || self.faults.enospc || lost {
@@ -1363,7 +1363,6 @@ impl Harness {
         self.faults.enospc = img.alloc.fail_at_call.is_some();
         self.faults.bad = !img.bad.is_empty();
         self.faults.reboot = false;
-        (self.faults.resend_enospc, self.faults.resend_eio) = (false, false);
         Ok(())
     }
 

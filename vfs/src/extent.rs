@@ -230,6 +230,13 @@ pub struct Image {
     pub inline_max: u64,
 }
 
+/// Inode `ino` of `inodes`, for changing it: copied first if a snapshot still shares it
+/// (copy-on-write, [`Arc::make_mut`]). A function of the inode table alone, so that callers
+/// can hold it while they change the extent slab.
+fn node_mut(inodes: &mut OrdMap<Ino, Arc<InodeImage>>, ino: Ino) -> Option<&mut InodeImage> {
+    inodes.get_mut(&ino).map(Arc::make_mut)
+}
+
 impl Image {
     /// An empty filesystem of `capacity` blocks of `block_size` bytes with a root directory.
     pub fn new(block_size: u64, capacity: u64) -> Image {
@@ -270,11 +277,7 @@ impl Image {
     /// # Errors
     /// `ESTALE` as for [`Image::inode`].
     pub fn inode_mut(&mut self, ino: Ino) -> KResult<&mut InodeImage> {
-        let i = self
-            .inodes
-            .get_mut(&ino)
-            .map(Arc::make_mut)
-            .ok_or(Errno::ESTALE)?;
+        let i = node_mut(&mut self.inodes, ino).ok_or(Errno::ESTALE)?;
         i.version += 1;
         Ok(i)
     }
@@ -418,7 +421,7 @@ impl Image {
             n.nlink += 1;
         }
         // Not a change of the inode's data or attributes: no version bump.
-        if let Some(moved) = self.inodes.get_mut(&src).map(Arc::make_mut) {
+        if let Some(moved) = node_mut(&mut self.inodes, src) {
             moved.parent = ndir;
         }
         Ok(target)
@@ -523,10 +526,7 @@ impl Image {
         let tail_len = tail.len;
         let tail_key = self.phys.insert(Arc::new(tail));
         for (i, f) in refs {
-            let map = &mut self
-                .inodes
-                .get_mut(&i)
-                .map(Arc::make_mut)
+            let map = &mut node_mut(&mut self.inodes, i)
                 .expect("backref to a live inode")
                 .map;
             let head = map.get_mut(&f).expect("backref to a live mapping");
@@ -551,7 +551,7 @@ impl Image {
         }
         self.split_at(ino, from);
         self.split_at(ino, to);
-        let Some(node) = self.inodes.get_mut(&ino).map(Arc::make_mut) else {
+        let Some(node) = node_mut(&mut self.inodes, ino) else {
             return;
         };
         let cached: Vec<u64> = node.cached_unwritten.range(from..to).copied().collect();
@@ -607,11 +607,7 @@ impl Image {
                 backrefs: Backrefs::one((ino, fb)),
                 origin: (origin.0, fb.wrapping_sub(origin.1)),
             }));
-            let node = self
-                .inodes
-                .get_mut(&ino)
-                .map(Arc::make_mut)
-                .expect("mapping into a live inode");
+            let node = node_mut(&mut self.inodes, ino).expect("mapping into a live inode");
             node.map.insert(
                 fb,
                 Mapping {
@@ -719,11 +715,7 @@ impl Image {
             match key {
                 Some(k) => {
                     Arc::make_mut(&mut self.phys[k]).data = piece;
-                    let node = self
-                        .inodes
-                        .get_mut(&ino)
-                        .map(Arc::make_mut)
-                        .expect("checked above");
+                    let node = node_mut(&mut self.inodes, ino).expect("checked above");
                     node.map.get_mut(&pfb).expect("planned mapping").unwritten = false;
                 }
                 None => {
@@ -851,7 +843,7 @@ impl Image {
                 self.zero_mapped(ino, size, bs - size % bs, ow)?;
             }
         }
-        if let Some(n) = self.inodes.get_mut(&ino).map(Arc::make_mut) {
+        if let Some(n) = node_mut(&mut self.inodes, ino) {
             n.stale_tail = false;
         }
         Ok(())
@@ -1286,7 +1278,7 @@ impl Image {
     /// are now cached (see [`InodeImage::cached_unwritten`]).
     pub fn note_read_unwritten(&mut self, ino: Ino, off: u64, len: u64) {
         let bs = self.block_size;
-        let Some(node) = self.inodes.get_mut(&ino).map(Arc::make_mut) else {
+        let Some(node) = node_mut(&mut self.inodes, ino) else {
             return;
         };
         let end = off.saturating_add(len).min(node.size);
@@ -1311,7 +1303,7 @@ impl Image {
         }
         self.split_at(ino, from);
         self.split_at(ino, to);
-        if let Some(node) = self.inodes.get_mut(&ino).map(Arc::make_mut) {
+        if let Some(node) = node_mut(&mut self.inodes, ino) {
             for (_, m) in node.map.range_mut(from..to) {
                 m.unwritten = false;
             }
@@ -1321,7 +1313,7 @@ impl Image {
     /// Forgets cached unwritten blocks in file blocks `[from, to)` (the kernel truncated
     /// the page cache there: punch, zero range).
     pub fn forget_cached(&mut self, ino: Ino, from: u64, to: u64) {
-        if let Some(node) = self.inodes.get_mut(&ino).map(Arc::make_mut) {
+        if let Some(node) = node_mut(&mut self.inodes, ino) {
             let gone: Vec<u64> = node.cached_unwritten.range(from..to).copied().collect();
             for b in gone {
                 node.cached_unwritten.remove(&b);

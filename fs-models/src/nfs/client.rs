@@ -38,9 +38,9 @@
 //! consistency): **R1** before COPY or CLONE, the client commits the source and the
 //! destination (Linux writes both back too), so the source is stable and the destination's
 //! log starts with the COPY — after a client crash also what the crashed instance may have
-//! left UNSTABLE on the server, once per file; **R2** before anything modifies a file (write, truncate,
-//! fallocate, COPY/CLONE into it, unlink of its last name), every file whose log holds a
-//! COPY *from* it is committed first.
+//! left UNSTABLE on the server, once per file; **R2** before anything modifies a file
+//! (write, truncate, fallocate, COPY/CLONE into it, unlink of its last name), every file
+//! whose log holds a COPY *from* it is committed first.
 
 use std::collections::{BTreeMap, BTreeSet};
 
