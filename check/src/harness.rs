@@ -274,16 +274,21 @@ impl Harness {
     /// An independent copy of this harness — filesystem, reference model, history and
     /// replay script — to explore another continuation of the same prefix, or `None` if
     /// the filesystem cannot be copied ([`FileSystem::fork`]). The copy has a fresh process
-    /// (descriptors are opened again as needed) and fresh virtual clocks.
+    /// (descriptors are opened again as needed) whose tasks start at the original's virtual
+    /// time.
     pub fn fork(&self) -> Option<Harness> {
         let fs = self.fs.fork()?;
         let vfs = Arc::new(Vfs::new());
         vfs.mount("/", fs.clone()).ok()?;
+        let proc = Process::new(vfs, 1);
+        proc.task.wait_until(self.proc.task.now());
+        let checker = Task::new(99);
+        checker.wait_until(self.checker.now());
         Some(Harness {
             profile: self.profile.clone(),
-            proc: Process::new(vfs, 1),
+            proc,
             fs,
-            checker: Task::new(99),
+            checker,
             model: self.model.clone(),
             live: self.live.clone(),
             fds: HashMap::new(),

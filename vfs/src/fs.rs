@@ -245,7 +245,7 @@ pub trait FileSystem: Send + Sync {
     /// An independent copy of this filesystem in its current state — volatile state,
     /// journal and fault plans included — for checkers that explore many continuations of
     /// one prefix (crash-state enumeration). `None` if the model cannot be copied (the
-    /// default; nfs-like, whose client and server share a network).
+    /// default).
     fn fork(&self) -> Option<Arc<dyn FileSystem>> {
         None
     }

@@ -252,7 +252,7 @@ struct PendingCopy {
     len: u64,
 }
 
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 struct ClientState {
     files: BTreeMap<Ino, FileCache>,
     pending: Vec<PendingCopy>,
@@ -1490,6 +1490,22 @@ impl FileSystem for NfsClient {
             }
         }
         vec![img]
+    }
+
+    /// The client (cache, log, pending copies) with a fork of its server and of the link
+    /// to it: a client alone cannot be copied, since its state describes the server's.
+    fn fork(&self) -> Option<Arc<dyn FileSystem>> {
+        let server = self.server.fork()?;
+        let state = self.state.lock().clone();
+        Some(Arc::new(NfsClient {
+            server,
+            net: self.net.fork(),
+            opts: self.opts.clone(),
+            id: self.id,
+            caps: self.caps,
+            cost: self.cost.clone(),
+            state: Mutex::new(state),
+        }))
     }
 
     /// Client crash: dirty and logged data are lost, the server keeps what it received;

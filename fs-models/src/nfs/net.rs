@@ -51,6 +51,14 @@ pub struct Net {
 }
 
 impl Net {
+    /// An independent copy of this link, partition included.
+    pub fn fork(&self) -> Net {
+        Net {
+            cfg: self.cfg,
+            partition: Mutex::new(*self.partition.lock()),
+        }
+    }
+
     /// A link with no partition.
     pub fn new(cfg: NetConfig) -> Net {
         Net {

@@ -120,7 +120,7 @@ struct Job {
     result: Option<Offload>,
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct ServerState {
     boot: u64,
     verf: Verifier,
@@ -155,6 +155,19 @@ impl std::fmt::Debug for NfsServer {
 }
 
 impl NfsServer {
+    /// An independent copy of this server — its backend forked ([`FileSystem::fork`]),
+    /// sessions, verifier and copy jobs as they are — or `None` if the backend cannot be
+    /// forked.
+    pub(crate) fn fork(&self) -> Option<Arc<NfsServer>> {
+        let backend = self.backend.fork()?;
+        let state = self.state.lock().clone();
+        Some(Arc::new(NfsServer {
+            backend,
+            opts: self.opts.clone(),
+            state: Mutex::new(state),
+        }))
+    }
+
     /// A server exporting the root of `backend`.
     pub fn new(backend: Arc<dyn FileSystem>, opts: ServerOptions) -> Arc<NfsServer> {
         let reboot_after = opts.reboot_after;
