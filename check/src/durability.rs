@@ -199,6 +199,9 @@ pub struct History {
     /// namespace operations are synchronous, data writes are not), so `new` may show any
     /// state `old` had since its last fsync before the rename.
     renames: Vec<(String, String, usize, usize)>,
+    /// Bumped whenever a state permitted before may no longer be (an fsync, a reset);
+    /// between bumps the permitted states only grow ([`History::epoch`]).
+    epoch: u64,
 }
 
 impl History {
@@ -209,12 +212,22 @@ impl History {
             snaps: vec![snapshot(model)],
             synced: model.files.keys().map(|n| (n.clone(), 0)).collect(),
             renames: Vec::new(),
+            epoch: 0,
         }
     }
 
     /// Starts afresh from `model`, which is durable (after a crash).
     pub fn reset(&mut self, model: &Reference) {
+        let epoch = self.epoch + 1;
         *self = History::new(self.strict, model);
+        self.epoch = epoch;
+    }
+
+    /// Changes whenever a crash state [`History::check_state`] accepted may stop being
+    /// accepted; while it stays the same, an accepted state stays accepted (records only
+    /// add permitted states).
+    pub fn epoch(&self) -> u64 {
+        self.epoch
     }
 
     /// Number of snapshots kept.
@@ -288,6 +301,7 @@ impl History {
     /// `fsync` of `name` returned: its current state is durable. Under the strict rule
     /// (fsync commits the whole filesystem) everything before is forgotten.
     pub fn synced(&mut self, name: &str) {
+        self.epoch += 1;
         if self.strict {
             let last = self.snaps.pop().expect("never empty");
             self.snaps = vec![last];

@@ -10,7 +10,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::harness::{Config, Failure, Harness};
+use crate::harness::{Config, Counters, Failure, Harness};
 use crate::ops::{Flag, Op};
 
 /// What an enumeration did.
@@ -18,8 +18,11 @@ use crate::ops::{Flag, Op};
 pub struct Report {
     /// Workloads run.
     pub workloads: u64,
-    /// Crash states checked (after the workloads, and after every fsync in them).
+    /// Crash states verified (after the workloads, and after every fsync in them).
     pub states: u64,
+    /// Of those, states identical to one accepted before, not checked again
+    /// ([`crate::harness::Counters::crash_states_reused`]).
+    pub reused: u64,
     /// Wall-clock time.
     pub elapsed: Duration,
 }
@@ -35,6 +38,7 @@ impl std::ops::AddAssign for Report {
     fn add_assign(&mut self, o: Report) {
         self.workloads += o.workloads;
         self.states += o.states;
+        self.reused += o.reused;
         self.elapsed += o.elapsed;
     }
 }
@@ -195,11 +199,11 @@ fn step(h: &mut Harness, spec: &str, op: &Op) -> Result<(), Failure> {
 }
 
 /// Runs one workload on a fresh `spec` and checks every crash state at its end. Returns
-/// the crash states checked.
+/// the harness's counters (crash states verified among them).
 ///
 /// # Errors
 /// The first violation, with a replay script.
-pub fn run_workload(spec: &str, setup: &[Op], ops: &[Op]) -> Result<u64, Failure> {
+pub fn run_workload(spec: &str, setup: &[Op], ops: &[Op]) -> Result<Counters, Failure> {
     // The setup is the same for every workload: its fsync's crash states are checked once
     // (by the workload of no operations), not again for each workload.
     let mut h = prepared(spec, setup, ops.is_empty())?;
@@ -209,7 +213,7 @@ pub fn run_workload(spec: &str, setup: &[Op], ops: &[Op]) -> Result<u64, Failure
     h.check_all()
         .and_then(|()| h.check_crash_states())
         .map_err(|e| failure(&h, spec, format!("at the end: {e}")))?;
-    Ok(h.counters.crash_states)
+    Ok(h.counters)
 }
 
 /// Enumerates all workloads of `1..=max_len` operations on `model` (a model name or a
@@ -247,6 +251,7 @@ pub fn enumerate(
     let root = prepared(&spec, &setup, true)?;
     if root.fork().is_some() {
         report.states += root.counters.crash_states;
+        report.reused += root.counters.crash_states_reused;
         let mut walk = Walk {
             spec: &spec,
             alphabet: &alphabet,
@@ -258,7 +263,9 @@ pub fn enumerate(
         walk.below(&root, 0)?;
     } else {
         for (i, w) in workloads(&alphabet, max_len).iter().enumerate() {
-            report.states += run_workload(&spec, &setup, w)?;
+            let c = run_workload(&spec, &setup, w)?;
+            report.states += c.crash_states;
+            report.reused += c.crash_states_reused;
             report.workloads += 1;
             if i % 64 == 0 {
                 progress(i as u64, total);
@@ -288,6 +295,8 @@ impl<P: FnMut(u64, u64)> Walk<'_, P> {
             let mut h = prefix.fork().expect("forkable: checked at the root");
             step(&mut h, self.spec, op)?;
             self.report.states += h.counters.crash_states - prefix.counters.crash_states;
+            self.report.reused +=
+                h.counters.crash_states_reused - prefix.counters.crash_states_reused;
             self.report.workloads += 1;
             if self.report.workloads.is_multiple_of(64) {
                 (self.progress)(self.report.workloads, self.total);

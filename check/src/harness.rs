@@ -68,8 +68,11 @@ pub struct Counters {
     pub steps: u64,
     /// Operations that needed a live file when there was none.
     pub skipped: u64,
-    /// Crash states checked.
+    /// Crash states verified.
     pub crash_states: u64,
+    /// Of those, states that were a journal snapshot already accepted under the same
+    /// history, and so were not checked again ([`Harness::check_crash_states`]).
+    pub crash_states_reused: u64,
     /// Calls that failed with an errno the checks accepted.
     pub errors: u64,
 }
@@ -79,6 +82,7 @@ impl std::ops::AddAssign for Counters {
         self.steps += o.steps;
         self.skipped += o.skipped;
         self.crash_states += o.crash_states;
+        self.crash_states_reused += o.crash_states_reused;
         self.errors += o.errors;
     }
 }
@@ -201,6 +205,8 @@ pub struct Harness {
     /// successful fsync: checked against the per-name rule, and followed.
     unsettled: Tainted,
     pub config: Config,
+    /// Crash states already accepted: `(history epoch, journal snapshot, media errors)`.
+    verified: Vec<(u64, u64, usize)>,
     /// Steps applied so far.
     pub step: usize,
     pub counters: Counters,
@@ -266,6 +272,7 @@ impl Harness {
             tainted: Tainted::new(),
             unsettled: Tainted::new(),
             config,
+            verified: Vec::new(),
             step: 0,
             counters: Counters::default(),
         })
@@ -299,6 +306,7 @@ impl Harness {
             tainted: self.tainted.clone(),
             unsettled: self.unsettled.clone(),
             config: self.config,
+            verified: self.verified.clone(),
             step: self.step,
             counters: self.counters,
         })
@@ -1664,13 +1672,25 @@ impl Harness {
         self.check_states(&states)
     }
 
+    /// Checks each crash state against the history, except one accepted before (counted in
+    /// [`Counters::crash_states_reused`]): a journal snapshot never changes, and until the
+    /// history's epoch moves an accepted state stays accepted; media errors are the
+    /// device's and are part of the key.
     fn check_states(&mut self, states: &[vfs::extent::Image]) -> Result<(), String> {
-        self.counters.crash_states += states.len() as u64;
+        let epoch = self.hist.epoch();
+        self.verified.retain(|v| v.0 == epoch);
         let mut hint = 0;
         for (i, img) in states.iter().enumerate() {
+            self.counters.crash_states += 1;
+            let key = img.snapshot.map(|id| (epoch, id, img.bad.len()));
+            if key.is_some_and(|k| self.verified.contains(&k)) {
+                self.counters.crash_states_reused += 1;
+                continue;
+            }
             self.hist
                 .check_state(img, &mut hint)
                 .map_err(|e| format!("crash state {i} of {}: {e}", states.len()))?;
+            self.verified.extend(key);
         }
         Ok(())
     }

@@ -171,11 +171,13 @@ pub fn run(args: &CheckArgs) -> i32 {
         n => format!("after every fsync, crash and {n}th step"),
     };
     println!(
-        "checked {} cases, {} operations, {} crash states in {t:.2} s: {:.0} cases/s, {:.0} ops/s \
-         (properties 1-5 and 7 after every step, crash states {crash_when})",
+        "checked {} cases, {} operations, {} crash states ({} of them a snapshot already \
+         accepted) in {t:.2} s: {:.0} cases/s, {:.0} ops/s (properties 1-5 and 7 after every \
+         step, crash states {crash_when})",
         out.cases,
         out.counters.steps,
         out.counters.crash_states,
+        out.counters.crash_states_reused,
         out.cases_per_sec(),
         out.ops_per_sec(),
     );
@@ -210,9 +212,10 @@ pub fn run(args: &CheckArgs) -> i32 {
             match r {
                 Ok(r) => {
                     println!(
-                        "crash enumeration {model}: {} workloads, {} crash states in {:.2} s ({:.0} states/s)",
+                        "crash enumeration {model}: {} workloads, {} crash states ({} of them a snapshot already accepted) in {:.2} s ({:.0} states/s)",
                         r.workloads,
                         r.states,
+                        r.reused,
                         secs(r.elapsed),
                         r.states_per_sec()
                     );
@@ -225,9 +228,10 @@ pub fn run(args: &CheckArgs) -> i32 {
             }
         }
         println!(
-            "crash enumeration: {} workloads, {} crash states in {:.2} s ({:.0} states/s)",
+            "crash enumeration: {} workloads, {} crash states ({} of them a snapshot already accepted) in {:.2} s ({:.0} states/s)",
             total.workloads,
             total.states,
+            total.reused,
             secs(start.elapsed()),
             total.states as f64 / secs(start.elapsed()).max(1e-9)
         );

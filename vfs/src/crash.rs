@@ -39,18 +39,31 @@ pub struct Journal {
     pub max_pending: usize,
     /// Operations since the last commit.
     ops_since_commit: u64,
+    /// The number of the last snapshot taken ([`Image::snapshot`]).
+    last_snapshot: u64,
 }
 
 impl Journal {
     /// A journal whose durable state is `image`.
     pub fn new(image: &Image, rule: Atomicity) -> Journal {
-        Journal {
+        let mut journal = Journal {
             rule,
-            durable: Some(image.clone()),
+            durable: None,
             pending: VecDeque::new(),
             max_pending: 16,
             ops_since_commit: 0,
-        }
+            last_snapshot: 0,
+        };
+        journal.durable = Some(journal.snapshot(image));
+        journal
+    }
+
+    /// A numbered copy of `live`.
+    fn snapshot(&mut self, live: &Image) -> Image {
+        self.last_snapshot += 1;
+        let mut img = live.clone();
+        img.snapshot = Some(self.last_snapshot);
+        img
     }
 
     /// The atomicity rule.
@@ -68,10 +81,11 @@ impl Journal {
                 return;
             }
             if self.durable.is_none() {
-                self.durable = Some(live.clone());
+                self.durable = Some(self.snapshot(live));
                 return;
             }
-            self.pending.push_back(live.clone());
+            let snap = self.snapshot(live);
+            self.pending.push_back(snap);
             while self.pending.len() > self.max_pending {
                 self.durable = self.pending.pop_front();
             }
@@ -91,7 +105,7 @@ impl Journal {
         }
         self.durable = (self.rule == Atomicity::Transaction
             || live.phys.len() + live.inodes.len() <= SNAPSHOT_EXTENT_LIMIT)
-            .then(|| live.clone());
+            .then(|| self.snapshot(live));
         self.pending.clear();
         self.ops_since_commit = 0;
     }
@@ -131,7 +145,8 @@ impl Journal {
     pub fn crash(&mut self, live: &Image, pick: usize) -> Image {
         let mut states = self.states(live);
         let pick = pick.min(states.len() - 1);
-        let img = states.swap_remove(pick);
+        let mut img = states.swap_remove(pick);
+        img.snapshot = None;
         self.commit(&img);
         img
     }

@@ -228,6 +228,11 @@ pub struct Image {
     /// whose data is all hole becomes inline data when its EOF block is zeroed (btrfs's
     /// `max_inline`). 0: never.
     pub inline_max: u64,
+    /// Which journal snapshot this image is, or was recovered from ([`crate::crash::Journal`]
+    /// numbers them); `None` for a live image. Snapshots never change, so a checker that
+    /// verified a crash state may skip an image with the same number (and the same media
+    /// errors) until what it checks against changes.
+    pub snapshot: Option<u64>,
 }
 
 /// Inode `ino` of `inodes`, for changing it: copied first if a snapshot still shares it
@@ -256,6 +261,7 @@ impl Image {
             next_origin: 0,
             zero_eof_allocates: false,
             inline_max: 0,
+            snapshot: None,
         }
     }
 
