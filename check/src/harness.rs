@@ -1672,6 +1672,12 @@ impl Harness {
         self.check_states(&states)
     }
 
+    /// Forgets which crash states were accepted, so that the next check runs in full (a
+    /// benchmark of the check itself).
+    pub fn forget_accepted(&mut self) {
+        self.verified.clear();
+    }
+
     /// Checks each crash state against the history, except one accepted before (counted in
     /// [`Counters::crash_states_reused`]): a journal snapshot never changes, and until the
     /// history's epoch moves an accepted state stays accepted; media errors are the
