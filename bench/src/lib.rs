@@ -12,7 +12,7 @@
 //! | [`groups::scale`] | file count and extent count from 1 to 1,000,000 | the previous point of the curve |
 //!
 //! Measurements whose memory matters run in a fresh process: the bench binary re-executes
-//! itself with `--child GROUP ARGS…` ([`child`]) and reads `@key=value` lines back.
+//! itself with `--child GROUP ARGS…` ([`spawn_child`]) and reads `@key=value` lines back.
 //! Nothing here asserts on time: the targets are printed as met or not met.
 
 pub mod groups;

@@ -4,7 +4,7 @@
 //! | property | where |
 //! |---|---|
 //! | 1 content | [`Harness::check_content`] after every step; `pread` results; errors leave content unchanged (the model is not changed on error, the comparison does the rest) |
-//! | 2 never-share | a never-share splice promises [`Class::Unshared`] on the destination blocks ([`Harness::check_tags`] after every step), `Image::users_of` of every destination block names only the destination, no byte shared (task stats), a media error on a promised-unshared block hits one file; `pwrite` allocation is exact ([`Harness::check_pwrite_space`]): overwriting an unshared block needs no new space on ocfs2-like |
+//! | 2 never-share | a never-share splice promises [`Class::Unshared`] on the destination blocks ([`Harness::check_tags`] after every step), `Image::users_of` of every destination block names only the destination, no byte shared (task stats), a media error on a promised-unshared block hits one file; `pwrite` allocation is exact (`Harness::check_pwrite_space`): overwriting an unshared block needs no new space on ocfs2-like |
 //! | 3 must-share | success covers the whole EOF-shortened range, [`Class::SharedWith`] on every block, no byte copied; failure leaves the destination's content *and* extent map unchanged; an aligned, legal request on a sharing model must not fail |
 //! | 4 write independence | content of every file after every write (copy-on-write must not change the partner) |
 //! | 5 space | `fsck` (I1–I5) after every step and on every crash state |

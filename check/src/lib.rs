@@ -1,7 +1,7 @@
 //! splicelab's checking engine, shared by the property tests in `tests/` and by
 //! `splicelab check`.
 //!
-//! - [`reference`]: the reference model (files as byte vectors, plus the sharing each block
+//! - [`reference`](mod@reference): the reference model (files as byte vectors, plus the sharing each block
 //!   must have);
 //! - [`ops`]: operations, their `splicelab script` form, and generators;
 //! - [`harness`]: the same operations on the simulator and the model, with spec §6's

@@ -5,8 +5,8 @@
 //!   descriptors, with a text form that can be replayed;
 //! - [`runner`]: runs a scenario over any [`syscall::Syscalls`];
 //! - [`observe`]: what is compared, and the normalisations (N1–N8);
-//! - [`compare`]: the first divergence between two runs;
-//! - [`env`]: the real side (a [`host::TestTree`] + [`host::Linux`]) and the simulated side
+//! - [`compare`](mod@compare): the first divergence between two runs;
+//! - [`env`](mod@env): the real side (a [`host::TestTree`] + [`host::Linux`]) and the simulated side
 //!   (a [`syscall::Process`] over the matching model), paired as in [`env::PAIRS`];
 //! - [`scenarios`]: the hand-written suite;
 //! - [`random`]: seeded random sequences with shrinking;

@@ -281,7 +281,7 @@ fn sync_file(sys: &mut dyn Syscalls, path: &str) {
 
 /// Runs `sc` through `sys` with its paths under `dirs`; `observe` turns the snapshots on,
 /// and `settle` runs before each snapshot (the real side lets background work finish
-/// there: see [`crate::env::RealSide::settle`]). Every descriptor the scenario opened is
+/// there: see [`crate::env::RealSide::settler`]). Every descriptor the scenario opened is
 /// closed at the end.
 pub fn run(
     sc: &Scenario,

@@ -523,8 +523,21 @@ impl<F: Flavor> FileSystem for LocalFs<F> {
     ) -> KResult<u64> {
         let cost = &self.opts.cost;
         self.modify(|img| {
-            self.flavor
-                .remap(img, cost, task, src, soff, dst, doff, len, flags)
+            // All or nothing: a remap that fails part-way (ENOSPC after the destination's
+            // EOF block was zeroed, say — btrfs_clone_files expands the destination first
+            // and keeps that on a later failure) leaves the image as it was, as a failed
+            // must-share splice must. The allocator's fault plan is the device's: a fault
+            // that fired stays fired.
+            let before = img.clone();
+            let r = self
+                .flavor
+                .remap(img, cost, task, src, soff, dst, doff, len, flags);
+            if r.is_err() {
+                let (calls, fail_at_call) = (img.alloc.calls, img.alloc.fail_at_call);
+                *img = before;
+                (img.alloc.calls, img.alloc.fail_at_call) = (calls, fail_at_call);
+            }
+            r
         })
     }
 

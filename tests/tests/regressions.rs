@@ -378,6 +378,119 @@ fn regression_nfs_copy_from_a_crashed_clients_unstable_data() {
     );
 }
 
+/// nfs-like: a COMMIT found a verifier mismatch and replayed the log; an older WRITE was
+/// sent again, then the replay failed (`ENOSPC`) on a newer WRITE of the same bytes. The
+/// newer entry carried the current verifier, so the next COMMIT trusted it although the
+/// replayed older WRITE had overwritten it on the server: an older byte came back. An
+/// interrupted replay now makes the next COMMIT replay the log again first. Bug in
+/// `fs_models::nfs::client::NfsClient::commit_file` (found by `splicelab check --fs all
+/// --seed 13000000`, case 12349).
+#[test]
+fn regression_nfs_interrupted_replay_leaves_an_older_write_on_top() {
+    replay(
+        "nfs-like:size=64m,chunk=16k",
+        &[
+            Op::Create { n: 0 },
+            Op::Create { n: 1 },
+            Op::Pwrite {
+                file: 0,
+                off: 28672,
+                len: 16384,
+                byte: 0x98,
+            },
+            Op::Pwrite {
+                file: 0,
+                off: 21039,
+                len: 27,
+                byte: 0x0f,
+            },
+            Op::Enospc { n: 3 },
+            Op::Truncate { file: 0, size: 0 },
+            Op::Reboot,
+            Op::Pwrite {
+                file: 0,
+                off: 20480,
+                len: 16384,
+                byte: 0x35,
+            },
+            Op::Enospc { n: 3 },
+            Op::CopyRange {
+                src: 0,
+                dst: 1,
+                soff: 0,
+                doff: 0,
+                len: 1,
+            },
+            Op::Splice {
+                src: 0,
+                dst: 1,
+                soff: 0,
+                doff: 0,
+                len: 1,
+                flag: Flag::May,
+            },
+        ],
+    );
+}
+
+/// The setup of the two btrfs-like regressions below: `f0` of one byte (its EOF block a
+/// hole), `f1` with data, and the third allocation from now planned to fail.
+fn btrfs_clone_past_eof_setup() -> Vec<Op> {
+    vec![
+        Op::Create { n: 0 },
+        Op::Create { n: 1 },
+        Op::Enospc { n: 3 },
+        Op::Truncate { file: 0, size: 1 },
+        Op::Pwrite {
+            file: 1,
+            off: 24574,
+            len: 29789,
+            byte: 0x84,
+        },
+        Op::Pwrite {
+            file: 1,
+            off: 0,
+            len: 1,
+            byte: 0x8b,
+        },
+    ]
+}
+
+/// btrfs-like: a `FICLONERANGE` past the destination's EOF first zeroes the old EOF block
+/// (here: turns the one-byte file into inline data, as `btrfs_cont_expand` does), then
+/// failed with `ENOSPC` and kept that change: a failed clone changed the destination's
+/// extent map. Remaps are now all or nothing. Bug in
+/// `fs_models::local::LocalFs::remap_file_range` (found by `splicelab check --fs all
+/// --seed 16000000`, case 2613).
+#[test]
+fn regression_btrfs_failed_clone_past_eof_keeps_the_zeroed_eof_block() {
+    let mut ops = btrfs_clone_past_eof_setup();
+    ops.push(Op::Clone {
+        src: 1,
+        dst: 0,
+        soff: 12288,
+        doff: 4096,
+        len: 16384,
+    });
+    replay("btrfs-like:size=64m,chunk=16k", &ops);
+}
+
+/// The same through the extended splice: a failed must-share splice must leave the
+/// destination unchanged, extent map included (spec §6.3).
+#[test]
+fn regression_btrfs_failed_must_share_past_eof_keeps_the_zeroed_eof_block() {
+    let mut ops = btrfs_clone_past_eof_setup();
+    ops.push(Op::Splice {
+        src: 1,
+        dst: 0,
+        soff: 12288,
+        doff: 4096,
+        len: 16384,
+        flag: Flag::Must,
+    });
+    replay("btrfs-like:size=64m,chunk=16k", &ops);
+}
+
 /// A crash restored the allocator's injected failure plan from the journal's snapshot:
 /// an `ENOSPC` fault that had already fired came back after the crash (and one armed
 /// after the last commit would vanish). Media errors already carried over from the live

@@ -5,7 +5,7 @@
 //! - [`extent_map::ExtentMap`]: built from any filesystem image; [`ExtentMap::text`] and
 //!   [`ExtentMap::svg`]. Drawn by extents, never by blocks, so a 1 TiB file is as cheap to
 //!   draw as a 4 KiB one.
-//! - [`timeline::race`]: a copy racing a reader of the destination, on virtual time;
+//! - [`timeline::races`]: a copy racing a reader of the destination, on virtual time;
 //!   [`timeline::Race::ascii`] and [`timeline::Race::svg`].
 //! - [`html::report`]: the tour's table, one extent map per model and the two timelines in
 //!   one HTML file with inline CSS and inline SVG (no script, no external resource).

@@ -207,6 +207,10 @@ struct FileCache {
     /// by this file's next `fsync`, as Linux reports write-back errors through the
     /// mapping's errseq. What could not be re-sent is lost.
     wb_err: Option<Errno>,
+    /// A replay of `log` stopped part-way: the entries it re-sent went to the server after
+    /// the later ones, which may carry the current verifier and still have been overwritten
+    /// there. The next COMMIT must not trust the verifiers: the log is replayed first.
+    interrupted: bool,
 }
 
 impl FileCache {
@@ -453,12 +457,13 @@ impl NfsClient {
             }
             let v = self.commit_rpc(cs, task, ino)?;
             let f = cs.file(ino);
-            if f.log.iter().all(|e| e.verf() == v) {
+            if !f.interrupted && f.log.iter().all(|e| e.verf() == v) {
                 f.log.clear();
                 f.written = Overlay::default();
                 cs.tidy(ino);
                 return Ok(());
             }
+            f.interrupted = false;
             cs.stats.commit_mismatches += 1;
             self.replay(cs, task, ino)?;
         }
@@ -568,6 +573,7 @@ impl NfsClient {
         for e in redone {
             f.push_log(e);
         }
+        f.interrupted |= result.is_err() && failed == Failed::Keep;
         result
     }
 
@@ -1284,7 +1290,7 @@ impl FileSystem for NfsClient {
     }
 
     /// Flushes and commits the file, then reports a write-back error an earlier re-send of
-    /// this file met ([`FileCache::wb_err`]), once.
+    /// this file met (`FileCache::wb_err`), once.
     fn fsync(&self, task: &Task, ino: Ino, _datasync: bool) -> KResult<()> {
         let mut cs = self.state.lock();
         self.recover(&mut cs, task)?;

@@ -49,7 +49,9 @@
 //!    notice at their next operation with a task (session recovery: one extra round trip,
 //!    then the logged COPYs are done again so reads see their data; lost WRITEs stay visible
 //!    from the cache) and at COMMIT (verifier mismatch → the whole uncommitted log — cached
-//!    WRITEs and logged COPYs — is sent again in order, then COMMIT again). Task-less calls
+//!    WRITEs and logged COPYs — is sent again in order, then COMMIT again; a replay cut short
+//!    by an error is replayed again at the next COMMIT whatever the verifiers say, since
+//!    what it re-sent may have overwritten later entries on the server). Task-less calls
 //!    (`getattr`) may show the rebooted server's sizes until then. A COPY that cannot be
 //!    done again during session recovery (`ENOSPC`, a media error, a source that lost the
 //!    data) is dropped with the rest of that file's lost COPYs, and the error goes to the
