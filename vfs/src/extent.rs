@@ -1178,10 +1178,12 @@ impl Image {
         let mut out: Vec<FiemapExtent> = Vec::new();
         if let Some(inline) = &node.inline {
             if !inline.is_empty() {
+                // btrfs's extent map for an inline extent ends at the data's end rounded up
+                // to the sector (measured on Linux 6.18: a 1-byte file reports 4096 bytes).
                 out.push(FiemapExtent {
                     logical: 0,
                     physical: 0,
-                    length: inline.len(),
+                    length: inline.len().next_multiple_of(self.block_size),
                     flags: DATA_INLINE | NOT_ALIGNED,
                 });
             }
@@ -1642,6 +1644,22 @@ mod tests {
         i.inode_mut(a).unwrap().size = 4 * BS + 10;
         assert_eq!(i.read(a, 4 * BS, 20).unwrap().to_vec(), vec![9; 10]);
         clean(&i);
+    }
+
+    #[test]
+    fn inline_extent_reports_a_whole_sector_to_fiemap() {
+        // As btrfs on Linux 6.18: `xfs_io -c "fiemap -v"` of a 1-byte inline file shows
+        // `[0..7]` with flags 0x301.
+        let (mut i, a, _) = img();
+        i.set_inline(a, Data::fill(7, 1)).unwrap();
+        i.inode_mut(a).unwrap().size = 1;
+        let f = i.fiemap(a).unwrap();
+        assert_eq!(f.len(), 1);
+        assert_eq!((f[0].logical, f[0].length), (0, BS));
+        assert_eq!(
+            f[0].flags,
+            fiemap_flags::DATA_INLINE | fiemap_flags::NOT_ALIGNED | fiemap_flags::LAST
+        );
     }
 
     #[test]
