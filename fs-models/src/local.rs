@@ -523,16 +523,21 @@ impl<F: Flavor> FileSystem for LocalFs<F> {
     ) -> KResult<u64> {
         let cost = &self.opts.cost;
         self.modify(|img| {
-            // All or nothing: a remap that fails part-way (ENOSPC after the destination's
-            // EOF block was zeroed, say — btrfs_clone_files expands the destination first
-            // and keeps that on a later failure) leaves the image as it was, as a failed
-            // must-share splice must. The allocator's fault plan is the device's: a fault
-            // that fired stays fired.
-            let before = img.clone();
+            // All or nothing, as a failed must-share splice must leave the destination. A
+            // remap can fail after changing something only where it allocates before
+            // sharing: zeroing the destination's old EOF block when it grows
+            // (btrfs_clone_files expands the destination first and keeps that on a later
+            // ENOSPC) and moving inline data out to a block. Only then is the image kept
+            // to put back (a copy shares structure, but holding it makes the share copy
+            // every extent it touches). The allocator's fault plan is the device's: a
+            // fault that fired stays fired.
+            let (s, d) = (img.inode(src)?, img.inode(dst)?);
+            let may_fail_late = doff > d.size || s.inline.is_some() || d.inline.is_some();
+            let before = may_fail_late.then(|| img.clone());
             let r = self
                 .flavor
                 .remap(img, cost, task, src, soff, dst, doff, len, flags);
-            if r.is_err() {
+            if let (Err(_), Some(before)) = (&r, before) {
                 let (calls, fail_at_call) = (img.alloc.calls, img.alloc.fail_at_call);
                 *img = before;
                 (img.alloc.calls, img.alloc.fail_at_call) = (calls, fail_at_call);
