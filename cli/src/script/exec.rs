@@ -1063,6 +1063,30 @@ impl Runner {
         }
     }
 
+    /// The `-l` length, or (io/copy_file_range.c: without `-l`) from the source offset to
+    /// the source's EOF. `None` after reporting a failed `fstat` and closing a source this
+    /// command opened.
+    fn len_or_to_eof(
+        &mut self,
+        r: &mut Record,
+        sfd: i32,
+        opened: bool,
+        soff: u64,
+        len: Option<u64>,
+    ) -> Option<u64> {
+        if let Some(l) = len {
+            return Some(l);
+        }
+        match self.proc.fstat(sfd) {
+            Ok(st) => Some(st.size.saturating_sub(soff)),
+            Err(e) => {
+                r.errno("fstat", e);
+                self.close_src(sfd, opened);
+                None
+            }
+        }
+    }
+
     fn copy_range(
         &mut self,
         r: &mut Record,
@@ -1076,17 +1100,8 @@ impl Runner {
             return;
         };
         let (mut s, mut d) = (soff as i64, doff as i64);
-        // io/copy_file_range.c: without -l, from the source offset to its EOF.
-        let mut len = match len {
-            Some(l) => l,
-            None => match self.proc.fstat(sfd) {
-                Ok(st) => st.size.saturating_sub(soff),
-                Err(e) => {
-                    r.errno("fstat", e);
-                    self.close_src(sfd, opened);
-                    return;
-                }
-            },
+        let Some(mut len) = self.len_or_to_eof(r, sfd, opened, soff, len) else {
+            return;
         };
         r.set("src_offset", soff);
         r.set("offset", doff);
@@ -1141,16 +1156,8 @@ impl Runner {
         let Some((sfd, opened)) = self.source_fd(r, src) else {
             return;
         };
-        let count = match len {
-            Some(l) => l,
-            None => match self.proc.fstat(sfd) {
-                Ok(st) => st.size.saturating_sub(soff),
-                Err(e) => {
-                    r.errno("fstat", e);
-                    self.close_src(sfd, opened);
-                    return;
-                }
-            },
+        let Some(count) = self.len_or_to_eof(r, sfd, opened, soff, len) else {
+            return;
         };
         r.set("src_offset", soff);
         r.set("offset", doff);
