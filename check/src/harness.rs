@@ -458,7 +458,7 @@ impl Harness {
                         // A network client commits only what *it* wrote: what a crashed
                         // instance left uncommitted on the server stays at risk (as with
                         // Linux's NFS client), so such an fsync is no durability point.
-                        if !self.tainted.contains(&t) {
+                        if !self.tainted.contains(&t) && !self.profile.volatile {
                             self.hist.synced(&t);
                         }
                         self.faults.reboot = false;

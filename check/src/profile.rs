@@ -31,6 +31,8 @@ pub struct Profile {
     pub fiemap: bool,
     /// A network client (nfs-like): its `image()` is the server's.
     pub nfs: bool,
+    /// Nothing survives a crash (tmpfs-like): `fsync` is no durability point.
+    pub volatile: bool,
     /// Growing a file rewrites its EOF block even when it is a hole or unwritten
     /// (btrfs `btrfs_truncate_block`; [`vfs::extent::Image::zero_eof_allocates`]).
     pub zero_eof_allocates: bool,
@@ -45,6 +47,7 @@ impl Profile {
         Profile {
             spec: spec.to_string(),
             nfs: fs_type.starts_with("nfs"),
+            volatile: fs.volatile(),
             fs_type,
             block: st.block_size,
             remap_block: fs.remap_block_size().max(1),
@@ -56,10 +59,12 @@ impl Profile {
         }
     }
 
-    /// Local models commit the whole filesystem on fsync and keep a prefix of journaled
-    /// operations (A5): crash states are checked as whole namespaces.
+    /// Whether crash states are checked as whole namespaces. No model qualifies any more:
+    /// durability is per file everywhere (design D1–D9: `fsync` of one file makes that file
+    /// durable; what else comes along differs per model), so every model is checked by the
+    /// per-name rule of `durability::History`.
     pub fn strict_durability(&self) -> bool {
-        !self.nfs
+        false
     }
 
     /// Whether this model's answers about sharing are predictable enough to demand that a

@@ -6,8 +6,8 @@
 //! whether and how ranges can be remapped. The mutex is held only inside one method call,
 //! never across chunks or while the VFS waits for an inode lock (design assumption A3).
 
-use vfs::clock::CostModel;
-use vfs::crash::{Atomicity, Journal};
+use vfs::clock::{CostModel, Nanos, SEC};
+use vfs::crash::{Atomicity, Journal, Timers};
 use vfs::data::Data;
 use vfs::errno::{Errno, KResult};
 use vfs::extent::{Attrs, FiemapExtent, FileKind, Image, Ino, Overwrite};
@@ -25,9 +25,12 @@ pub struct LocalOptions {
     pub block_size: u64,
     /// Byte-copy chunk for splice and copy_file_range fallbacks.
     pub chunk_size: u64,
-    /// Per-operation journal: how many operations may be pending before the oldest is
-    /// checkpointed.
+    /// How many logged-but-not-forced states a crash may pick from are kept for crash-state
+    /// enumeration (the oldest are dropped first; nothing becomes durable by it).
     pub journal_ops: usize,
+    /// The periodic commit (btrfs) or log push (XFS, JBD2) interval (`commit=` seconds);
+    /// `None`: the model's default ([`Flavor::commit_interval`]).
+    pub commit_interval: Option<Nanos>,
     pub cost: CostModel,
 }
 
@@ -38,6 +41,7 @@ impl Default for LocalOptions {
             block_size: 4096,
             chunk_size: 1 << 20,
             journal_ops: 16,
+            commit_interval: None,
             cost: CostModel::local_ssd(),
         }
     }
@@ -124,6 +128,12 @@ pub trait Flavor: Clone + Send + Sync + 'static {
     fn overwrite(&self, attrs: &Attrs) -> Overwrite;
     /// What a crash keeps.
     fn atomicity(&self) -> Atomicity;
+    /// The periodic commit or log push interval of the real filesystem by default: btrfs
+    /// `commit=30`, XFS `xfssyncd_centisecs=3000`; JBD2 filesystems (ext4, OCFS2) override it
+    /// with 5 s.
+    fn commit_interval(&self) -> Nanos {
+        30 * SEC
+    }
     /// Whether `FS_IOC_FIEMAP` is supported (tmpfs-like: no).
     fn has_fiemap(&self) -> bool {
         true
@@ -214,7 +224,10 @@ impl<F: Flavor> LocalFs<F> {
         let mut img = Image::new(opts.block_size, opts.size / opts.block_size);
         img.zero_eof_allocates = flavor.quirks().zero_eof_allocates;
         img.inline_max = flavor.quirks().inline_max;
-        let mut journal = Journal::new(&img, flavor.atomicity());
+        let commit = opts
+            .commit_interval
+            .unwrap_or_else(|| flavor.commit_interval());
+        let mut journal = Journal::new(&img, flavor.atomicity(), Timers::linux(commit));
         journal.max_pending = opts.journal_ops;
         LocalFs {
             flavor,
@@ -238,13 +251,81 @@ impl<F: Flavor> LocalFs<F> {
         f(&mut self.state.lock())
     }
 
-    /// Runs a modifying operation: on success it is recorded in the journal.
-    fn modify<R>(&self, f: impl FnOnce(&mut Image) -> KResult<R>) -> KResult<R> {
+    /// Runs a metadata change: the background work due by the task's clock first, then the
+    /// page cache of the inodes in `flush` is written back (the kernels flush a range before
+    /// they remap, punch or shift it), then `f` changes the live image and, on success, the
+    /// device view the same way (with a scratch task: virtual time is charged once).
+    ///
+    /// # Errors
+    /// Whatever `f` returns on the live image; nothing is changed then.
+    pub fn modify<R>(
+        &self,
+        task: Option<&Task>,
+        flush: &[Ino],
+        f: impl Fn(&mut Image, &Task) -> KResult<R>,
+    ) -> KResult<R> {
         let mut st = self.state.lock();
-        let r = f(&mut st.img)?;
+        if let Some(task) = task {
+            self.background(&mut st, task.now());
+        }
+        for &ino in flush {
+            self.write_back(&mut st, ino);
+        }
+        let scratch = Task::new(0);
+        let r = f(&mut st.img, task.unwrap_or(&scratch))?;
         let LocalState { img, journal } = &mut *st;
-        journal.op_done(img);
+        if journal.keeps_disk() {
+            if f(journal.disk_mut(), &scratch).is_ok() {
+                journal.logged();
+            } else {
+                // The device view cannot take the change on its own (it differs from the
+                // live image by unwritten data): write everything back instead.
+                journal.write_back_all(img);
+            }
+        }
         Ok(r)
+    }
+
+    /// The flusher (inodes dirty for `dirty_expire`) and the periodic commit, as due at
+    /// virtual time `now`.
+    fn background(&self, st: &mut LocalState, now: Nanos) {
+        for ino in st.journal.advance(now) {
+            self.write_back(st, ino);
+        }
+        st.journal.periodic_commit();
+    }
+
+    /// Writeback of `ino`: its dirty page-cache ranges are written to the device view,
+    /// allocating there as delayed allocation does at writeback.
+    fn write_back(&self, st: &mut LocalState, ino: Ino) {
+        let ranges = st.journal.take_dirty(ino);
+        if ranges.is_empty() {
+            return;
+        }
+        let LocalState { img, journal } = st;
+        let size = img.inode(ino).map(|n| n.size).unwrap_or(0);
+        for (start, end) in ranges {
+            let end = end.min(size);
+            if start >= end {
+                continue;
+            }
+            let wrote = img
+                .read(ino, start, end - start)
+                .and_then(|d| self.flavor.write(journal.disk_mut(), ino, start, &d));
+            if wrote.is_err() {
+                journal.write_back_all(img);
+                return;
+            }
+        }
+        journal.logged();
+    }
+
+    /// Writes back every dirty inode.
+    fn write_back_all_dirty(&self, st: &mut LocalState) {
+        let inos: Vec<Ino> = st.journal.dirty().keys().copied().collect();
+        for ino in inos {
+            self.write_back(st, ino);
+        }
     }
 
     fn ow(&self, img: &Image, ino: Ino) -> KResult<Overwrite> {
@@ -292,7 +373,7 @@ impl<F: Flavor> FileSystem for LocalFs<F> {
 
     fn create(&self, task: &Task, dir: Ino, name: &str, kind: FileKind) -> KResult<Ino> {
         task.charge(self.opts.cost.metadata(1));
-        self.modify(|img| {
+        self.modify(Some(task), &[], |img, _| {
             let attrs = self.flavor.new_inode_attrs(img, dir, kind);
             let ino = img.create(dir, name, kind)?;
             if attrs != Attrs::default() {
@@ -304,7 +385,7 @@ impl<F: Flavor> FileSystem for LocalFs<F> {
 
     fn remove(&self, task: &Task, dir: Ino, name: &str, rmdir: bool) -> KResult<Ino> {
         task.charge(self.opts.cost.metadata(1));
-        self.modify(|img| img.remove(dir, name, rmdir))
+        self.modify(Some(task), &[], |img, _| img.remove(dir, name, rmdir))
     }
 
     fn rename(
@@ -316,22 +397,27 @@ impl<F: Flavor> FileSystem for LocalFs<F> {
         nname: &str,
     ) -> KResult<Option<Ino>> {
         task.charge(self.opts.cost.metadata(1));
-        self.modify(|img| img.rename(odir, oname, ndir, nname))
+        self.modify(Some(task), &[], |img, _| {
+            img.rename(odir, oname, ndir, nname)
+        })
     }
 
     fn evict(&self, ino: Ino) {
-        let _ = self.modify(|img| {
+        let _ = self.modify(None, &[], |img, _| {
             img.evict(ino);
             Ok(())
         });
+        self.state.lock().journal.evicted(ino);
     }
 
     fn getattr(&self, ino: Ino) -> KResult<Stat> {
         Stat::of(&self.state.lock().img, ino)
     }
 
-    fn set_attrs(&self, _task: &Task, ino: Ino, attrs: Attrs) -> KResult<()> {
-        self.modify(|img| self.flavor.set_attrs(img, ino, attrs))
+    fn set_attrs(&self, task: &Task, ino: Ino, attrs: Attrs) -> KResult<()> {
+        self.modify(Some(task), &[], |img, _| {
+            self.flavor.set_attrs(img, ino, attrs)
+        })
     }
 
     fn read(&self, task: &Task, ino: Ino, off: u64, len: u64) -> KResult<Data> {
@@ -347,19 +433,26 @@ impl<F: Flavor> FileSystem for LocalFs<F> {
         Ok(d)
     }
 
+    /// A buffered write: the live image (the page cache) changes, the device view only at
+    /// writeback.
     fn write(&self, task: &Task, ino: Ino, off: u64, data: &Data) -> KResult<u64> {
         task.charge(self.opts.cost.write(data.len()));
-        self.modify(|img| self.flavor.write(img, ino, off, data))?;
+        let mut st = self.state.lock();
+        self.background(&mut st, task.now());
+        self.flavor.write(&mut st.img, ino, off, data)?;
+        st.journal.dirtied(ino, off, data.len());
         Ok(data.len())
     }
 
     fn truncate(&self, task: &Task, ino: Ino, size: u64) -> KResult<()> {
         task.charge(self.opts.cost.metadata(1));
         let zero_tail = self.flavor.quirks().truncate_zeroes_tail;
-        self.modify(|img| {
+        self.modify(Some(task), &[], |img, _| {
             let ow = self.ow(img, ino)?;
             img.set_size_with(ino, size, ow, zero_tail)
-        })
+        })?;
+        self.state.lock().journal.truncated(ino, size);
+        Ok(())
     }
 
     /// The filesystem part of `fallocate(2)`: the VFS has checked the mode combination
@@ -378,7 +471,10 @@ impl<F: Flavor> FileSystem for LocalFs<F> {
         }
         let keep = mode & KEEP_SIZE != 0;
         let max = self.flavor.max_file_size();
-        self.modify(|img| {
+        // Everything but plain allocation flushes the file's page cache first (XFS
+        // `xfs_flush_unmap_range`, btrfs `btrfs_punch_hole` → `btrfs_wait_ordered_range`).
+        let flush: &[Ino] = if op == 0 { &[] } else { &[ino] };
+        self.modify(Some(task), flush, |img, _| {
             let ow = self.ow(img, ino)?;
             let bs = img.block_size();
             let size = img.inode(ino)?.size;
@@ -449,16 +545,35 @@ impl<F: Flavor> FileSystem for LocalFs<F> {
         })
     }
 
-    fn fsync(&self, task: &Task, _ino: Ino, _datasync: bool) -> KResult<()> {
+    /// `fsync`/`fdatasync`: the file's page cache is written back, then the journal makes
+    /// it durable as the model's rule says ([`vfs::crash::Journal::fsynced`]).
+    fn fsync(&self, task: &Task, ino: Ino, _datasync: bool) -> KResult<()> {
         task.charge(self.opts.cost.flush_ns);
         let mut st = self.state.lock();
-        let LocalState { img, journal } = &mut *st;
-        journal.commit(img);
+        self.background(&mut st, task.now());
+        self.write_back(&mut st, ino);
+        st.journal.fsynced(ino);
         Ok(())
     }
 
+    /// The device view as it stands becomes durable (a log force, a transaction commit);
+    /// no page cache is written back.
+    fn commit_metadata(&self, task: &Task, _ino: Ino) -> KResult<()> {
+        task.charge(self.opts.cost.flush_ns);
+        let mut st = self.state.lock();
+        self.background(&mut st, task.now());
+        st.journal.synced();
+        Ok(())
+    }
+
+    /// `syncfs`: every dirty inode is written back, then a full commit.
     fn sync_fs(&self, task: &Task) -> KResult<()> {
-        self.fsync(task, 0, false)
+        task.charge(self.opts.cost.flush_ns);
+        let mut st = self.state.lock();
+        self.background(&mut st, task.now());
+        self.write_back_all_dirty(&mut st);
+        st.journal.synced();
+        Ok(())
     }
 
     /// `SEEK_DATA`/`SEEK_HOLE`; `off` is the raw `loff_t` reinterpreted, so a negative
@@ -522,7 +637,9 @@ impl<F: Flavor> FileSystem for LocalFs<F> {
         flags: u32,
     ) -> KResult<u64> {
         let cost = &self.opts.cost;
-        self.modify(|img| {
+        // Both ranges are flushed first (`xfs_reflink_remap_prep`, `btrfs_remap_file_range`
+        // write back and wait before they share).
+        self.modify(Some(task), &[src, dst], |img, task| {
             // All or nothing, as a failed must-share splice must leave the destination. A
             // remap can fail after changing something only where it allocates before
             // sharing: zeroing the destination's old EOF block when it grows
@@ -558,8 +675,13 @@ impl<F: Flavor> FileSystem for LocalFs<F> {
     }
 
     fn crash_states(&self) -> Vec<Image> {
-        let st = self.state.lock();
-        st.journal.states(&st.img)
+        let mut st = self.state.lock();
+        let LocalState { img, journal } = &mut *st;
+        journal.states(img)
+    }
+
+    fn volatile(&self) -> bool {
+        self.flavor.atomicity() == Atomicity::Volatile
     }
 
     fn crash(&self, pick: usize) {

@@ -164,7 +164,16 @@ impl Flavor for Ocfs2 {
     }
 
     fn atomicity(&self) -> Atomicity {
-        Atomicity::PerOperation
+        Atomicity::MetadataLog
+    }
+
+    /// XFS pushes its log every 30 s (`xfssyncd_centisecs`); OCFS2's JBD2 commits every 5 s.
+    fn commit_interval(&self) -> vfs::clock::Nanos {
+        if self.xfs {
+            30 * vfs::clock::SEC
+        } else {
+            5 * vfs::clock::SEC
+        }
     }
 
     /// `ocfs2_remap_file_range` / `xfs_file_remap_range`.
@@ -311,8 +320,7 @@ impl LocalFs<Ocfs2> {
             return Err(Errno::EOPNOTSUPP);
         }
         let cost = self.options().cost.clone();
-        self.with_state(|st| {
-            let img = &mut st.img;
+        self.modify(Some(task), &[src], |img, task| {
             let s = img.inode(src)?;
             let (kind, attrs, size) = (s.kind, s.attrs, s.size);
             match img.lookup(dir, name) {
@@ -332,7 +340,6 @@ impl LocalFs<Ocfs2> {
                 Ocfs2::join_refcount_tree(img, src, ino)?;
                 cow::share_range(img, &cost, task, src, 0, ino, 0, size)?;
             }
-            st.journal.op_done(&st.img);
             Ok(ino)
         })
     }

@@ -26,8 +26,18 @@ impl Flavor for Plain {
         Overwrite::InPlace
     }
 
+    /// ext4: one JBD2 metadata log (`data=ordered`); tmpfs: nothing survives.
     fn atomicity(&self) -> Atomicity {
-        Atomicity::PerOperation
+        if self.tmpfs {
+            Atomicity::Volatile
+        } else {
+            Atomicity::MetadataLog
+        }
+    }
+
+    /// ext4's JBD2 commits every 5 s (`commit=5`).
+    fn commit_interval(&self) -> vfs::clock::Nanos {
+        5 * vfs::clock::SEC
     }
 
     fn has_fiemap(&self) -> bool {

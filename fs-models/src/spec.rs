@@ -74,7 +74,8 @@ impl Spec {
         })
     }
 
-    /// Applies the options every local model understands (`size`, `chunk`, `journal`) and
+    /// Applies the options every local model understands (`size`, `chunk`, `journal`,
+    /// `commit`) and
     /// returns the rest for the model.
     ///
     /// # Errors
@@ -96,6 +97,16 @@ impl Spec {
                 "journal" => {
                     base.journal_ops = v.parse().map_err(|_| format!("bad journal={v}"))?
                 }
+                "commit" => match v.parse::<u64>() {
+                    Ok(secs @ 1..=86_400) => {
+                        base.commit_interval = Some(secs * vfs::clock::SEC);
+                    }
+                    _ => {
+                        return Err(format!(
+                            "bad commit={v}: seconds between periodic commits, 1 to 86400"
+                        ));
+                    }
+                },
                 _ => rest.push((k.clone(), v.clone())),
             }
         }

@@ -1,132 +1,414 @@
-//! Durable versus volatile state, and the crash states a model permits.
+//! Durable versus volatile state: the page cache, writeback, the journal, and the crash
+//! states a model permits.
 //!
-//! A [`Journal`] keeps the durable image (what a crash now would certainly keep) and, for
-//! models whose operations are individually atomic, the image after each operation since
-//! then. A crash picks one permitted state; [`Journal::states`] lists them all for
-//! crash-state enumeration (spec §6.9).
+//! A local model keeps two images. The *live* image is what system calls see: the page
+//! cache over the device. The [`Journal`] keeps the *device view* ([`Journal::disk`]):
+//! every metadata change (create, unlink, rename, truncate, fallocate, remap, …) is applied
+//! to it as well, but a data write only dirties the page cache ([`Journal::dirtied`]) and
+//! reaches the device view when the inode is written back — by `fsync` of that file, by
+//! `sync`, by a remap or fallocate that flushes the range first (as the kernels do), or by
+//! the flusher once the data has been dirty for `dirty_expire` ([`Timers`]).
+//!
+//! What a crash keeps depends on how the filesystem journals ([`Atomicity`]), each rule
+//! decided by power cuts of the real filesystem on this machine (`docs/design.md` D1–D9):
+//!
+//! - [`Atomicity::Transaction`] (btrfs): the device view at the last transaction commit
+//!   (`sync`, or the periodic commit), plus the log tree: `fsync(f)` writes `f`'s whole
+//!   state (names, size, extents) to the log, and mount-time recovery replays it onto the
+//!   committed tree ([`crate::replay`]). Nothing else of any other file comes along.
+//! - [`Atomicity::MetadataLog`] (XFS, OCFS2, ext4): one ordered log of metadata changes.
+//!   `fsync(f)` writes `f`'s data back and forces the log, so every metadata change made
+//!   before it — other files' creation, renames, unlinks, sizes, clones — is durable too,
+//!   but not other files' data still in the page cache. Without a force, a crash keeps the
+//!   last forced state plus any prefix of the changes logged since.
+//! - [`Atomicity::Volatile`] (tmpfs): nothing survives.
+//!
+//! [`Journal::states`] lists the permitted crash states, bounded ([`Journal::max_pending`],
+//! [`SNAPSHOT_EXTENT_LIMIT`]), for `crash N` and crash-state enumeration (spec §6.9).
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 
-use crate::extent::Image;
+use crate::clock::{Nanos, SEC};
+use crate::extent::{Image, Ino};
 
 /// What a crash may leave behind.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Atomicity {
-    /// Everything since the last commit is one transaction: a crash keeps exactly the last
-    /// committed image (btrfs-like).
+    /// btrfs: transactions, committed by `sync` and every `commit_interval`; `fsync` writes
+    /// the inode to a log tree replayed at mount.
     Transaction,
-    /// Each operation is journaled on its own: a crash keeps the committed image plus any
-    /// prefix of the operations since (ocfs2-like, plain/ext4-like ordered journaling).
-    PerOperation,
+    /// XFS, OCFS2, ext4: one ordered metadata log that `fsync` forces as a whole; a crash
+    /// keeps the last forced state plus any prefix of the changes logged since.
+    MetadataLog,
+    /// tmpfs: memory only, nothing survives a crash.
+    Volatile,
 }
 
-/// Per-operation journaling keeps a snapshot per operation only while the image has at most
-/// this many physical extents. Past it the journal commits synchronously (every operation is
-/// durable when it returns — a permitted per-operation outcome, like a `sync` mount), so long
-/// runs on big images do not pay a snapshot per operation.
+/// The background timers, in virtual time. Linux's defaults: `vm.dirty_expire_centisecs`
+/// = 3000 (dirty data is written back once 30 s old), `vm.dirty_writeback_centisecs` = 500
+/// (the flusher wakes every 5 s), btrfs `commit=30`, XFS `fs.xfs.xfssyncd_centisecs` =
+/// 3000 (the log worker pushes every 30 s), ext4 and OCFS2 (JBD2) `commit=5`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timers {
+    pub dirty_expire: Nanos,
+    pub writeback_interval: Nanos,
+    /// Periodic transaction commit (btrfs) or log push (XFS, JBD2).
+    pub commit_interval: Nanos,
+}
+
+impl Timers {
+    /// Linux's defaults with the given commit interval.
+    pub fn linux(commit_interval: Nanos) -> Timers {
+        Timers {
+            dirty_expire: 30 * SEC,
+            writeback_interval: 5 * SEC,
+            commit_interval,
+        }
+    }
+}
+
+/// At most this many physical extents plus inodes in an image for which every logged
+/// change keeps its own crash-state snapshot; past it only the forced state and the newest
+/// device view are offered (both ends of the permitted range), so long runs on big images
+/// do not pay a snapshot per operation.
 pub const SNAPSHOT_EXTENT_LIMIT: usize = 4096;
 
-/// The durable image and the images a crash may recover to.
+/// Data of one inode that is in the page cache only.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Dirty {
+    /// When the inode was first dirtied since it was last written back (the flusher writes
+    /// it back `dirty_expire` later).
+    pub since: Nanos,
+    /// Dirty byte ranges, `start → end`, disjoint and not touching.
+    pub ranges: BTreeMap<u64, u64>,
+}
+
+impl Dirty {
+    fn add(&mut self, start: u64, end: u64) {
+        let (mut start, mut end) = (start, end);
+        // Merge every range that overlaps or touches [start, end).
+        let touching: Vec<u64> = self
+            .ranges
+            .range(..=end)
+            .rev()
+            .take_while(|&(_, &e)| e >= start)
+            .map(|(&s, _)| s)
+            .collect();
+        for s in touching {
+            let e = self.ranges.remove(&s).expect("listed");
+            start = start.min(s);
+            end = end.max(e);
+        }
+        self.ranges.insert(start, end);
+    }
+
+    fn clip(&mut self, size: u64) {
+        let cut: Vec<(u64, u64)> = self
+            .ranges
+            .range(..)
+            .filter(|&(_, &e)| e > size)
+            .map(|(&s, &e)| (s, e))
+            .collect();
+        for (s, _) in cut {
+            self.ranges.remove(&s);
+            if s < size {
+                self.ranges.insert(s, size);
+            }
+        }
+    }
+}
+
+/// The device view, the durable state, and the images a crash may recover to.
 #[derive(Clone, Debug)]
 pub struct Journal {
     rule: Atomicity,
-    /// `None`: synchronous mode, the durable image is the live one.
-    durable: Option<Image>,
-    /// Image after each operation since the last commit (per-operation atomicity only).
+    pub timers: Timers,
+    /// The latest virtual time the filesystem has seen.
+    now: Nanos,
+    /// When the last commit or log force happened.
+    last_commit: Nanos,
+    /// Every metadata change and every written-back byte, durable or not.
+    disk: Image,
+    /// Inodes with data only in the page cache.
+    dirty: BTreeMap<Ino, Dirty>,
+    /// The device view at the last commit (btrfs) or log force (metadata log).
+    durable: Image,
+    /// Metadata log: the device view after each change since the last force, oldest first
+    /// (the newest is always kept).
     pending: VecDeque<Image>,
-    /// Per-operation models: beyond this many pending operations the oldest is checkpointed
-    /// (becomes durable), as a journal commits on its own timer.
+    /// At most this many entries of `pending` are kept (the oldest go first: dropping one
+    /// only removes a permitted state from the enumeration, never makes anything durable).
     pub max_pending: usize,
-    /// Operations since the last commit.
-    ops_since_commit: u64,
+    /// btrfs: the log tree since the last commit: each fsynced inode with the device view
+    /// at its fsync.
+    log: Vec<(Ino, Image)>,
+    /// btrfs: the recovered image for the current `durable` + `log`, built on demand.
+    replayed: Option<Image>,
     /// The number of the last snapshot taken ([`Image::snapshot`]).
     last_snapshot: u64,
+    /// Whether the device view changed since it was last made durable.
+    disk_changed: bool,
 }
 
 impl Journal {
-    /// A journal whose durable state is `image`.
-    pub fn new(image: &Image, rule: Atomicity) -> Journal {
+    /// A journal whose device and durable state is `image` (a fresh mkfs).
+    pub fn new(image: &Image, rule: Atomicity, timers: Timers) -> Journal {
+        let mut disk = image.clone();
+        disk.alloc.fail_at_call = None;
         let mut journal = Journal {
             rule,
-            durable: None,
+            timers,
+            now: 0,
+            last_commit: 0,
+            durable: disk.clone(),
+            disk,
+            dirty: BTreeMap::new(),
             pending: VecDeque::new(),
             max_pending: 16,
-            ops_since_commit: 0,
+            log: Vec::new(),
+            replayed: None,
             last_snapshot: 0,
+            disk_changed: false,
         };
-        journal.durable = Some(journal.snapshot(image));
+        journal.durable = journal.snapshot_disk();
         journal
     }
 
-    /// A numbered copy of `live`.
-    fn snapshot(&mut self, live: &Image) -> Image {
+    /// A numbered copy of the device view.
+    fn snapshot_disk(&mut self) -> Image {
         self.last_snapshot += 1;
-        let mut img = live.clone();
+        let mut img = self.disk.clone();
         img.snapshot = Some(self.last_snapshot);
         img
     }
 
-    /// The atomicity rule.
+    /// The durability rule.
     pub fn rule(&self) -> Atomicity {
         self.rule
     }
 
-    /// Records that a modifying operation finished, leaving `live`.
-    pub fn op_done(&mut self, live: &Image) {
-        self.ops_since_commit += 1;
-        if self.rule == Atomicity::PerOperation {
-            if live.phys.len() + live.inodes.len() > SNAPSHOT_EXTENT_LIMIT {
-                self.durable = None;
-                self.pending.clear();
-                return;
-            }
-            if self.durable.is_none() {
-                self.durable = Some(self.snapshot(live));
-                return;
-            }
-            let snap = self.snapshot(live);
-            self.pending.push_back(snap);
-            while self.pending.len() > self.max_pending {
-                self.durable = self.pending.pop_front();
+    /// Whether metadata changes must be applied to the device view (not for a volatile
+    /// filesystem, which has none).
+    pub fn keeps_disk(&self) -> bool {
+        self.rule != Atomicity::Volatile
+    }
+
+    /// The device view, for a model to apply a metadata change to (then call
+    /// [`Journal::logged`]).
+    pub fn disk_mut(&mut self) -> &mut Image {
+        self.replayed = None;
+        self.disk_changed = true;
+        &mut self.disk
+    }
+
+    /// The device view.
+    pub fn disk(&self) -> &Image {
+        &self.disk
+    }
+
+    /// The inodes with data in the page cache only.
+    pub fn dirty(&self) -> &BTreeMap<Ino, Dirty> {
+        &self.dirty
+    }
+
+    /// Whether `ino` has data in the page cache only.
+    pub fn is_dirty(&self, ino: Ino) -> bool {
+        self.dirty.contains_key(&ino)
+    }
+
+    /// A data write of `[off, off + len)` of `ino` went to the page cache.
+    pub fn dirtied(&mut self, ino: Ino, off: u64, len: u64) {
+        if len == 0 || !self.keeps_disk() {
+            return;
+        }
+        let now = self.now;
+        let d = self.dirty.entry(ino).or_insert_with(|| Dirty {
+            since: now,
+            ranges: BTreeMap::new(),
+        });
+        d.add(off, off.saturating_add(len));
+    }
+
+    /// `ino`'s size dropped to `size`: page-cache data past it is gone.
+    pub fn truncated(&mut self, ino: Ino, size: u64) {
+        if let Some(d) = self.dirty.get_mut(&ino) {
+            d.clip(size);
+            if d.ranges.is_empty() {
+                self.dirty.remove(&ino);
             }
         }
     }
 
-    /// Whether the journal is committing synchronously (see [`SNAPSHOT_EXTENT_LIMIT`]).
-    pub fn synchronous(&self) -> bool {
-        self.durable.is_none()
+    /// `ino` was evicted: its page cache goes with it.
+    pub fn evicted(&mut self, ino: Ino) {
+        self.dirty.remove(&ino);
     }
 
-    /// `fsync`/`sync`/transaction commit: `live` becomes durable.
-    pub fn commit(&mut self, live: &Image) {
+    /// Takes `ino`'s dirty ranges for writeback (the caller copies them from the live image
+    /// into [`Journal::disk_mut`], then calls [`Journal::logged`]).
+    pub fn take_dirty(&mut self, ino: Ino) -> Vec<(u64, u64)> {
+        self.dirty
+            .remove(&ino)
+            .map(|d| d.ranges.into_iter().collect())
+            .unwrap_or_default()
+    }
+
+    /// Everything is written back at once: the device view becomes the live image (the
+    /// fallback when a change cannot be applied to the device view on its own).
+    pub fn write_back_all(&mut self, live: &Image) {
+        if !self.keeps_disk() {
+            return;
+        }
+        self.disk = live.clone();
+        self.disk_changed = true;
+        self.disk.snapshot = None;
+        self.disk.alloc.fail_at_call = None;
+        self.dirty.clear();
+        self.logged();
+    }
+
+    /// Advances the filesystem's clock to `now` and returns the inodes the flusher writes
+    /// back by then: those dirty for at least `dirty_expire`, at the flusher's next wake-up.
+    pub fn advance(&mut self, now: Nanos) -> Vec<Ino> {
+        self.now = self.now.max(now);
+        if !self.keeps_disk() {
+            return Vec::new();
+        }
+        let t = &self.timers;
+        let step = t.writeback_interval.max(1);
+        self.dirty
+            .iter()
+            .filter(|(_, d)| {
+                let expires = d.since.saturating_add(t.dirty_expire);
+                expires.div_ceil(step).saturating_mul(step) <= self.now
+            })
+            .map(|(&ino, _)| ino)
+            .collect()
+    }
+
+    /// Whether the periodic commit (btrfs) or log push (metadata log) is due.
+    pub fn commit_due(&self) -> bool {
+        self.keeps_disk()
+            && self.timers.commit_interval > 0
+            && self.now >= self.last_commit.saturating_add(self.timers.commit_interval)
+    }
+
+    /// The periodic commit or log push: what is on the device view becomes durable, the
+    /// page cache stays dirty.
+    pub fn periodic_commit(&mut self) {
+        if self.commit_due() {
+            self.make_durable();
+        }
+    }
+
+    /// Records that the device view changed (a metadata change or a writeback).
+    pub fn logged(&mut self) {
+        self.replayed = None;
+        if self.rule != Atomicity::MetadataLog {
+            return;
+        }
+        if self.disk.phys.len() + self.disk.inodes.len() > SNAPSHOT_EXTENT_LIMIT {
+            // Only the newest device view (taken when states are asked for).
+            self.pending.clear();
+            return;
+        }
+        let snap = self.snapshot_disk();
+        self.pending.push_back(snap);
+        while self.pending.len() > self.max_pending.max(1) {
+            self.pending.pop_front();
+        }
+    }
+
+    /// The device view becomes durable (commit, log force).
+    fn make_durable(&mut self) {
         // Planted bug (vfs::bugs): nothing becomes durable.
         if crate::bugs::planted(crate::bugs::Bug::FsyncNotDurable) {
             return;
         }
-        self.durable = (self.rule == Atomicity::Transaction
-            || live.phys.len() + live.inodes.len() <= SNAPSHOT_EXTENT_LIMIT)
-            .then(|| self.snapshot(live));
+        self.durable = self.snapshot_disk();
         self.pending.clear();
-        self.ops_since_commit = 0;
+        self.log.clear();
+        self.replayed = None;
+        self.last_commit = self.now;
+        self.disk_changed = false;
     }
 
-    /// Operations not yet known durable.
-    pub fn ops_since_commit(&self) -> u64 {
-        self.ops_since_commit
+    /// `fsync` of `ino` returned, its data already written back: btrfs logs the inode,
+    /// a metadata log is forced as a whole.
+    pub fn fsynced(&mut self, ino: Ino) {
+        match self.rule {
+            Atomicity::Volatile => {}
+            Atomicity::MetadataLog => self.make_durable(),
+            Atomicity::Transaction => {
+                if crate::bugs::planted(crate::bugs::Bug::FsyncNotDurable) {
+                    return;
+                }
+                let snap = self.snapshot_disk();
+                self.log.retain(|(i, _)| *i != ino);
+                self.log.push((ino, snap));
+                self.replayed = None;
+            }
+        }
     }
 
-    /// Every image a crash now may recover to, oldest first, after mount-time recovery
-    /// (orphans evicted). Media errors and the injected allocation-failure plan are
-    /// properties of the device (and the test) and carry over from `live`.
-    pub fn states(&self, live: &Image) -> Vec<Image> {
-        std::iter::once(self.durable.as_ref().unwrap_or(live))
-            .chain(self.pending.iter())
-            .map(|img| {
-                let mut img = img.clone();
+    /// `sync`/`syncfs`, everything already written back: a full commit.
+    pub fn synced(&mut self) {
+        if self.keeps_disk() {
+            self.make_durable();
+        }
+    }
+
+    /// btrfs: the committed image with the log tree replayed, cached until either changes.
+    fn replay(&mut self) -> Image {
+        if let Some(img) = &self.replayed {
+            return img.clone();
+        }
+        let mut img = self.durable.clone();
+        if !self.log.is_empty() {
+            for (ino, at) in &self.log {
+                // A log item that cannot be replayed (the device is full) is skipped, as
+                // btrfs's replay aborts the mount: nothing of it is kept.
+                let _ = img.transplant(at, *ino);
+            }
+            self.last_snapshot += 1;
+            img.snapshot = Some(self.last_snapshot);
+        }
+        self.replayed = Some(img.clone());
+        img
+    }
+
+    /// Every image a crash now may recover to, least durable first, after mount-time
+    /// recovery (orphans evicted, the page cache empty). Media errors and the injected
+    /// allocation-failure plan are properties of the device (and the test) and carry over
+    /// from `live`.
+    pub fn states(&mut self, live: &Image) -> Vec<Image> {
+        let raw: Vec<Image> = match self.rule {
+            Atomicity::Volatile => {
+                let mut fresh = Image::new(live.block_size(), live.alloc.capacity());
+                fresh.zero_eof_allocates = live.zero_eof_allocates;
+                fresh.inline_max = live.inline_max;
+                vec![fresh]
+            }
+            Atomicity::Transaction => vec![self.replay()],
+            Atomicity::MetadataLog => {
+                let mut v: Vec<Image> = std::iter::once(&self.durable)
+                    .chain(self.pending.iter())
+                    .cloned()
+                    .collect();
+                if self.pending.is_empty() && self.disk_changed {
+                    let newest = self.snapshot_disk();
+                    v.push(newest);
+                }
+                v
+            }
+        };
+        raw.into_iter()
+            .map(|mut img| {
                 // Planted bugs (vfs::bugs): recovery keeps orphans; states hold garbage.
                 if !crate::bugs::planted(crate::bugs::Bug::OrphansSurviveCrash) {
                     img.evict_orphans();
                 }
+                img.drop_page_cache();
                 if crate::bugs::planted(crate::bugs::Bug::CrashStateGarbage) {
                     crate::bugs::garble(&mut img);
                 }
@@ -141,13 +423,23 @@ impl Journal {
     }
 
     /// Crashes to permitted state `pick` (index into [`Journal::states`], clamped), which then
-    /// becomes the durable state too.
+    /// is the device view and the durable state.
     pub fn crash(&mut self, live: &Image, pick: usize) -> Image {
         let mut states = self.states(live);
         let pick = pick.min(states.len() - 1);
         let mut img = states.swap_remove(pick);
         img.snapshot = None;
-        self.commit(&img);
+        if self.keeps_disk() {
+            self.disk = img.clone();
+            self.disk.alloc.fail_at_call = None;
+        }
+        self.dirty.clear();
+        self.pending.clear();
+        self.log.clear();
+        self.replayed = None;
+        self.durable = self.snapshot_disk();
+        self.last_commit = self.now;
+        self.disk_changed = false;
         img
     }
 }
@@ -158,48 +450,79 @@ mod tests {
     use crate::data::Data;
     use crate::extent::{FileKind, Overwrite, ROOT_INO};
 
+    fn journal(img: &Image, rule: Atomicity) -> Journal {
+        Journal::new(img, rule, Timers::linux(30 * SEC))
+    }
+
     #[test]
-    fn big_images_commit_synchronously() {
-        let mut img = Image::new(4096, 1 << 20);
-        let a = img.create(ROOT_INO, "a", FileKind::Regular).unwrap();
-        let mut j = Journal::new(&img, Atomicity::PerOperation);
-        // Every other block written: one extent each.
-        for b in 0..(SNAPSHOT_EXTENT_LIMIT as u64 + 1) {
-            img.write(a, 2 * b * 4096, &Data::fill(1, 4096), Overwrite::InPlace)
-                .unwrap();
-        }
-        j.op_done(&img);
-        assert!(j.synchronous());
-        let states = j.states(&img);
-        assert_eq!(states.len(), 1, "only the live image survives");
-        assert_eq!(states[0].inode(a).unwrap().size, img.inode(a).unwrap().size);
-        img.set_size(a, 4096, Overwrite::InPlace).unwrap();
-        j.commit(&img);
-        assert!(
-            !j.synchronous(),
-            "small again: snapshots resume at the next commit"
+    fn dirty_ranges_merge_and_clip() {
+        let mut d = Dirty::default();
+        d.add(0, 10);
+        d.add(20, 30);
+        d.add(10, 20);
+        assert_eq!(d.ranges.iter().collect::<Vec<_>>(), vec![(&0, &30)]);
+        d.add(40, 50);
+        d.clip(45);
+        assert_eq!(
+            d.ranges.iter().map(|(&a, &b)| (a, b)).collect::<Vec<_>>(),
+            vec![(0, 30), (40, 45)]
+        );
+        d.clip(20);
+        assert_eq!(
+            d.ranges.iter().map(|(&a, &b)| (a, b)).collect::<Vec<_>>(),
+            vec![(0, 20)]
         );
     }
 
     #[test]
-    fn transaction_keeps_only_committed_and_per_op_keeps_prefixes() {
-        let mut img = Image::new(4096, 16);
-        for rule in [Atomicity::Transaction, Atomicity::PerOperation] {
-            let mut j = Journal::new(&img, rule);
-            let a = img
-                .create(ROOT_INO, &format!("{rule:?}"), FileKind::Regular)
-                .unwrap();
-            j.op_done(&img);
-            img.write(a, 0, &Data::fill(1, 10), Overwrite::CowAlways)
-                .unwrap();
-            j.op_done(&img);
-            let n = j.states(&img).len();
-            assert_eq!(n, if rule == Atomicity::Transaction { 1 } else { 3 });
-            for s in j.states(&img) {
-                assert!(s.fsck().is_empty());
-            }
-            j.commit(&img);
-            assert_eq!(j.states(&img).len(), 1);
+    fn flusher_writes_back_at_its_wakeup_after_expiry() {
+        let img = Image::new(4096, 64);
+        let mut j = journal(&img, Atomicity::MetadataLog);
+        j.advance(SEC);
+        j.dirtied(7, 0, 4096);
+        assert!(j.advance(30 * SEC).is_empty(), "dirtied at 1 s: 29 s old");
+        assert!(
+            j.advance(34 * SEC).is_empty(),
+            "expired at 31 s, flusher wakes at 35 s"
+        );
+        assert_eq!(j.advance(35 * SEC), vec![7]);
+    }
+
+    #[test]
+    fn metadata_log_keeps_forced_state_and_prefixes() {
+        let mut live = Image::new(4096, 64);
+        let mut j = journal(&live, Atomicity::MetadataLog);
+        let a = live.create(ROOT_INO, "a", FileKind::Regular).unwrap();
+        j.disk_mut()
+            .create(ROOT_INO, "a", FileKind::Regular)
+            .unwrap();
+        j.logged();
+        live.write(a, 0, &Data::fill(1, 10), Overwrite::InPlace)
+            .unwrap();
+        j.dirtied(a, 0, 10);
+        let states = j.states(&live);
+        assert_eq!(states.len(), 2, "nothing, or the create");
+        assert!(states[0].lookup(ROOT_INO, "a").is_err());
+        assert_eq!(
+            states[1].inode(a).unwrap().size,
+            0,
+            "data only in the page cache"
+        );
+        for s in &states {
+            assert!(s.fsck().is_empty());
         }
+        j.fsynced(a);
+        assert_eq!(j.states(&live).len(), 1);
+    }
+
+    #[test]
+    fn volatile_keeps_nothing() {
+        let mut live = Image::new(4096, 64);
+        let mut j = journal(&live, Atomicity::Volatile);
+        live.create(ROOT_INO, "a", FileKind::Regular).unwrap();
+        j.synced();
+        let states = j.states(&live);
+        assert_eq!(states.len(), 1);
+        assert!(states[0].lookup(ROOT_INO, "a").is_err());
     }
 }

@@ -338,6 +338,16 @@ impl Image {
         Ok(ino)
     }
 
+    /// Inserts inode `ino` of `kind`, unnamed (`nlink` 0), for log replay
+    /// ([`crate::replay`]) which must recreate an inode under its own number. Later creates
+    /// get higher numbers.
+    pub(crate) fn insert_inode(&mut self, ino: Ino, kind: FileKind) {
+        let mut node = InodeImage::new(kind);
+        node.nlink = 0;
+        self.inodes.insert(ino, Arc::new(node));
+        self.next_ino = self.next_ino.max(ino + 1);
+    }
+
     /// Removes a directory entry (`unlink` or, with `rmdir`, `rmdir`). Returns the inode,
     /// whose `nlink` is now 0; the caller evicts it once it is no longer open.
     ///

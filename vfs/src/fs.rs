@@ -171,10 +171,21 @@ pub trait FileSystem: Send + Sync {
     fn truncate(&self, task: &Task, ino: Ino, size: u64) -> KResult<()>;
     /// `fallocate` with a mode from [`falloc_flags`].
     fn fallocate(&self, task: &Task, ino: Ino, mode: u32, off: u64, len: u64) -> KResult<()>;
-    /// Makes the inode (and, in these models, the whole filesystem) durable.
+    /// Writes the inode's page cache back and makes it durable; what else becomes durable
+    /// with it is the model's journal rule ([`crate::crash::Atomicity`]).
     fn fsync(&self, task: &Task, ino: Ino, datasync: bool) -> KResult<()>;
     /// `syncfs`.
     fn sync_fs(&self, task: &Task) -> KResult<()>;
+    /// Makes namespace and attribute changes durable without writing back any file's data:
+    /// what knfsd's `commit_metadata` asks of an exported filesystem before it replies to
+    /// CREATE, REMOVE, RENAME or SETATTR (XFS forces its log; btrfs, through
+    /// `write_inode`, commits the transaction). Default: `fsync(ino)`.
+    ///
+    /// # Errors
+    /// As [`FileSystem::fsync`].
+    fn commit_metadata(&self, task: &Task, ino: Ino) -> KResult<()> {
+        self.fsync(task, ino, false)
+    }
     /// `SEEK_DATA` (`data`) / `SEEK_HOLE`.
     fn seek_data_hole(&self, ino: Ino, off: u64, data: bool) -> KResult<u64>;
     /// `FS_IOC_FIEMAP`.
@@ -238,6 +249,10 @@ pub trait FileSystem: Send + Sync {
     }
     /// Every image a crash now could recover to (after recovery), oldest first.
     fn crash_states(&self) -> Vec<Image>;
+    /// Whether nothing survives a crash (tmpfs): `fsync` is then no durability point.
+    fn volatile(&self) -> bool {
+        false
+    }
     /// Crashes to permitted state `pick` (clamped); all volatile state is lost.
     fn crash(&self, pick: usize);
     /// Injects a fault.

@@ -11,7 +11,7 @@
 //! | [`vfs`] | mount table, inode cache, path walk |
 //! | [`lock`], [`sync`] | `i_rwsem`, `lock_two_nondirectories` |
 //! | [`clock`], [`task`] | `current`, with a virtual clock |
-//! | [`crash`] | journal / transaction commit |
+//! | [`crash`], [`replay`] | page cache and writeback, journal / transaction commit, log tree replay |
 //! | [`remap`] | `generic_remap_file_range_prep`, `generic_remap_checks`, `generic_remap_check_len` (fs/remap_range.c) |
 //! | [`checks`] | `generic_copy_file_checks`, `generic_file_rw_checks`, `rw_verify_area` (fs/read_write.c), `remap_verify_area` (fs/remap_range.c), `fiemap_prep` (fs/ioctl.c) |
 //! | [`copy`] | `vfs_copy_file_range` (fs/read_write.c), `do_splice_direct` (fs/splice.c), `vfs_clone_file_range`, `vfs_dedupe_file_range_one` (fs/remap_range.c) |
@@ -29,6 +29,7 @@ pub mod file;
 pub mod fs;
 pub mod lock;
 pub mod remap;
+pub mod replay;
 pub mod space;
 pub mod sync;
 pub mod task;

@@ -442,7 +442,7 @@ impl NfsServer {
 
     /// Makes a namespace or attribute change stable before replying.
     fn commit_metadata(&self, st: &Task, ino: Ino) -> NfsResult<()> {
-        Ok(self.backend.fsync(st, ino, false)?)
+        Ok(self.backend.commit_metadata(st, ino)?)
     }
 
     /// `OPEN(CREATE)` / `CREATE`.
