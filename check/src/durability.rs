@@ -296,6 +296,31 @@ impl History {
                 self.candidates(old, Some(*old_from), *at, seen, out);
             }
         }
+        self.later_names(name, from, upto, &mut Vec::new(), out);
+    }
+
+    /// Data overwritten in place after a rename reaches the blocks the old name still maps
+    /// in a crash state that lost the rename (XFS and ext4 log no such overwrite): `name`
+    /// may show the states of every name it was renamed to since `from`, along chains of
+    /// renames.
+    fn later_names<'a>(
+        &'a self,
+        name: &str,
+        from: usize,
+        upto: usize,
+        seen: &mut Vec<(String, usize)>,
+        out: &mut Vec<Option<&'a FileState>>,
+    ) {
+        for (old, new, at, _) in &self.renames {
+            if old != name || *at < from || *at > upto || seen.contains(&(new.clone(), *at)) {
+                continue;
+            }
+            seen.push((new.clone(), *at));
+            for s in &self.snaps[*at..=upto] {
+                out.push(s.get(new));
+            }
+            self.later_names(new, *at, upto, seen, out);
+        }
     }
 
     /// `fsync` of `name` returned: its current state is durable. Under the strict rule

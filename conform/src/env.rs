@@ -21,7 +21,8 @@ use syscall::api::Syscalls;
 use vfs::sync::Arc;
 use vfs::vfs::Vfs;
 
-use crate::runner::Dirs;
+use crate::runner::{Dirs, StepRecord, run};
+use crate::scenario::Scenario;
 
 /// A real filesystem kind and the model (mount spec) that stands for it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -173,6 +174,21 @@ impl RealSide {
                 xfs_flush_inodegc(r);
             }
         }
+    }
+
+    /// Runs `sc` in the case directories `dirs`. A scenario with power cuts starts with a
+    /// `sync(2)` (the case's directories are durable before it begins), and each power cut
+    /// is [`TestTree::power_cut`] of both filesystems.
+    pub fn run(&mut self, sc: &Scenario, dirs: &Dirs) -> Vec<StepRecord> {
+        let mut settle = self.settler();
+        let RealSide { linux, tree, .. } = self;
+        let linux = linux.as_mut().expect("live until drop");
+        let tree = tree.as_mut().expect("live until drop");
+        if sc.has_power_cut() {
+            linux.sync();
+        }
+        let mut cut = || tree.power_cut().map_err(|e| e.to_string());
+        run(sc, linux, dirs, true, &mut settle, &mut cut)
     }
 
     /// Fresh directories for the next case.

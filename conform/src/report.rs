@@ -79,7 +79,7 @@ pub struct RandomRun {
     pub report: RandomReport,
 }
 
-/// What is compared and how it is normalised (N1–N8).
+/// What is compared and how it is normalised (N1–N9).
 pub const NORMALISATIONS: &str = "\
 - **N1 Descriptors** are symbolic: a scenario names slots, each side maps them to its own
   numbers; an `open` that succeeds compares as `ok`.
@@ -105,6 +105,14 @@ pub const NORMALISATIONS: &str = "\
 - **N8 Background work** is finished before looking: on XFS `XFS_IOC_FREE_EOFBLOCKS` with
   `XFS_EOF_FLAGS_SYNC` waits for the background inactivation of unlinked inodes (until
   then the other file of a clone still shows `SHARED`, for tens of milliseconds).
+- **N9 Power cuts** (`pc_*` scenarios, `power-cut` steps): both sides `sync` first; the real
+  side copies each loop image as the device holds it, unmounts, and mounts the copy (log
+  recovery runs); the model crashes to the first permitted state that agrees with the
+  kernel's through the power cut. The state is observed only at power cuts and after the
+  last one (observing reads with `FIEMAP_FLAG_SYNC`, which writes data back). When the
+  kernel's background work ran first (seen only under load), the model's state after
+  `syncfs` is accepted too: the kernel may be more durable than the model's least durable
+  state, never less.
 - **`ENOSPC` scenarios** run on a filesystem of their own, filled with `fill-up` (writes
   until `ENOSPC`); the final call compares by errno only, since the real filesystems' exact
   free space (btrfs metadata, XFS reserves) is not modelled.";

@@ -207,6 +207,15 @@ pub enum Step {
     FillUp {
         fd: FdRef,
     },
+    /// `sync(2)`.
+    Sync,
+    /// Lab step: a power cut. Every descriptor is closed (their slots empty), and each
+    /// filesystem is replaced by what its device held at that instant, after mount-time
+    /// recovery: on the real side the loop image is copied, the filesystem unmounted and the
+    /// copy mounted ([`host::mounts::TestMount::power_cut`]); on the simulator the model
+    /// crashes to the permitted state that matches the kernel's, if one does
+    /// ([`crate::run_case`]).
+    PowerCut,
 }
 
 /// How a step's outcome is compared.
@@ -287,6 +296,11 @@ impl Scenario {
             }
         }
         out
+    }
+
+    /// Whether the scenario has a [`Step::PowerCut`].
+    pub fn has_power_cut(&self) -> bool {
+        self.lines.iter().any(|l| l.step.is_power_cut())
     }
 
     /// Whether a step uses the other filesystem.
@@ -371,7 +385,9 @@ impl Step {
             | Step::Unlink { .. }
             | Step::Rename { .. }
             | Step::Mkdir { .. }
-            | Step::Stat { .. } => vec![],
+            | Step::Stat { .. }
+            | Step::Sync
+            | Step::PowerCut => vec![],
             Step::Close { fd }
             | Step::Pwrite { fd, .. }
             | Step::Write { fd, .. }
@@ -404,7 +420,13 @@ impl Step {
                 | Step::Stat { .. }
                 | Step::Close { .. }
                 | Step::Fsync { .. }
+                | Step::Sync
         )
+    }
+
+    /// Whether the step is a power cut.
+    pub fn is_power_cut(&self) -> bool {
+        matches!(self, Step::PowerCut)
     }
 }
 
@@ -530,6 +552,8 @@ impl fmt::Display for Step {
             } => write!(f, "fiemap {fd} {start} {len} {flags:#x}"),
             Step::Stat { path } => write!(f, "stat {path}"),
             Step::FillUp { fd } => write!(f, "fill-up {fd}"),
+            Step::Sync => f.write_str("sync"),
+            Step::PowerCut => f.write_str("power-cut"),
         }
     }
 }
@@ -782,6 +806,14 @@ pub fn parse_step(line: &str) -> Result<Step, String> {
             Step::FillUp {
                 fd: parse_fd(args[0])?,
             }
+        }
+        "sync" => {
+            want(0)?;
+            Step::Sync
+        }
+        "power-cut" => {
+            want(0)?;
+            Step::PowerCut
         }
         other => return Err(format!("unknown step '{other}'")),
     })

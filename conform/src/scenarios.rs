@@ -781,6 +781,273 @@ const ENOSPC: &[(&str, &str, &str)] = &[
     ),
 ];
 
+/// `a` (slot 0): 64 KiB of 0x61; `b` (slot 1): empty; both durable (`sync`).
+const PC: &str =
+    "open 0 a RDWR|CREAT|TRUNC\npwrite 0 0 65536 0x61\nopen 1 b RDWR|CREAT|TRUNC\nsync\n";
+
+/// `PC` plus `x` (slot 2), 4 KiB of 0x78, durable: the unrelated file whose fsync is
+/// tried.
+const PCX: &str = "open 0 a RDWR|CREAT|TRUNC\npwrite 0 0 65536 0x61\nopen 1 b RDWR|CREAT|TRUNC\nopen 2 x RDWR|CREAT|TRUNC\npwrite 2 0 4096 0x78\nsync\n";
+
+/// Power-cut scenarios: what the kernel's log recovery keeps is one of the states the
+/// model permits, and everything fsynced is kept. The extended splice's semantics map to
+/// today's calls here: never-share is a read+write copy (`pwrite` of the same bytes),
+/// may-share is `copy_file_range`, must-share is `FICLONERANGE`.
+const POWER_CUT: &[(&str, &str, &str)] = &[
+    // ------------------------------------------------------------ data writes
+    (
+        "pc_unsynced_overwrite_is_lost",
+        "an overwrite never fsynced is lost: the old data comes back",
+        "$PC\npwrite 0 0 4096 0x7a\npower-cut",
+    ),
+    (
+        "pc_unsynced_write_into_empty_file_is_lost",
+        "a write into a durable empty file, never fsynced: the file is empty again",
+        "$PC\npwrite 1 0 65536 0x62\npower-cut",
+    ),
+    (
+        "pc_unsynced_new_file_is_absent",
+        "a new file written and never fsynced does not exist after the power cut",
+        "$PC\nopen 2 c RDWR|CREAT\npwrite 2 0 65536 0x63\npower-cut",
+    ),
+    (
+        "pc_fsync_keeps_the_write",
+        "after fsync the write survives",
+        "$PC\npwrite 1 0 65536 0x62\nfsync 1\npower-cut",
+    ),
+    (
+        "pc_sync_keeps_everything",
+        "sync makes every change of every file durable",
+        "$PC\npwrite 1 0 8192 0x62\nopen 2 c RDWR|CREAT\npwrite 2 0 4096 0x63\nftruncate 0 4096\nsync\npower-cut",
+    ),
+    (
+        "pc_fsync_of_new_file_keeps_its_name",
+        "fsync of a new file makes its name durable too",
+        "$PC\nopen 2 c RDWR|CREAT\npwrite 2 0 4096 0x63\nfsync 2\npower-cut",
+    ),
+    (
+        "pc_fsync_of_new_file_in_new_directory",
+        "fsync of a new file in a new directory makes both durable",
+        "$PC\nmkdir n\nopen 2 n/f RDWR|CREAT\npwrite 2 0 4096 0x66\nfsync 2\npower-cut\nstat n",
+    ),
+    (
+        "pc_two_power_cuts",
+        "a second power cut after recovery: only what was fsynced since survives",
+        "$PC\npwrite 1 0 8192 0x62\nfsync 1\npower-cut\nopen 1 b RDWR\npwrite 1 8192 8192 0x63\npower-cut",
+    ),
+    // ------------------------------------------------------------ never-share (byte copy)
+    (
+        "pc_byte_copy_then_fsync_source_only",
+        "a byte copy into b, then fsync of the (changed) source only: b's data is not durable",
+        "$PC\npwrite 1 0 65536 0x61\npwrite 0 65536 4096 0x61\nfsync 0\npower-cut",
+    ),
+    (
+        "pc_byte_copy_then_fsync_clean_source",
+        "a byte copy into b, then fsync of the unchanged source: nothing is forced",
+        "$PC\npwrite 1 0 65536 0x61\nfsync 0\npower-cut",
+    ),
+    (
+        "pc_byte_copy_then_fsync_destination",
+        "a byte copy into b, then fsync of b: the copy survives",
+        "$PC\npwrite 1 0 65536 0x61\nfsync 1\npower-cut",
+    ),
+    (
+        "pc_byte_copy_then_fsync_unrelated",
+        "a byte copy into b, then fsync of a changed unrelated file: b's data is not durable",
+        "$PCX\npwrite 1 0 65536 0x61\npwrite 2 4096 4096 0x78\nfsync 2\npower-cut",
+    ),
+    (
+        "pc_byte_copy_into_new_file_then_fsync_unrelated",
+        "a byte copy into a new file, fsync of another: the new file is absent (btrfs) or empty (XFS)",
+        "$PCX\nopen 3 c RDWR|CREAT\npwrite 3 0 65536 0x61\npwrite 2 4096 4096 0x78\nfsync 2\npower-cut",
+    ),
+    // ------------------------------------------------------------ may-share (copy_file_range)
+    (
+        "pc_copy_file_range_unsynced",
+        "copy_file_range never fsynced is lost",
+        "$PC\ncopy_file_range 0 0 1 0 65536 0\npower-cut",
+    ),
+    (
+        "pc_copy_file_range_then_fsync_destination",
+        "copy_file_range then fsync of the destination: the copy survives (shared on btrfs and XFS)",
+        "$PC\ncopy_file_range 0 0 1 0 65536 0\nfsync 1\npower-cut",
+    ),
+    (
+        "pc_copy_file_range_then_fsync_source",
+        "copy_file_range then fsync of the source: XFS carries the clone (the source gained its reflink flag), btrfs does not",
+        "$PC\ncopy_file_range 0 0 1 0 65536 0\nfsync 0\npower-cut",
+    ),
+    (
+        "pc_copy_file_range_then_fsync_unrelated",
+        "copy_file_range then fsync of a changed unrelated file",
+        "$PCX\ncopy_file_range 0 0 1 0 65536 0\npwrite 2 0 4096 0x79\nfsync 2\npower-cut",
+    ),
+    (
+        "pc_copy_file_range_then_sync",
+        "copy_file_range then sync: the copy survives",
+        "$PC\ncopy_file_range 0 0 1 0 65536 0\nsync\npower-cut",
+    ),
+    // ------------------------------------------------------------ must-share (clones)
+    (
+        "pc_ficlone_unsynced",
+        "FICLONE never fsynced is lost",
+        "$PC\nficlone 1 0\npower-cut",
+    ),
+    (
+        "pc_ficlone_then_fsync_destination",
+        "FICLONE then fsync of the destination: the clone survives, shared",
+        "$PC\nficlone 1 0\nfsync 1\npower-cut",
+    ),
+    (
+        "pc_ficlone_then_fsync_source",
+        "the first FICLONE from a file, then fsync of the source",
+        "$PC\nficlone 1 0\nfsync 0\npower-cut",
+    ),
+    (
+        "pc_second_ficlone_then_fsync_source",
+        "a later FICLONE from an already-cloned source, then fsync of the source: nothing is forced",
+        "$PC\nficlone 1 0\nsync\nopen 2 c RDWR|CREAT\nficlone 2 0\nfsync 0\npower-cut",
+    ),
+    (
+        "pc_ficlone_then_fsync_unrelated",
+        "FICLONE then fsync of a changed unrelated file: XFS forces the whole log, btrfs logs that file only",
+        "$PCX\nficlone 1 0\npwrite 2 0 4096 0x79\nfsync 2\npower-cut",
+    ),
+    (
+        "pc_ficlonerange_unsynced",
+        "FICLONERANGE never fsynced is lost",
+        "$PC\nficlonerange 1 0 0 32768 0\npower-cut",
+    ),
+    (
+        "pc_ficlonerange_then_fsync_destination",
+        "FICLONERANGE then fsync of the destination",
+        "$PC\nficlonerange 1 0 0 32768 16384\nfsync 1\npower-cut",
+    ),
+    (
+        "pc_ficlonerange_then_sync",
+        "FICLONERANGE then sync",
+        "$PC\nficlonerange 1 0 16384 32768 0\nsync\npower-cut",
+    ),
+    (
+        "pc_overwrite_after_clone_unsynced",
+        "clone made durable, then an overwrite of the clone never fsynced: the clone comes back, still shared",
+        "$PC\nficlone 1 0\nfsync 1\npwrite 1 0 4096 0x7a\npower-cut",
+    ),
+    (
+        "pc_overwrite_after_clone_fsynced",
+        "clone, overwrite of the clone, fsync of the clone: both survive",
+        "$PC\nficlone 1 0\npwrite 1 0 4096 0x7a\nfsync 1\npower-cut",
+    ),
+    (
+        "pc_clone_over_written_destination_then_fsync_source",
+        "b holds fsynced data, a clone replaces it, fsync of the source",
+        "$PC\npwrite 1 0 8192 0x62\nfsync 1\nficlone 1 0\npwrite 0 65536 4096 0x61\nfsync 0\npower-cut",
+    ),
+    // ------------------------------------------------------------ dedupe
+    (
+        "pc_dedupe_unsynced",
+        "dedupe of equal durable files, never fsynced: the files read the same either way",
+        "$PC\npwrite 1 0 65536 0x61\nsync\ndedupe 0 0 65536 1@0\npower-cut",
+    ),
+    (
+        "pc_dedupe_then_fsync_destination",
+        "dedupe then fsync of the destination: the sharing is durable",
+        "$PC\npwrite 1 0 65536 0x61\nsync\ndedupe 0 0 65536 1@0\nfsync 1\npower-cut",
+    ),
+    // ------------------------------------------------------------ namespace
+    (
+        "pc_unlink_unsynced",
+        "an unlink never made durable: the file is back",
+        "$PCX\nunlink x\npower-cut",
+    ),
+    (
+        "pc_unlink_then_fsync_other",
+        "an unlink, then fsync of another changed file: XFS forces it, btrfs does not",
+        "$PCX\nunlink x\npwrite 0 0 4096 0x7a\nfsync 0\npower-cut",
+    ),
+    (
+        "pc_unlink_of_logged_file_then_fsync_other",
+        "x fsynced (btrfs: in the log), unlinked, then fsync of another file: gone everywhere",
+        "$PCX\npwrite 2 0 4096 0x79\nfsync 2\nunlink x\npwrite 0 0 4096 0x7a\nfsync 0\npower-cut",
+    ),
+    (
+        "pc_rename_unsynced",
+        "a rename never made durable: the old name is back",
+        "$PCX\nrename x y\npower-cut",
+    ),
+    (
+        "pc_rename_then_fsync_renamed",
+        "a rename, then fsync of the renamed file: the new name is durable",
+        "$PCX\nrename x y\nfsync 2\npower-cut",
+    ),
+    (
+        "pc_rename_then_fsync_other",
+        "a rename, then fsync of another changed file",
+        "$PCX\nrename x y\npwrite 0 0 4096 0x7a\nfsync 0\npower-cut",
+    ),
+    (
+        "pc_rename_over_with_unsynced_data_then_fsync_other",
+        "replace-via-rename without fsync of the new file, then fsync of another: XFS leaves an empty file",
+        "$PCX\nopen 3 t RDWR|CREAT\npwrite 3 0 4096 0x74\nrename t x\npwrite 0 0 4096 0x7a\nfsync 0\npower-cut",
+    ),
+    (
+        "pc_create_then_fsync_other",
+        "a new empty file, then fsync of another changed file",
+        "$PC\nopen 2 c RDWR|CREAT\npwrite 0 0 4096 0x7a\nfsync 0\npower-cut",
+    ),
+    (
+        "pc_create_then_fsync_clean_file",
+        "a new file, then fsync of an unchanged file: nothing is forced",
+        "$PC\nopen 2 c RDWR|CREAT\nfsync 0\npower-cut",
+    ),
+    (
+        "pc_mkdir_and_create_then_fsync_other",
+        "a new directory with a new file, then fsync of another changed file",
+        "$PC\nmkdir k\nopen 2 k/f RDWR|CREAT\npwrite 0 0 4096 0x7a\nfsync 0\npower-cut\nstat k",
+    ),
+    // ------------------------------------------------------------ size changes
+    (
+        "pc_truncate_shrink_then_fsync_other",
+        "a shrinking truncate of a durable file, then fsync of another changed file",
+        "$PCX\nftruncate 0 4096\npwrite 2 0 4096 0x79\nfsync 2\npower-cut",
+    ),
+    (
+        "pc_truncate_grow_then_fsync_other",
+        "a growing truncate, then fsync of another changed file",
+        "$PCX\nftruncate 0 1048576\npwrite 2 0 4096 0x79\nfsync 2\npower-cut",
+    ),
+    (
+        "pc_truncate_then_fsync_self",
+        "a truncate to zero, then fsync of the file",
+        "$PC\nftruncate 0 0\nfsync 0\npower-cut",
+    ),
+    (
+        "pc_write_then_truncate_grow_then_fsync_other",
+        "unsynced data, then a growing truncate (logged), then fsync of another: the size without the data",
+        "$PCX\npwrite 1 0 8192 0x62\nftruncate 1 65536\npwrite 2 0 4096 0x79\nfsync 2\npower-cut",
+    ),
+    (
+        "pc_fallocate_then_fsync_other",
+        "fallocate of an empty file, then fsync of another changed file",
+        "$PCX\nfallocate 1 0 0 65536\npwrite 2 0 4096 0x79\nfsync 2\npower-cut",
+    ),
+    (
+        "pc_fallocate_then_fsync_self",
+        "fallocate, then fsync of the file",
+        "$PC\nfallocate 1 0 0 65536\nfsync 1\npower-cut",
+    ),
+    (
+        "pc_punch_then_fsync_self",
+        "punching a hole, then fsync of the file",
+        "$PC\nfallocate 0 3 8192 16384\nfsync 0\npower-cut",
+    ),
+    (
+        "pc_punch_unsynced",
+        "punching a hole never made durable: the data is back",
+        "$PC\nfallocate 0 3 8192 16384\npower-cut",
+    ),
+];
+
 /// The size of the simulator's filesystem in `ENOSPC` scenarios (the real side uses the
 /// kind's smallest image, or a tmpfs of this size).
 pub const ENOSPC_FS_SIZE: u64 = 8 << 20;
@@ -795,6 +1062,8 @@ fn expand(text: &str) -> String {
             "$ABD" => ABD,
             "$SAME" => SAME,
             "$SPARSE" => SPARSE,
+            "$PC" => PC,
+            "$PCX" => PCX,
             _ => {
                 out += l;
                 out.push('\n');
@@ -822,7 +1091,13 @@ pub fn all() -> Vec<Scenario> {
         sc.untracked.push(crate::scenario::Path::main("fill"));
         v.push(sc);
     }
+    v.extend(power_cut());
     v
+}
+
+/// The power-cut scenarios alone (`splicelab conform --power-cut`).
+pub fn power_cut() -> Vec<Scenario> {
+    POWER_CUT.iter().map(|(n, a, t)| build(n, a, t)).collect()
 }
 
 /// The scenario called `name`.
@@ -842,6 +1117,11 @@ mod tests {
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), v.len(), "duplicate names");
+        assert!(
+            power_cut().len() >= 40,
+            "{} power-cut scenarios",
+            power_cut().len()
+        );
         for s in &v {
             let back = Scenario::parse(&s.name, &s.to_text()).unwrap();
             assert_eq!(back.lines, s.lines, "{}", s.name);

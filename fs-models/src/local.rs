@@ -93,6 +93,10 @@ pub struct Quirks {
     /// `fallocate` over blocks an earlier `fallocate` left unwritten initialises them,
     /// so they become data (tmpfs: `SGP_FALLOC` on a `!uptodate` folio).
     pub falloc_initializes_unwritten: bool,
+    /// A rename over an existing file writes the renamed file's page cache back first
+    /// (ext4 `auto_da_alloc`: the replace-via-rename idiom keeps its data over a power cut;
+    /// measured on ext4, docs/design.md D6). XFS and btrfs do not.
+    pub auto_da_alloc: bool,
 }
 
 impl Default for Quirks {
@@ -109,6 +113,7 @@ impl Default for Quirks {
             punch_zeroes_unwritten: false,
             inline_max: 0,
             falloc_initializes_unwritten: false,
+            auto_da_alloc: false,
         }
     }
 }
@@ -309,12 +314,20 @@ impl<F: Flavor> LocalFs<F> {
             if start >= end {
                 continue;
             }
-            let wrote = img
-                .read(ino, start, end - start)
-                .and_then(|d| self.flavor.write(journal.disk_mut(), ino, start, &d));
-            if wrote.is_err() {
-                journal.write_back_all(img);
-                return;
+            let before = vfs::crash::layout(journal.disk(), ino);
+            let wrote = img.read(ino, start, end - start).and_then(|d| {
+                self.flavor.write(journal.disk_mut(), ino, start, &d)?;
+                Ok(d)
+            });
+            match wrote {
+                Ok(d) if before.is_some() && vfs::crash::layout(journal.disk(), ino) == before => {
+                    journal.overwrote_in_place(ino, start, &d);
+                }
+                Ok(_) => {}
+                Err(_) => {
+                    journal.write_back_all(img);
+                    return;
+                }
             }
         }
         journal.logged();
@@ -397,7 +410,16 @@ impl<F: Flavor> FileSystem for LocalFs<F> {
         nname: &str,
     ) -> KResult<Option<Ino>> {
         task.charge(self.opts.cost.metadata(1));
-        self.modify(Some(task), &[], |img, _| {
+        let flush: Vec<Ino> = if self.flavor.quirks().auto_da_alloc {
+            let img = &self.state.lock().img;
+            match (img.lookup(odir, oname), img.lookup(ndir, nname)) {
+                (Ok(moved), Ok(replaced)) if moved != replaced => vec![moved],
+                _ => Vec::new(),
+            }
+        } else {
+            Vec::new()
+        };
+        self.modify(Some(task), &flush, |img, _| {
             img.rename(odir, oname, ndir, nname)
         })
     }
@@ -703,11 +725,22 @@ impl<F: Flavor> FileSystem for LocalFs<F> {
 
     fn inject(&self, _task: &Task, fault: Fault) -> KResult<FaultReport> {
         let mut st = self.state.lock();
-        let img = &mut st.img;
+        if let Fault::MediaError { ino, off } = fault {
+            // A media error is on the device: the page cache goes there first (once the
+            // block is known to exist), so that the device view has the block too.
+            st.img.physical_block(ino, off)?.ok_or(Errno::ENXIO)?;
+            self.write_back(&mut st, ino);
+        }
+        let LocalState { img, journal } = &mut *st;
         match fault {
             Fault::MediaError { ino, off } => {
                 let pb = img.physical_block(ino, off)?.ok_or(Errno::ENXIO)?;
                 img.bad.insert(pb);
+                if journal.keeps_disk()
+                    && let Ok(Some(dpb)) = journal.disk().physical_block(ino, off)
+                {
+                    journal.mark_bad(dpb);
+                }
                 let hits = img.users_of(pb);
                 let mut files: Vec<Ino> = hits.iter().map(|h| h.0).collect();
                 files.sort_unstable();

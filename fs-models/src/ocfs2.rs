@@ -154,6 +154,9 @@ pub fn xfs_cost_model() -> CostModel {
     cost_model()
 }
 
+/// The [`Image::inode_tags`] key for an inode that has been the source of a remap.
+pub const REFLINK_FLAG: &str = "inode.reflink";
+
 impl Flavor for Ocfs2 {
     fn name(&self) -> &'static str {
         if self.xfs { "xfs-like" } else { "ocfs2-like" }
@@ -204,6 +207,13 @@ impl Flavor for Ocfs2 {
         let len = remap::remap_prep(img, src, dst, &req, &geo)?.into_result()?;
         if len == 0 {
             return Ok(0);
+        }
+        // The first remap from a file marks it as sharing (XFS_DIFLAG_REFLINK,
+        // OCFS2_HAS_REFCOUNT_FL): a change of the source inode, so an fsync of the source
+        // right after it forces the log — which carries the clone (measured, D4).
+        if img.tag(src, REFLINK_FLAG).is_none() {
+            img.set_tag(src, REFLINK_FLAG, 1);
+            img.inode_mut(src)?;
         }
         if !self.xfs {
             Ocfs2::join_refcount_tree(img, src, dst)?;

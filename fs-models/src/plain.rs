@@ -55,6 +55,7 @@ impl Flavor for Plain {
     fn quirks(&self) -> crate::local::Quirks {
         crate::local::Quirks {
             falloc_initializes_unwritten: self.tmpfs,
+            auto_da_alloc: !self.tmpfs,
             ..crate::local::Quirks::default()
         }
     }

@@ -494,6 +494,46 @@ impl TestMount {
         self.teardown()
     }
 
+    /// A power cut: the device is copied as it holds the filesystem at this instant (for a
+    /// loop mount, the image file as the loop driver has written it: what the filesystem
+    /// only has in its page cache or unforced log is not there), the filesystem is
+    /// unmounted and its loop device detached, and the copy is mounted in its place — so
+    /// mount-time log recovery runs on exactly what a power cut would have left. tmpfs loses
+    /// everything: a fresh instance is mounted. Every descriptor on the filesystem must be
+    /// closed first (the unmount fails otherwise).
+    ///
+    /// # Errors
+    /// Copying the image, unmounting, detaching, attaching or mounting; the mount is then
+    /// left in whatever state the failed step left it (`Drop` still tears it down).
+    pub fn power_cut(&mut self) -> io::Result<()> {
+        let Some(image) = self.image.clone() else {
+            unmount_with_retries(&self.mount_point)?;
+            self.mounted = false;
+            let data = format!("size={},mode=0755", self.size);
+            mount(Path::new("tmpfs"), &self.mount_point, "tmpfs", &data)?;
+            self.mounted = true;
+            return Ok(());
+        };
+        let cut = image.with_extension("cut");
+        // Nothing else writes to the image while the scenario runs; `cp` reads it through
+        // the host page cache, which is where the loop driver's writes are.
+        let from = image
+            .to_str()
+            .ok_or_else(|| io::Error::other("image path is not UTF-8"))?;
+        run("cp", &["--sparse=always", "--", from], &cut)?;
+        unmount_with_retries(&self.mount_point)?;
+        self.mounted = false;
+        if let Some(dev) = self.loop_dev.take() {
+            detach_loop(&dev)?;
+        }
+        fs::rename(&cut, &image)?;
+        let dev = attach_loop(&image)?;
+        self.loop_dev = Some(dev.clone());
+        mount(&dev, &self.mount_point, self.kind.fs_type(), "")?;
+        self.mounted = true;
+        Ok(())
+    }
+
     /// Idempotent: every step clears its record when it succeeds.
     fn teardown(&mut self) -> io::Result<()> {
         let mut errors = Vec::new();
@@ -593,6 +633,18 @@ impl TestTree {
     /// The mounts, in mount order.
     pub fn mounts(&self) -> &[TestMount] {
         &self.mounts
+    }
+
+    /// A power cut of every mount ([`TestMount::power_cut`]), in mount order: each device
+    /// is copied before its filesystem is unmounted, so no unmount's writes reach a copy.
+    ///
+    /// # Errors
+    /// As [`TestMount::power_cut`].
+    pub fn power_cut(&mut self) -> io::Result<()> {
+        for m in &mut self.mounts {
+            m.power_cut()?;
+        }
+        Ok(())
     }
 
     /// Mounts a `kind` filesystem of `size_bytes` at `rel` (`"a"`, `"/mnt/b"`: relative to

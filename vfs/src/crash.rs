@@ -73,6 +73,63 @@ impl Timers {
 /// do not pay a snapshot per operation.
 pub const SNAPSHOT_EXTENT_LIMIT: usize = 4096;
 
+/// An inode's extent map by allocation identity ([`crate::extent::PhysExtent::origin`]):
+/// physical-extent keys are reused after a free, allocation ids never are. Pieces that
+/// continue each other (a split that changed nothing on disk) are merged.
+fn extents(img: &Image, node: &crate::extent::InodeImage) -> Vec<(u64, u64, (u64, u64), bool)> {
+    let mut out: Vec<(u64, u64, (u64, u64), bool)> = Vec::new();
+    for (&fb, m) in &node.map {
+        let origin = img.phys[m.phys].origin;
+        if let Some(last) = out.last_mut()
+            && last.0 + last.1 == fb
+            && last.2.0 == origin.0
+            && last.2.1 + last.1 == origin.1
+            && last.3 == m.unwritten
+        {
+            last.1 += m.len;
+            continue;
+        }
+        out.push((fb, m.len, origin, m.unwritten));
+    }
+    out
+}
+
+/// Whether `ino`'s metadata differs between `now_img` and `reference`: its size, extent
+/// map by allocation, inline data, attributes, model tags, name or existence (what
+/// [`Journal::changed_since`] asks of the device view).
+fn metadata_differs(now_img: &Image, reference: &Image, ino: Ino) -> bool {
+    let tags = |img: &Image| -> Vec<(&'static str, u64)> {
+        img.inode_tags
+            .range((ino, "")..)
+            .take_while(|((i, _), _)| *i == ino)
+            .map(|((_, k), v)| (*k, *v))
+            .collect()
+    };
+    match (now_img.inode(ino), reference.inode(ino)) {
+        (Ok(now), Ok(then)) => {
+            now.size != then.size
+                || extents(now_img, now) != extents(reference, then)
+                || now.inline != then.inline
+                || now.attrs != then.attrs
+                || tags(now_img) != tags(reference)
+                || now_img.name_of(ino) != reference.name_of(ino)
+        }
+        (Err(_), Err(_)) => false,
+        _ => true,
+    }
+}
+
+/// What a crash state records of a file's placement: its size, its extents by allocation
+/// ([`extents`]) and whether it is inline. Writeback that leaves it unchanged overwrote
+/// allocated blocks in place ([`Journal::overwrote_in_place`]).
+pub type Layout = (u64, Vec<(u64, u64, (u64, u64), bool)>, bool);
+
+/// `ino`'s [`Layout`] in `img`, if it exists there.
+pub fn layout(img: &Image, ino: Ino) -> Option<Layout> {
+    let n = img.inode(ino).ok()?;
+    Some((n.size, extents(img, n), n.inline.is_some()))
+}
+
 /// Data of one inode that is in the page cache only.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Dirty {
@@ -148,6 +205,8 @@ pub struct Journal {
     last_snapshot: u64,
     /// Whether the device view changed since it was last made durable.
     disk_changed: bool,
+    /// Whether logged states since the last force were dropped from `pending`.
+    pending_dropped: bool,
 }
 
 impl Journal {
@@ -169,6 +228,7 @@ impl Journal {
             replayed: None,
             last_snapshot: 0,
             disk_changed: false,
+            pending_dropped: false,
         };
         journal.durable = journal.snapshot_disk();
         journal
@@ -253,6 +313,90 @@ impl Journal {
             .unwrap_or_default()
     }
 
+    /// Writeback overwrote `[off, off + data.len())` of `ino` in place (no allocation, no
+    /// size change): the data went to blocks the durable state already maps, so every
+    /// crash state that maps that range to the same allocation sees the new bytes — no log
+    /// force is needed for data written in place (measured, D4).
+    pub fn overwrote_in_place(&mut self, ino: Ino, off: u64, data: &crate::data::Data) {
+        let Ok(node) = self.disk.inode(ino) else {
+            return;
+        };
+        let bs = self.disk.block_size();
+        let (b0, b1) = (off / bs, (off + data.len()).div_ceil(bs));
+        let want: Vec<_> = extents(&self.disk, node)
+            .into_iter()
+            .filter(|&(fb, len, _, _)| fb < b1 && fb + len > b0)
+            .collect();
+        let mut next = self.last_snapshot;
+        let mut patch = |img: &mut Image| {
+            let same = img.inode(ino).is_ok_and(|n| {
+                let have: Vec<_> = extents(img, n)
+                    .into_iter()
+                    .filter(|&(fb, len, _, _)| fb < b1 && fb + len > b0)
+                    .collect();
+                have == want
+            });
+            // Only bytes inside the file as that state knows it (I4: nothing past EOF), and
+            // only where they differ (a write of equal bytes changes nothing, and must not
+            // copy a block the state shares).
+            let size = img.inode(ino).map_or(0, |n| n.size);
+            let keep = data.len().min(size.saturating_sub(off));
+            let piece = data.slice(0, keep);
+            if same
+                && keep > 0
+                && img.read(ino, off, keep).ok().as_ref() != Some(&piece)
+                && img
+                    .write_at(ino, off, &piece, crate::extent::Overwrite::InPlace)
+                    .is_ok()
+            {
+                next += 1;
+                img.snapshot = Some(next);
+            }
+        };
+        patch(&mut self.durable);
+        for img in self.pending.iter_mut() {
+            patch(img);
+        }
+        for (_, img) in self.log.iter_mut() {
+            patch(img);
+        }
+        self.last_snapshot = next;
+        self.replayed = None;
+    }
+
+    /// Every written extent of `ino` on the device view reached its blocks in place
+    /// ([`Journal::overwrote_in_place`] for each): what an `fsync` that logs nothing makes
+    /// durable.
+    fn written_back_in_place(&mut self, ino: Ino) {
+        let Ok(node) = self.disk.inode(ino) else {
+            return;
+        };
+        let bs = self.disk.block_size();
+        let size = node.size;
+        let pieces: Vec<(u64, crate::data::Data)> = node
+            .map
+            .iter()
+            .filter(|(_, m)| !m.unwritten)
+            .filter_map(|(&fb, m)| {
+                let off = fb * bs;
+                let len = (m.len * bs).min(size.saturating_sub(off));
+                (len > 0)
+                    .then(|| self.disk.read(ino, off, len).ok().map(|d| (off, d)))
+                    .flatten()
+            })
+            .collect();
+        for (off, d) in pieces {
+            self.overwrote_in_place(ino, off, &d);
+        }
+    }
+
+    /// A media error on physical block `pb` of the device (numbered as the device view
+    /// numbers it): it survives a crash, in every state.
+    pub fn mark_bad(&mut self, pb: u64) {
+        self.disk.bad.insert(pb);
+        self.replayed = None;
+    }
+
     /// Everything is written back at once: the device view becomes the live image (the
     /// fallback when a change cannot be applied to the device view on its own).
     pub fn write_back_all(&mut self, live: &Image) {
@@ -310,12 +454,14 @@ impl Journal {
         if self.disk.phys.len() + self.disk.inodes.len() > SNAPSHOT_EXTENT_LIMIT {
             // Only the newest device view (taken when states are asked for).
             self.pending.clear();
+            self.pending_dropped = true;
             return;
         }
         let snap = self.snapshot_disk();
         self.pending.push_back(snap);
         while self.pending.len() > self.max_pending.max(1) {
             self.pending.pop_front();
+            self.pending_dropped = true;
         }
     }
 
@@ -331,20 +477,63 @@ impl Journal {
         self.replayed = None;
         self.last_commit = self.now;
         self.disk_changed = false;
+        self.pending_dropped = false;
     }
 
-    /// `fsync` of `ino` returned, its data already written back: btrfs logs the inode,
-    /// a metadata log is forced as a whole.
+    /// Whether `ino` has a metadata change on the device view since `reference`: its size,
+    /// extent map (an allocation, a copy on write, a clone), inline data, attributes, model
+    /// tags, name or existence. Overwriting allocated blocks in place is no metadata change
+    /// — the fsync of a file that only did that forces no log on XFS (measured, D4). This is
+    /// what decides whether an `fsync` has anything to do.
+    fn changed_since(&self, reference: &Image, ino: Ino) -> bool {
+        metadata_differs(&self.disk, reference, ino)
+    }
+
+    /// Whether the metadata log holds a change of `ino` not yet forced: its state on the
+    /// device view or after any logged change differs from the forced one (a change undone
+    /// later — an allocation at writeback then a punch — is still a log item). When logged
+    /// states were dropped ([`Journal::max_pending`], [`SNAPSHOT_EXTENT_LIMIT`]) the log
+    /// cannot tell, and is taken to hold one.
+    fn in_unforced_log(&self, ino: Ino) -> bool {
+        self.changed_since(&self.durable, ino)
+            || self.pending_dropped
+            || self
+                .pending
+                .iter()
+                .any(|p| metadata_differs(p, &self.durable, ino))
+    }
+
+    /// `fsync` of `ino` returned, its data already written back. A metadata log is forced
+    /// as a whole — but only when `ino` itself has a change not yet forced (XFS, ext4: the
+    /// fsync of a clean file forces nothing, measured D4). btrfs writes `ino` to the log
+    /// tree when it changed since the commit or since its last log item (D2).
     pub fn fsynced(&mut self, ino: Ino) {
         match self.rule {
             Atomicity::Volatile => {}
-            Atomicity::MetadataLog => self.make_durable(),
+            Atomicity::MetadataLog => {
+                if self.in_unforced_log(ino) {
+                    self.make_durable();
+                } else {
+                    // Nothing to log, but data may have been written in place by a
+                    // metadata change (the zeroed part of a block a punch or truncate cut):
+                    // the kernel wrote it to the page cache, and fsync writes it back.
+                    self.written_back_in_place(ino);
+                }
+            }
             Atomicity::Transaction => {
                 if crate::bugs::planted(crate::bugs::Bug::FsyncNotDurable) {
                     return;
                 }
+                let reference = self
+                    .log
+                    .iter()
+                    .rev()
+                    .find(|(i, _)| *i == ino)
+                    .map_or(&self.durable, |(_, img)| img);
+                if !self.changed_since(reference, ino) {
+                    return;
+                }
                 let snap = self.snapshot_disk();
-                self.log.retain(|(i, _)| *i != ino);
                 self.log.push((ino, snap));
                 self.replayed = None;
             }
@@ -359,16 +548,29 @@ impl Journal {
     }
 
     /// btrfs: the committed image with the log tree replayed, cached until either changes.
+    /// Each log item carries its inode whole; it also carries the name (or the unlink) of
+    /// every inode created in this transaction and logged earlier — btrfs logs a rename or
+    /// unlink of such an inode, and the next fsync of any file writes it; an inode that is
+    /// in the committed tree keeps its committed name (measured, D3).
     fn replay(&mut self) -> Image {
         if let Some(img) = &self.replayed {
             return img.clone();
         }
         let mut img = self.durable.clone();
         if !self.log.is_empty() {
+            let mut logged: Vec<Ino> = Vec::new();
             for (ino, at) in &self.log {
                 // A log item that cannot be replayed (the device is full) is skipped, as
                 // btrfs's replay aborts the mount: nothing of it is kept.
                 let _ = img.transplant(at, *ino);
+                for &earlier in logged.iter().filter(|&&e| e != *ino) {
+                    if self.durable.inode(earlier).is_err() {
+                        let _ = img.transplant_name(at, earlier);
+                    }
+                }
+                if !logged.contains(ino) {
+                    logged.push(*ino);
+                }
             }
             self.last_snapshot += 1;
             img.snapshot = Some(self.last_snapshot);
@@ -389,7 +591,16 @@ impl Journal {
                 fresh.inline_max = live.inline_max;
                 vec![fresh]
             }
-            Atomicity::Transaction => vec![self.replay()],
+            Atomicity::Transaction => {
+                // The log tree, or — when btrfs had to fall back to a full transaction
+                // commit at the last fsync (measured D5: a new block group on a small
+                // filesystem) — the device view as it was then.
+                let mut v = vec![self.replay()];
+                if let Some((_, last)) = self.log.last() {
+                    v.push(last.clone());
+                }
+                v
+            }
             Atomicity::MetadataLog => {
                 let mut v: Vec<Image> = std::iter::once(&self.durable)
                     .chain(self.pending.iter())
@@ -412,7 +623,13 @@ impl Journal {
                 if crate::bugs::planted(crate::bugs::Bug::CrashStateGarbage) {
                     crate::bugs::garble(&mut img);
                 }
-                img.bad = live.bad.clone();
+                // The device's bad blocks, numbered as the device view numbers them (the
+                // live image may have placed page-cache data elsewhere).
+                img.bad = if self.keeps_disk() {
+                    self.disk.bad.clone()
+                } else {
+                    live.bad.clone()
+                };
                 // So is an injected allocation-failure plan: a crash must neither bring back
                 // a fault that already fired nor drop one armed since the last commit.
                 (img.alloc.calls, img.alloc.fail_at_call) =
@@ -440,6 +657,7 @@ impl Journal {
         self.durable = self.snapshot_disk();
         self.last_commit = self.now;
         self.disk_changed = false;
+        self.pending_dropped = false;
         img
     }
 }

@@ -638,6 +638,37 @@ impl Image {
         }
     }
 
+    /// Maps file blocks `[fb, fb + len)` of `ino` to the physical blocks from `start`,
+    /// holding `data`, as the piece `origin` of an allocation — if those blocks are free.
+    /// Log replay ([`crate::replay`]) puts a logged extent back where the device holds it,
+    /// so block numbers, and media errors on them, mean the same in the replayed image.
+    /// Returns whether it did.
+    pub(crate) fn place_exact(
+        &mut self,
+        ino: Ino,
+        fb: u64,
+        len: u64,
+        start: u64,
+        data: &Data,
+        origin: (u64, u64),
+    ) -> bool {
+        self.unmap(ino, fb, fb + len);
+        if !self.alloc.take_exact(start, len) {
+            return false;
+        }
+        self.next_origin = self.next_origin.max(origin.0);
+        let runs = vec![Run { start, len }];
+        self.map_runs(
+            ino,
+            fb,
+            runs,
+            data,
+            false,
+            (origin.0, fb.wrapping_sub(origin.1)),
+        );
+        true
+    }
+
     /// The content of file blocks `[from, to)` ignoring EOF (holes and unwritten read zero).
     ///
     /// # Errors

@@ -96,6 +96,32 @@ impl Image {
         Ok(())
     }
 
+    /// Makes `ino`'s name here what it is in `from` — renamed, or unlinked when `from` has
+    /// no name for it — leaving its content alone.
+    ///
+    /// # Errors
+    /// `ESTALE` for a directory that vanished (not expected of images of one lineage).
+    pub fn transplant_name(&mut self, from: &Image, ino: Ino) -> KResult<()> {
+        if self.inode(ino).is_err() {
+            return Ok(());
+        }
+        let want = from.name_of(ino);
+        let have = self.name_of(ino);
+        if want == have {
+            return Ok(());
+        }
+        if let Some((d, n)) = &have {
+            self.drop_entry(*d, n)?;
+        }
+        if let Some((d, n)) = want {
+            if self.inode(d).is_err() {
+                self.transplant(from, d)?;
+            }
+            self.set_entry(d, &n, ino)?;
+        }
+        Ok(())
+    }
+
     fn transplant_content(&mut self, from: &Image, ino: Ino) -> KResult<()> {
         let src = from.inode(ino)?;
         let bs = self.block_size();
@@ -117,7 +143,7 @@ impl Image {
                 let p = &from.phys[m.phys];
                 if let Some((user, ufb)) = self.same_extent(&index, p.origin, m.len, &p.data) {
                     self.share(user, ufb, ino, fb, m.len)?;
-                } else {
+                } else if !self.place_exact(ino, fb, m.len, p.start, &p.data, p.origin) {
                     self.write_at(ino, fb * bs, &p.data, Overwrite::InPlace)?;
                 }
             }

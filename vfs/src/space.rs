@@ -107,6 +107,27 @@ impl Allocator {
         self.free_blocks -= n;
     }
 
+    /// Takes exactly `[start, start + n)` if all of it is free, for log replay, which puts a
+    /// logged extent back where the device holds it. Not an allocation call: the fault plan
+    /// does not count it.
+    pub fn take_exact(&mut self, start: u64, n: u64) -> bool {
+        let Some((&s, &l)) = self.free.range(..=start).next_back() else {
+            return false;
+        };
+        if n == 0 || s + l < start.saturating_add(n) {
+            return false;
+        }
+        self.free.remove(&s);
+        if start > s {
+            self.free.insert(s, start - s);
+        }
+        if s + l > start + n {
+            self.free.insert(start + n, s + l - start - n);
+        }
+        self.free_blocks -= n;
+        true
+    }
+
     /// Returns a run to free space, merging with its neighbours.
     pub fn free(&mut self, run: Run) {
         debug_assert!(run.len > 0 && run.start + run.len <= self.capacity);

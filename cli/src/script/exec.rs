@@ -1374,6 +1374,7 @@ impl Runner {
         let pick = pick.unwrap_or(0);
         let mounts = self.proc.vfs.mounts();
         let counts: Vec<usize> = mounts.iter().map(|m| m.fs.crash_states().len()).collect();
+        // State N of each mount, clamped to the mount's last (generated scripts rely on it).
         self.proc.vfs.crash_all(pick);
         // Nothing is open after a crash; drop the descriptors after the crash so that
         // closing them cannot add operations to the journal that the crash then picks from.
