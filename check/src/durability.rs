@@ -6,18 +6,16 @@
 //! may-share splice) is recorded as a [`FileState::Mix`] of the destination before and
 //! after, because a crash in its middle may keep any subset of its pieces.
 //!
-//! Two rules, chosen per model ([`History::strict`]):
-//! - **strict** (local models, design assumption A5: `fsync` commits the whole filesystem
-//!   and a crash keeps a prefix of journaled operations): every crash state equals, as a
-//!   whole namespace, the snapshot of some step since the last `fsync` of any file;
-//! - **per name** (nfs-like: durability is per file, through COMMIT): every name in a crash
-//!   state holds what that name held at some step since *its* last `fsync` (absent
-//!   included; a renamed file may show its old name's states, since namespace operations
-//!   are synchronous and data writes are not) — or, because UNSTABLE writes reach the
-//!   server in any order, a byte-wise mixture of those states: every byte comes from some
-//!   permitted state, never garbage, never another file's bytes.
+//! The rule is per name, for every model (durability is per file: `docs/design.md` A5,
+//! D1–D9, and COMMIT for nfs-like): every name in a crash state holds what that name held at
+//! some step since *its* last `fsync` (absent included) — or, because writeback and
+//! UNSTABLE writes reach the device in any order, a byte-wise mixture of those states:
+//! every byte comes from some permitted state, never garbage, never another file's bytes.
+//! Renames are followed both ways: a crash may keep a rename but not the renamed file's
+//! data, and data overwritten in place after a rename shows under the old name in a state
+//! that lost the rename.
 //!
-//! Either way a crash state must also pass [`recovery_problems`]: fsck (I1–I5) and no
+//! A crash state must also pass [`recovery_problems`]: fsck (I1–I5) and no
 //! orphan or unreachable inode after mount-time recovery.
 //!
 //! Checks read the recovered [`Image`] directly (no process, no VFS), which is what makes
@@ -188,14 +186,11 @@ pub fn recovery_problems(img: &Image) -> Vec<String> {
 /// The states a crash may recover to, as far as the model can tell.
 #[derive(Clone, Debug)]
 pub struct History {
-    /// Whole-namespace prefix rule (true) or per-name rule (false); see the module docs.
-    pub strict: bool,
     /// Snapshots since the oldest point any check still needs.
     snaps: Vec<Snapshot>,
-    /// Per name: index into `snaps` of its last fsync (per-name rule).
+    /// Per name: index into `snaps` of its last fsync.
     synced: HashMap<String, usize>,
-    /// Renames `(old, new, snapshot index after it, old's fsync index then)` (per-name
-    /// rule): a crash may keep the rename but not the data of the renamed file (nfs:
+    /// Renames `(old, new, snapshot index after it, old's fsync index then)`: a crash may keep the rename but not the data of the renamed file (nfs:
     /// namespace operations are synchronous, data writes are not), so `new` may show any
     /// state `old` had since its last fsync before the rename.
     renames: Vec<(String, String, usize, usize)>,
@@ -206,9 +201,8 @@ pub struct History {
 
 impl History {
     /// A history whose only (durable) state is `model`.
-    pub fn new(strict: bool, model: &Reference) -> History {
+    pub fn new(model: &Reference) -> History {
         History {
-            strict,
             snaps: vec![snapshot(model)],
             synced: model.files.keys().map(|n| (n.clone(), 0)).collect(),
             renames: Vec::new(),
@@ -219,7 +213,7 @@ impl History {
     /// Starts afresh from `model`, which is durable (after a crash).
     pub fn reset(&mut self, model: &Reference) {
         let epoch = self.epoch + 1;
-        *self = History::new(self.strict, model);
+        *self = History::new(model);
         self.epoch = epoch;
     }
 
@@ -262,11 +256,9 @@ impl History {
     /// Records a rename from `old` to `new` (after the model did it).
     pub fn record_rename(&mut self, model: &Reference, old: &str, new: &str) {
         self.record(model);
-        if !self.strict {
-            let from = self.synced.get(old).copied().unwrap_or(0);
-            self.renames
-                .push((old.to_string(), new.to_string(), self.snaps.len() - 1, from));
-        }
+        let from = self.synced.get(old).copied().unwrap_or(0);
+        self.renames
+            .push((old.to_string(), new.to_string(), self.snaps.len() - 1, from));
     }
 
     /// The states name `name` may show: its own since its last fsync, and those of any
@@ -323,75 +315,22 @@ impl History {
         }
     }
 
-    /// `fsync` of `name` returned: its current state is durable. Under the strict rule
-    /// (fsync commits the whole filesystem) everything before is forgotten.
+    /// `fsync` of `name` returned: its current state is durable.
     pub fn synced(&mut self, name: &str) {
         self.epoch += 1;
-        if self.strict {
-            let last = self.snaps.pop().expect("never empty");
-            self.snaps = vec![last];
-            self.synced.clear();
-        } else {
-            self.synced.insert(name.to_string(), self.snaps.len() - 1);
-        }
+        self.synced.insert(name.to_string(), self.snaps.len() - 1);
     }
 
     /// Checks one crash state: recovery problems, then content against the history.
-    /// `hint` is the snapshot index the previous state matched (states come oldest first),
-    /// updated on success.
     ///
     /// # Errors
     /// What is wrong with the state.
-    pub fn check_state(&self, img: &Image, hint: &mut usize) -> Result<(), String> {
+    pub fn check_state(&self, img: &Image) -> Result<(), String> {
         let problems = recovery_problems(img);
         if !problems.is_empty() {
             return Err(format!("fsck after recovery: {problems:?}"));
         }
-        let files = read_files(img)?;
-        if self.strict {
-            self.check_strict(&files, hint)
-        } else {
-            self.check_per_name(&files)
-        }
-    }
-
-    fn matches(&self, i: usize, files: &BTreeMap<String, FileView>) -> Result<(), String> {
-        let snap = &self.snaps[i];
-        if snap.len() != files.len() || snap.keys().zip(files.keys()).any(|(a, b)| a != b) {
-            return Err(format!(
-                "names {:?}, expected {:?}",
-                files.keys().collect::<Vec<_>>(),
-                snap.keys().collect::<Vec<_>>()
-            ));
-        }
-        for (name, view) in files {
-            if let Some(m) = view.mismatch(&snap[name]) {
-                return Err(format!("{name} {m}"));
-            }
-        }
-        Ok(())
-    }
-
-    fn check_strict(
-        &self,
-        files: &BTreeMap<String, FileView>,
-        hint: &mut usize,
-    ) -> Result<(), String> {
-        let n = self.snaps.len();
-        let start = (*hint).min(n - 1);
-        for i in (start..n).chain(0..start) {
-            if self.matches(i, files).is_ok() {
-                *hint = i;
-                return Ok(());
-            }
-        }
-        // Explain against the closest candidate: the durable one and the newest.
-        let durable = self.matches(0, files).err().unwrap_or_default();
-        let newest = self.matches(n - 1, files).err().unwrap_or_default();
-        Err(format!(
-            "the crash state is none of the {n} states permitted since the last fsync \
-             (vs the durable state: {durable}; vs the newest: {newest})"
-        ))
+        self.check_per_name(&read_files(img)?)
     }
 
     /// Whether `v` is a byte-wise mixture of the states in `cands` (see

@@ -254,7 +254,7 @@ impl Harness {
             .map_err(|e| format!("mount: {e:?}"))?;
         let profile = Profile::of(spec, &*fs);
         let model = Reference::new();
-        let hist = History::new(profile.strict_durability(), &model);
+        let hist = History::new(&model);
         let mut script = ScriptWriter::new();
         script.comment(&format!("fs: {spec}"));
         Ok(Harness {
@@ -389,8 +389,25 @@ impl Harness {
             Op::Rename { .. } | Op::Unlink { .. } | Op::Media { .. } => None,
             _ => target.as_deref(),
         };
+        // `crash N` names a state that exists: the script refuses a number no mount has.
+        let written = match *op {
+            Op::Crash { pick } => {
+                let most = self
+                    .proc
+                    .vfs
+                    .mounts()
+                    .iter()
+                    .map(|m| m.fs.crash_states().len())
+                    .max()
+                    .unwrap_or(1);
+                Op::Crash {
+                    pick: pick.min((most - 1) as _),
+                }
+            }
+            _ => op.clone(),
+        };
         self.script
-            .on(on, command(op, source.as_deref(), target.as_deref()));
+            .on(on, command(&written, source.as_deref(), target.as_deref()));
         let t = target.clone().unwrap_or_default();
         let s = source.clone().unwrap_or_default();
         let old_size = self.model.size(&t);
@@ -1685,7 +1702,6 @@ impl Harness {
     fn check_states(&mut self, states: &[vfs::extent::Image]) -> Result<(), String> {
         let epoch = self.hist.epoch();
         self.verified.retain(|v| v.0 == epoch);
-        let mut hint = 0;
         for (i, img) in states.iter().enumerate() {
             self.counters.crash_states += 1;
             let key = img.snapshot.map(|id| (epoch, id, img.bad.len()));
@@ -1694,7 +1710,7 @@ impl Harness {
                 continue;
             }
             self.hist
-                .check_state(img, &mut hint)
+                .check_state(img)
                 .map_err(|e| format!("crash state {i} of {}: {e}", states.len()))?;
             self.verified.extend(key);
         }

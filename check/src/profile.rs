@@ -59,14 +59,6 @@ impl Profile {
         }
     }
 
-    /// Whether crash states are checked as whole namespaces. No model qualifies any more:
-    /// durability is per file everywhere (design D1–D9: `fsync` of one file makes that file
-    /// durable; what else comes along differs per model), so every model is checked by the
-    /// per-name rule of `durability::History`.
-    pub fn strict_durability(&self) -> bool {
-        false
-    }
-
     /// Whether this model's answers about sharing are predictable enough to demand that a
     /// must-share of an aligned, non-overlapping range succeeds.
     pub fn strict_sharing(&self) -> bool {

@@ -24,15 +24,16 @@
 //!   `copy_inline_to_page`) — so `FICLONE` of a tiny file succeeds without sharing.
 //!   Dedupe works in `BTRFS_MAX_DEDUPE_LEN` (16 MiB) pieces internally
 //!   (`btrfs_extent_same`); it neither fails nor shortens because of it.
-//! - **Transactions** ([`Atomicity::Transaction`]): everything since the last commit
-//!   (`fsync`, `sync`) is one unit; a crash keeps exactly the last committed state, so an
-//!   un-fsynced clone disappears completely.
+//! - **Transactions and the log tree** ([`Atomicity::Transaction`], `docs/design.md` D2,
+//!   D3, D5): a crash keeps the last committed transaction (`sync`, or every 30 s) plus the
+//!   inodes `fsync` wrote to the log tree, each whole; an un-fsynced clone disappears
+//!   completely, and a clone *into* another file is not carried by fsync of its source.
 //! - **`chattr +C`** (`btrfs_fileattr_set`): honoured on directories (new files inherit it)
 //!   and on *empty* regular files; on a non-empty regular file the request succeeds but the
 //!   flag silently stays as it was, as in btrfs.
 //!
 //! Not modelled: compression, subvolumes and snapshots (read-only roots → `EROFS`), send
-//! (dedupe → `EAGAIN` while a send runs), the tree log, the periodic 30-second commit.
+//! (dedupe → `EAGAIN` while a send runs).
 
 use vfs::clock::CostModel;
 use vfs::crash::Atomicity;

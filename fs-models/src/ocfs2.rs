@@ -28,8 +28,10 @@
 //!   already in *different* trees cannot share (`EOPNOTSUPP`: "we don't know how (or want)
 //!   to go merging refcount trees"). A file keeps its tree until it is deleted. The tree id
 //!   is stored with the image ([`Image::inode_tags`]) so it survives crashes.
-//! - **Journal** ([`Atomicity::PerOperation`]): each operation is journaled on its own; a
-//!   crash keeps the last commit plus any prefix of the operations since.
+//! - **Journal** ([`Atomicity::MetadataLog`], `docs/design.md` D4): one metadata log that
+//!   `fsync` forces as a whole when the file has an unforced change; a crash keeps the last
+//!   forced state plus any prefix of the changes logged since. The first remap from a file
+//!   sets its reflink flag ([`REFLINK_FLAG`]), a change of the source.
 //!
 //! Divergences: real OCFS2 checks remap alignment against its *block* size (512 B–4 KiB)
 //! but shares whole clusters (`ocfs2_reflink_remap_extent` converts offsets to cluster

@@ -1,9 +1,10 @@
 //! plain: the no-sharing baseline (ext4-like without reflink, tmpfs-like).
 //!
 //! Overwrites happen in place, there is no `->remap_file_range` (clone and dedupe answer
-//! `EOPNOTSUPP`; copy_file_range and splice byte-copy), and every operation is journaled on
-//! its own (ext4 `data=ordered`: a crash keeps a prefix of the operations since the last
-//! commit). The `tmpfs` variant has no FIEMAP.
+//! `EOPNOTSUPP`; copy_file_range and splice byte-copy), and metadata goes to one JBD2-like
+//! log forced by `fsync` and committed every 5 s (ext4 `data=ordered`, `auto_da_alloc`;
+//! `docs/design.md` D4, D6, D7). The `tmpfs` variant has no FIEMAP and keeps nothing over a
+//! crash.
 
 use vfs::crash::Atomicity;
 use vfs::extent::{Attrs, Overwrite};

@@ -6,11 +6,10 @@
 //! than ×2 per ×10 step is flagged as super-linear.
 //!
 //! Two known suspects are measured on purpose:
-//! - `vfs::crash::Journal::op_done` clones the whole image after every operation on
-//!   per-operation-atomicity models (plain, ocfs2-like, xfs-like) while the image has at
-//!   most `SNAPSHOT_EXTENT_LIMIT` extents — empty files have none, so creates on plain
-//!   clone forever; btrfs-like (per-transaction) does not. Hence the same curve on plain,
-//!   xfs-like and btrfs-like.
+//! - `vfs::crash::Journal::logged` snapshots the device view after every metadata change
+//!   on metadata-log models (plain, ocfs2-like, xfs-like) while it has at most
+//!   `SNAPSHOT_EXTENT_LIMIT` extents plus inodes; btrfs-like does not. Hence the same curve
+//!   on plain, xfs-like and btrfs-like.
 //! - `Image::rename` → `is_ancestor` finds each parent by scanning every inode: a
 //!   directory rename costs O(inodes · depth).
 

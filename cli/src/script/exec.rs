@@ -1374,7 +1374,17 @@ impl Runner {
         let pick = pick.unwrap_or(0);
         let mounts = self.proc.vfs.mounts();
         let counts: Vec<usize> = mounts.iter().map(|m| m.fs.crash_states().len()).collect();
-        // State N of each mount, clamped to the mount's last (generated scripts rely on it).
+        // State N of each mount, clamped to the mount's last; a number no mount has is a
+        // mistake, refused before anything crashes.
+        let most = counts.iter().copied().max().unwrap_or(1);
+        if pick >= most {
+            let m = format!(
+                "crash: no mount has a crash state {pick}: the states are 0..{} (0 is the durable state)",
+                most - 1
+            );
+            r.fail(m.clone(), m);
+            return;
+        }
         self.proc.vfs.crash_all(pick);
         // Nothing is open after a crash; drop the descriptors after the crash so that
         // closing them cannot add operations to the journal that the crash then picks from.
@@ -1388,9 +1398,9 @@ impl Runner {
             let what = if kept == 0 {
                 "the durable state"
             } else if kept + 1 == n {
-                "every operation"
+                "every logged change"
             } else {
-                "a prefix of the operations"
+                "a prefix of the logged changes"
             };
             r.line(format!(
                 "crash: {} ({}): recovered to state {kept} of 0..{} ({what})",

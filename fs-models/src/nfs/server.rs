@@ -14,8 +14,8 @@
 //! (RFC 7862 §15.13).
 //!
 //! **Reboot** ([`NfsServer::reboot`]): the backend crashes to its oldest permitted state
-//! (`crash(0)`: the last committed image — for a per-operation journal that may include
-//! operations the journal already checkpointed on its own), the write verifier changes, and
+//! (`crash(0)`: the last committed or forced image, with nothing of its page cache), the
+//! write verifier changes, and
 //! every asynchronous copy in progress is forgotten (RFC 7862 §4: a server reboot loses
 //! in-progress offloads; the client must restart them).
 //!
