@@ -31,6 +31,10 @@ pub struct ConformArgs {
     /// Seed of the random mode
     #[arg(long, value_name = "S", default_value_t = 1)]
     pub seed: u64,
+    /// Random mode: cases end in power cuts (the loop images are cut and recovered, and the
+    /// kernel's recovered state must be one the model permits)
+    #[arg(long)]
+    pub power_cut: bool,
     /// How many divergences the random mode shrinks (the rest are only counted)
     #[arg(long, value_name = "N", default_value_t = 3)]
     pub shrink: usize,
@@ -204,10 +208,20 @@ fn suite_mode(args: &ConformArgs, pair: Pair) -> Result<i32, String> {
     Ok(if passed == total { 0 } else { 1 })
 }
 
+fn case_kind(args: &ConformArgs) -> random::CaseKind {
+    if args.power_cut {
+        random::CaseKind::PowerCuts
+    } else {
+        random::CaseKind::Calls
+    }
+}
+
 fn random_mode(args: &ConformArgs, pair: Pair, cases: u64) -> Result<i32, String> {
+    let kind = case_kind(args);
     println!(
-        "conform: {}, {cases} random cases, seed {}",
+        "conform: {}, {cases} random {}cases, seed {}",
         describe(pair),
+        if args.power_cut { "power-cut " } else { "" },
         args.seed
     );
     let mut real = RealSide::standard(pair.real).map_err(|e| e.to_string())?;
@@ -215,6 +229,7 @@ fn random_mode(args: &ConformArgs, pair: Pair, cases: u64) -> Result<i32, String
     let rep = random::run_random(
         &mut real,
         pair,
+        kind,
         cases,
         args.seed,
         args.shrink,
@@ -282,11 +297,16 @@ fn write_doc(args: &ConformArgs, path: &PathBuf) -> Result<i32, String> {
         if let Some(n) = args.cases.filter(|&n| n > 0) {
             let mut real = RealSide::standard(pair.real).map_err(|e| e.to_string())?;
             let pb = bar(n, pair.real.name());
-            let rep =
-                random::run_random(&mut real, pair, n, args.seed, args.shrink, &mut |_, _| {
-                    pb.inc(1)
-                })
-                .map_err(|e| e.to_string())?;
+            let rep = random::run_random(
+                &mut real,
+                pair,
+                case_kind(args),
+                n,
+                args.seed,
+                args.shrink,
+                &mut |_, _| pb.inc(1),
+            )
+            .map_err(|e| e.to_string())?;
             pb.finish_and_clear();
             println!(
                 "{}: {} random cases, {} divergences ({:.1} s)",

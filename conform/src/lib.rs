@@ -99,23 +99,27 @@ fn run_case_on(real: &mut RealSide, pair: Pair, sc: &Scenario) -> Result<CaseOut
     })
 }
 
-/// A power-cut pick meaning: the kernel's background work ran before the cut — the flusher,
-/// the XFS log worker, the btrfs transaction kthread, or btrfs flushing delalloc under space
-/// pressure (seen only when the suite runs under load). The model's crash states are the
-/// pessimistic set and do not include it; the comparison accepts it as the model's state
-/// after `syncfs` (conformance rule N9: the kernel may be more durable than the model's
-/// least durable state, never less).
-const BACKGROUND_RAN: usize = usize::MAX;
+/// What the simulator does at one power cut.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Pick {
+    /// Each mount crashes to its permitted state `k` (clamped to its last).
+    State(usize),
+    /// The kernel's background work — the flusher, the XFS log worker, btrfs committing
+    /// under space pressure — ran after step `j`: every mount is `syncfs`ed there, and
+    /// crashes to its least durable state at the cut. The model's crash states are the
+    /// pessimistic set and do not include these; the comparison accepts them (rule N9:
+    /// the kernel may be more durable than the model's least durable state, never less).
+    SyncAfter(usize),
+}
 
-/// Runs `sc` on a fresh simulator; at the `i`-th power cut each of its mounts crashes to
-/// its permitted state `picks[i]` (0, the least durable, when not given; clamped to the
-/// mount's last state). Returns the records and, per power cut, how many states the
-/// mounts offered (the largest count of the two).
+/// Runs `sc` on a fresh simulator with `picks[i]` at the `i`-th power cut (the least
+/// durable state when not given). Returns the records, aligned with `sc`, and per power
+/// cut how many states the mounts offered (the largest count).
 fn sim_run(
     pair: Pair,
     sc: &Scenario,
     dirs: &Dirs,
-    picks: &[usize],
+    picks: &[Pick],
 ) -> Result<(Vec<StepRecord>, Vec<usize>), SetupError> {
     let mut p = sim_process(pair.model, sc.small_fs).map_err(SetupError::Sim)?;
     sim_dirs(&mut p, dirs).map_err(SetupError::Sim)?;
@@ -123,50 +127,75 @@ fn sim_run(
         // As on the real side: the case's directories are durable before it starts.
         syscall::api::Syscalls::sync(&mut p);
     }
+    // Background work as `sync` steps of the simulator's own, removed from the records.
+    let mut syncs: Vec<usize> = picks
+        .iter()
+        .filter_map(|p| match p {
+            Pick::SyncAfter(j) => Some(*j),
+            Pick::State(_) => None,
+        })
+        .collect();
+    syncs.sort_unstable();
+    let mut run_sc = sc.clone();
+    for (n, j) in syncs.iter().enumerate() {
+        let line = scenario::Line {
+            step: scenario::Step::Sync,
+            cmp: scenario::Cmp::Exact,
+        };
+        run_sc.lines.insert(j + 1 + n, line);
+    }
     let vfs = p.vfs.clone();
     let mut offered = Vec::new();
     let mut cut = || {
-        let mut pick = picks.get(offered.len()).copied().unwrap_or(0);
+        let pick = match picks.get(offered.len()) {
+            Some(Pick::State(k)) => *k,
+            _ => 0,
+        };
         let mut n = 1;
         for m in vfs.mounts().iter().filter(|m| m.path != "/") {
             n = n.max(m.fs.crash_states().len());
-            if pick == BACKGROUND_RAN {
-                let _ = m.fs.sync_fs(&vfs::Task::new(0));
-                pick = 0;
-            }
             m.fs.crash(pick);
             m.drop_caches();
         }
         offered.push(n);
         Ok(())
     };
-    let s = run(sc, &mut p, dirs, true, &mut || {}, &mut cut);
+    let mut s = run(&run_sc, &mut p, dirs, true, &mut || {}, &mut cut);
+    for (n, j) in syncs.iter().enumerate().rev() {
+        s.remove(j + 1 + n);
+    }
     Ok((s, offered))
 }
 
-/// For each power cut of `sc`, the simulator's permitted crash state that agrees with the
-/// kernel's recovered state in `real` (every step up to and including the power cut), or
-/// 0 — the least durable — when none does (the comparison then shows the divergence).
+/// For each power cut of `sc`, what makes the simulator agree with the kernel's recovered
+/// state in `real` (every step up to and including the power cut): a permitted crash state
+/// first, least durable first; else background work after some step since the previous
+/// cut, latest first; else the least durable state (the comparison then shows the
+/// divergence).
 fn sim_picks(
     pair: Pair,
     sc: &Scenario,
     dirs: &Dirs,
     real: &[StepRecord],
-) -> Result<Vec<usize>, SetupError> {
+) -> Result<Vec<Pick>, SetupError> {
     let cuts: Vec<usize> = (0..sc.lines.len())
         .filter(|&i| sc.lines[i].step.is_power_cut())
         .collect();
-    let mut picks: Vec<usize> = Vec::new();
+    let mut picks: Vec<Pick> = Vec::new();
     for (c, &at) in cuts.iter().enumerate() {
         let (_, offered) = sim_run(pair, sc, dirs, &picks)?;
         let n = offered.get(c).copied().unwrap_or(1);
-        let mut chosen = 0;
-        for k in (0..n).chain([BACKGROUND_RAN]) {
+        let since = if c == 0 { 0 } else { cuts[c - 1] + 1 };
+        let candidates = (0..n)
+            .map(Pick::State)
+            .chain((since..at).rev().map(Pick::SyncAfter));
+        let mut chosen = Pick::State(0);
+        for pick in candidates {
             let mut trial = picks.clone();
-            trial.push(k);
+            trial.push(pick);
             let (s, _) = sim_run(pair, sc, dirs, &trial)?;
             if compare(sc, &real[..=at], &s[..=at]).is_none() {
-                chosen = k;
+                chosen = pick;
                 break;
             }
         }

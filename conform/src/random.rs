@@ -301,6 +301,64 @@ pub fn case(seed: u64) -> Scenario {
     sc
 }
 
+/// A power-cut case with seed `seed`: the files of [`case`] made durable by `sync`, random
+/// steps with more `fsync`s and `sync`s among them, a power cut; in half the cases the
+/// files are opened again and a few more steps end in a second power cut.
+pub fn power_cut_case(seed: u64) -> Scenario {
+    let mut r = Rng::new(seed ^ 0x7063_7574); // "pcut"
+    let base = case(seed);
+    let mut sc = Scenario::new(&format!("random-pc-{seed:016x}"), "a random power-cut case");
+    // The set-up of `case`: mkdir, three files and the directory opened (5 lines).
+    let (setup, rest) = base.lines.split_at(5);
+    sc.lines.extend(setup.iter().cloned());
+    sc.push(Step::Sync);
+    let steps = |sc: &mut Scenario, r: &mut Rng, extra: u64| {
+        for _ in 0..extra + r.below(extra + 3) {
+            let s = match r.below(10) {
+                0 | 1 => Step::Fsync { fd: file_fd(r) },
+                2 => Step::Sync,
+                _ => step(r),
+            };
+            sc.push(s);
+        }
+    };
+    sc.lines.extend(rest.iter().cloned());
+    steps(&mut sc, &mut r, 1);
+    sc.push(Step::PowerCut);
+    if r.pct(50) {
+        for (slot, name) in ["a", "b", "c"].iter().enumerate() {
+            sc.push(Step::Open {
+                slot: slot as u8,
+                path: Path::main(name),
+                flags: o::RDWR | o::CREAT,
+            });
+        }
+        steps(&mut sc, &mut r, 2);
+        sc.push(Step::PowerCut);
+    }
+    sc
+}
+
+/// Which random cases a run generates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum CaseKind {
+    /// [`case`]: system calls with hostile arguments.
+    #[default]
+    Calls,
+    /// [`power_cut_case`]: the same, ending in power cuts.
+    PowerCuts,
+}
+
+impl CaseKind {
+    /// The case with seed `seed`.
+    pub fn case(self, seed: u64) -> Scenario {
+        match self {
+            CaseKind::Calls => case(seed),
+            CaseKind::PowerCuts => power_cut_case(seed),
+        }
+    }
+}
+
 /// Simpler versions of one step, most aggressive first (shrinking tries each).
 fn simpler(step: &Step) -> Vec<Step> {
     fn nums_u(v: u64) -> Vec<u64> {
@@ -491,16 +549,23 @@ fn diverges(real: &mut RealSide, pair: Pair, sc: &Scenario) -> Option<Divergence
     run_case(real, pair, sc).ok().and_then(|c| c.divergence)
 }
 
-/// Shrinks a diverging scenario: cut after the diverging step, drop steps one by one,
-/// then simplify arguments, as long as it still diverges. At most `budget` runs.
+/// Shrinks a scenario that diverged with `first`: cut after the diverging step, drop steps
+/// one by one, then simplify arguments, as long as it still diverges. At most `budget`
+/// runs. A scenario that does not diverge when run again (the kernel's answer varied, e.g.
+/// its background work ran before a power cut) is returned whole, with `first` marked so.
 pub fn shrink(
     real: &mut RealSide,
     pair: Pair,
     sc: &Scenario,
+    first: Divergence,
     budget: usize,
 ) -> (Scenario, Divergence) {
     let mut best = sc.clone();
-    let mut div = diverges(real, pair, &best).expect("shrink needs a diverging scenario");
+    let Some(mut div) = diverges(real, pair, &best) else {
+        let mut first = first;
+        first.what += " (did not diverge when run again: not shrunk)";
+        return (best, first);
+    };
     let mut runs = 1;
     best.lines.truncate(div.step + 1);
     let mut progress = true;
@@ -579,14 +644,15 @@ pub fn case_seed(seed: u64, i: u64) -> u64 {
     Rng::new(seed ^ i.wrapping_mul(0xa076_1d64_78bd_642f)).next_u64()
 }
 
-/// Runs `cases` random cases of `pair` on `real`; shrinks the first `max_shrunk`
-/// divergences. `progress(done)` is called after every case.
+/// Runs `cases` random cases of `kind` of `pair` on `real`; shrinks the first
+/// `max_shrunk` divergences. `progress(done)` is called after every case.
 ///
 /// # Errors
 /// When a case cannot be set up on either side.
 pub fn run_random(
     real: &mut RealSide,
     pair: Pair,
+    kind: CaseKind,
     cases: u64,
     seed: u64,
     max_shrunk: usize,
@@ -596,14 +662,14 @@ pub fn run_random(
     let mut rep = RandomReport::default();
     for i in 0..cases {
         let s = case_seed(seed, i);
-        let sc = case(s);
+        let sc = kind.case(s);
         let c = run_case(real, pair, &sc)?;
         rep.cases += 1;
         rep.steps += c.steps as u64;
-        if c.divergence.is_some() {
+        if let Some(first) = c.divergence {
             rep.divergences += 1;
             if rep.found.len() < max_shrunk {
-                let (scenario, divergence) = shrink(real, pair, &sc, 400);
+                let (scenario, divergence) = shrink(real, pair, &sc, first, 400);
                 rep.found.push(Found {
                     case: i,
                     seed: s,
@@ -633,6 +699,22 @@ mod tests {
             assert_eq!(back.lines, a.lines);
         }
         assert_ne!(case(case_seed(1, 0)), case(case_seed(1, 1)));
+    }
+
+    #[test]
+    fn power_cut_cases_sync_first_and_end_in_a_power_cut() {
+        let mut twice = 0;
+        for i in 0..200 {
+            let s = case_seed(7, i);
+            let a = power_cut_case(s);
+            assert_eq!(a, power_cut_case(s));
+            assert_eq!(a.lines[5].step, Step::Sync);
+            assert_eq!(a.lines.last().unwrap().step, Step::PowerCut);
+            twice += usize::from(a.lines.iter().filter(|l| l.step.is_power_cut()).count() == 2);
+            let back = Scenario::parse(&a.name, &a.to_text()).unwrap();
+            assert_eq!(back.lines, a.lines);
+        }
+        assert!((50..150).contains(&twice), "{twice} of 200 cases cut twice");
     }
 
     #[test]

@@ -1042,6 +1042,31 @@ const POWER_CUT: &[(&str, &str, &str)] = &[
         "$PC\nfallocate 0 3 8192 16384\nfsync 0\npower-cut",
     ),
     (
+        "pc_seek_data_negative_offset_over_dirty_data",
+        "btrfs: SEEK_DATA from a negative offset searches from 0 while the data is delalloc (ENXIO once written back)",
+        "$PC\npwrite 1 0 32768 0x62\nlseek 1 -4096 DATA\nlseek 1 -4096 HOLE\npower-cut",
+    ),
+    (
+        "pc_punch_reaching_eof_writes_the_eof_block_back",
+        "XFS: a punch up to an EOF inside a block writes that block back, zeroes included",
+        "$PC\npwrite 1 0 7168 0x62\nfsync 1\npwrite 1 0 7168 0x63\nfallocate 1 3 4096 3072\nopen 2 c RDWR|CREAT\nfsync 2\npower-cut",
+    ),
+    (
+        "pc_punch_inside_the_file_zeroes_in_the_page_cache",
+        "a punch of part of a block inside the file zeroes it in the page cache only",
+        "$PC\nfallocate 0 3 4196 100\nopen 2 c RDWR|CREAT\nfsync 2\npower-cut",
+    ),
+    (
+        "pc_truncate_grow_writes_back_from_the_disk_size",
+        "XFS: a growing truncate writes back the page cache from the on-disk size first",
+        "$PC\npwrite 1 0 8192 0x62\nftruncate 1 65536\nopen 2 c RDWR|CREAT\nfsync 2\npower-cut",
+    ),
+    (
+        "pc_same_size_truncate_writes_back_from_the_disk_size",
+        "XFS: ftruncate to the current size of a file whose data is in the page cache writes it back",
+        "$PC\npwrite 1 0 1 0x62\nftruncate 1 1\nopen 2 c RDWR|CREAT\nfsync 2\npower-cut",
+    ),
+    (
         "pc_punch_unsynced",
         "punching a hole never made durable: the data is back",
         "$PC\nfallocate 0 3 8192 16384\npower-cut",

@@ -249,6 +249,7 @@ impl Flavor for Btrfs {
             zero_eof_allocates: true,
             punch_zeroes_unwritten: true,
             inline_max: self.max_inline,
+            writeback_whole_dirty_range: true,
             ..crate::local::Quirks::default()
         }
     }

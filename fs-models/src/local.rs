@@ -93,6 +93,18 @@ pub struct Quirks {
     /// `fallocate` over blocks an earlier `fallocate` left unwritten initialises them,
     /// so they become data (tmpfs: `SGP_FALLOC` on a `!uptodate` folio).
     pub falloc_initializes_unwritten: bool,
+    /// Writeback of any part of a contiguous dirty range writes all of it (btrfs: the
+    /// first page written runs delalloc for the whole range, as one extent).
+    pub writeback_whole_dirty_range: bool,
+    /// A punch or zero-range that reaches an EOF inside a block writes that block back
+    /// afterwards, zeroes included (XFS `xfs_free_file_space`: "writeback of the eof page
+    /// will do this"; measured: the zeroed tail is on disk after a power cut).
+    pub zeroing_to_eof_writes_back: bool,
+    /// `ftruncate` to a size past the on-disk size first writes back the page cache from
+    /// the on-disk size to the new size (XFS `xfs_setattr_size`, so that no logged size
+    /// exposes unwritten data; measured: a same-size truncate of a file with unwritten data
+    /// makes that data durable at the next log force).
+    pub grow_flushes_from_disk_size: bool,
     /// A rename over an existing file writes the renamed file's page cache back first
     /// (ext4 `auto_da_alloc`: the replace-via-rename idiom keeps its data over a power cut;
     /// measured on ext4, docs/design.md D6). XFS and btrfs do not.
@@ -114,6 +126,9 @@ impl Default for Quirks {
             inline_max: 0,
             falloc_initializes_unwritten: false,
             auto_da_alloc: false,
+            writeback_whole_dirty_range: false,
+            grow_flushes_from_disk_size: false,
+            zeroing_to_eof_writes_back: false,
         }
     }
 }
@@ -256,31 +271,77 @@ impl<F: Flavor> LocalFs<F> {
         f(&mut self.state.lock())
     }
 
-    /// Runs a metadata change: the background work due by the task's clock first, then the
-    /// page cache of the inodes in `flush` is written back (the kernels flush a range before
-    /// they remap, punch or shift it), then `f` changes the live image and, on success, the
-    /// device view the same way (with a scratch task: virtual time is charged once).
+    /// Runs a metadata change: the background work due by the task's clock first, then `f`
+    /// changes the live image and, on success, the device view the same way (with a scratch
+    /// task: virtual time is charged once). A change that succeeds first writes back the
+    /// page cache of the byte ranges in `flush`, as it was before the change (the kernels
+    /// flush a range after their checks and before they remap, punch or shift it); one that
+    /// fails flushes nothing.
+    ///
+    /// A kernel acts on the in-memory inode, whose size already counts data still in the
+    /// page cache; the device view's size is the one written so far (XFS logs a size at I/O
+    /// completion). So for the inodes in `sized` — those whose size the change looks at —
+    /// the device view is given the live size while `f` runs there, and afterwards keeps
+    /// its own unless the change set a new one.
     ///
     /// # Errors
     /// Whatever `f` returns on the live image; nothing is changed then.
     pub fn modify<R>(
         &self,
         task: Option<&Task>,
-        flush: &[Ino],
+        flush: &[(Ino, u64, u64)],
+        sized: &[Ino],
         f: impl Fn(&mut Image, &Task) -> KResult<R>,
     ) -> KResult<R> {
         let mut st = self.state.lock();
         if let Some(task) = task {
             self.background(&mut st, task.now());
         }
-        for &ino in flush {
-            self.write_back(&mut st, ino);
-        }
+        let pieces = self.dirty_pieces(&mut st, flush);
+        let size_of = |img: &Image, ino: Ino| img.inode(ino).map(|n| n.size).ok();
+        let live_before: Vec<Option<u64>> = sized.iter().map(|&i| size_of(&st.img, i)).collect();
         let scratch = Task::new(0);
         let r = f(&mut st.img, task.unwrap_or(&scratch))?;
+        self.write_pieces(&mut st, pieces);
         let LocalState { img, journal } = &mut *st;
         if journal.keeps_disk() {
-            if f(journal.disk_mut(), &scratch).is_ok() {
+            let disk = journal.disk_mut();
+            let mut disk_before = Vec::with_capacity(sized.len());
+            for (&ino, &live) in sized.iter().zip(&live_before) {
+                let own = size_of(disk, ino);
+                if let (Some(live), Some(_), Ok(n)) = (live, own, disk.inode_mut(ino)) {
+                    n.size = live;
+                }
+                disk_before.push(own);
+            }
+            // Partial blocks a punch or truncate zeroes are zeroed in the page cache: on
+            // the device only at writeback.
+            disk.defer_zeroing = Some(Vec::new());
+            let applied = f(disk, &scratch);
+            let deferred = disk.defer_zeroing.take().unwrap_or_default();
+            if applied.is_ok() {
+                for (ino, off, len) in deferred {
+                    journal.dirtied(ino, off, len);
+                }
+                let disk = journal.disk_mut();
+                let bs = disk.block_size();
+                for ((&ino, &before), &own) in sized.iter().zip(&live_before).zip(&disk_before) {
+                    let (Some(own), Some(node)) = (own, disk.inode(ino).ok()) else {
+                        continue;
+                    };
+                    let unchanged = before.is_some() && size_of(img, ino) == before;
+                    let beyond = node
+                        .map
+                        .range(own.div_ceil(bs)..)
+                        .any(|(_, m)| !m.unwritten);
+                    if unchanged
+                        && !beyond
+                        && node.inline.is_none()
+                        && let Ok(n) = disk.inode_mut(ino)
+                    {
+                        n.size = own;
+                    }
+                }
                 journal.logged();
             } else {
                 // The device view cannot take the change on its own (it differs from the
@@ -295,49 +356,91 @@ impl<F: Flavor> LocalFs<F> {
     /// virtual time `now`.
     fn background(&self, st: &mut LocalState, now: Nanos) {
         for ino in st.journal.advance(now) {
-            self.write_back(st, ino);
+            self.write_back_inode(st, ino);
         }
         st.journal.periodic_commit();
     }
 
-    /// Writeback of `ino`: its dirty page-cache ranges are written to the device view,
-    /// allocating there as delayed allocation does at writeback.
-    fn write_back(&self, st: &mut LocalState, ino: Ino) {
-        let ranges = st.journal.take_dirty(ino);
-        if ranges.is_empty() {
+    /// The page cache of the dirty parts of `ranges` (`(inode, start, end)` in bytes, up to
+    /// EOF), read from the live image now: what a writeback of them would write. The page
+    /// cache holds the data itself, so a media error the live image has on the block it
+    /// gave that data does not stop the writeback.
+    fn dirty_pieces(
+        &self,
+        st: &mut LocalState,
+        ranges: &[(Ino, u64, u64)],
+    ) -> Vec<(Ino, u64, Data)> {
+        let bad = std::mem::take(&mut st.img.bad);
+        let pieces = self.dirty_pieces_of(st, ranges);
+        st.img.bad = bad;
+        pieces
+    }
+
+    fn dirty_pieces_of(
+        &self,
+        st: &LocalState,
+        ranges: &[(Ino, u64, u64)],
+    ) -> Vec<(Ino, u64, Data)> {
+        let mut pieces = Vec::new();
+        let whole = self.flavor.quirks().writeback_whole_dirty_range;
+        for &(ino, start, end) in ranges {
+            let size = st.img.inode(ino).map_or(0, |n| n.size);
+            let parts = if whole {
+                st.journal
+                    .dirty_in(ino, 0, size)
+                    .into_iter()
+                    .filter(|&(s, e)| s < end && e > start)
+                    .collect()
+            } else {
+                st.journal.dirty_in(ino, start, end.min(size))
+            };
+            for (s, e) in parts {
+                if let Ok(d) = st.img.read(ino, s, e - s) {
+                    pieces.push((ino, s, d));
+                }
+            }
+        }
+        pieces
+    }
+
+    /// Writeback of `pieces`: written to the device view, allocating there as delayed
+    /// allocation does at writeback, and no longer dirty. Data that lands on blocks the
+    /// device view already maps went in place ([`vfs::crash::Journal::overwrote_in_place`]).
+    fn write_pieces(&self, st: &mut LocalState, pieces: Vec<(Ino, u64, Data)>) {
+        if pieces.is_empty() {
             return;
         }
         let LocalState { img, journal } = st;
-        let size = img.inode(ino).map(|n| n.size).unwrap_or(0);
-        for (start, end) in ranges {
-            let end = end.min(size);
-            if start >= end {
-                continue;
-            }
+        for (ino, start, d) in pieces {
+            journal.cleaned(ino, start, start + d.len());
             let before = vfs::crash::layout(journal.disk(), ino);
-            let wrote = img.read(ino, start, end - start).and_then(|d| {
-                self.flavor.write(journal.disk_mut(), ino, start, &d)?;
-                Ok(d)
-            });
-            match wrote {
-                Ok(d) if before.is_some() && vfs::crash::layout(journal.disk(), ino) == before => {
-                    journal.overwrote_in_place(ino, start, &d);
-                }
-                Ok(_) => {}
-                Err(_) => {
-                    journal.write_back_all(img);
-                    return;
-                }
+            if self
+                .flavor
+                .write(journal.disk_mut(), ino, start, &d)
+                .is_err()
+            {
+                journal.write_back_all(img);
+                return;
+            }
+            if before.is_some() && vfs::crash::layout(journal.disk(), ino) == before {
+                journal.overwrote_in_place(ino, start, &d);
             }
         }
         journal.logged();
+    }
+
+    /// Writeback of `ino`: all of its dirty page cache (what lies past EOF is dropped).
+    fn write_back_inode(&self, st: &mut LocalState, ino: Ino) {
+        let pieces = self.dirty_pieces(st, &[(ino, 0, u64::MAX)]);
+        self.write_pieces(st, pieces);
+        st.journal.cleaned(ino, 0, u64::MAX);
     }
 
     /// Writes back every dirty inode.
     fn write_back_all_dirty(&self, st: &mut LocalState) {
         let inos: Vec<Ino> = st.journal.dirty().keys().copied().collect();
         for ino in inos {
-            self.write_back(st, ino);
+            self.write_back_inode(st, ino);
         }
     }
 
@@ -386,7 +489,7 @@ impl<F: Flavor> FileSystem for LocalFs<F> {
 
     fn create(&self, task: &Task, dir: Ino, name: &str, kind: FileKind) -> KResult<Ino> {
         task.charge(self.opts.cost.metadata(1));
-        self.modify(Some(task), &[], |img, _| {
+        self.modify(Some(task), &[], &[], |img, _| {
             let attrs = self.flavor.new_inode_attrs(img, dir, kind);
             let ino = img.create(dir, name, kind)?;
             if attrs != Attrs::default() {
@@ -398,7 +501,7 @@ impl<F: Flavor> FileSystem for LocalFs<F> {
 
     fn remove(&self, task: &Task, dir: Ino, name: &str, rmdir: bool) -> KResult<Ino> {
         task.charge(self.opts.cost.metadata(1));
-        self.modify(Some(task), &[], |img, _| img.remove(dir, name, rmdir))
+        self.modify(Some(task), &[], &[], |img, _| img.remove(dir, name, rmdir))
     }
 
     fn rename(
@@ -410,22 +513,22 @@ impl<F: Flavor> FileSystem for LocalFs<F> {
         nname: &str,
     ) -> KResult<Option<Ino>> {
         task.charge(self.opts.cost.metadata(1));
-        let flush: Vec<Ino> = if self.flavor.quirks().auto_da_alloc {
+        let flush: Vec<(Ino, u64, u64)> = if self.flavor.quirks().auto_da_alloc {
             let img = &self.state.lock().img;
             match (img.lookup(odir, oname), img.lookup(ndir, nname)) {
-                (Ok(moved), Ok(replaced)) if moved != replaced => vec![moved],
+                (Ok(moved), Ok(replaced)) if moved != replaced => vec![(moved, 0, u64::MAX)],
                 _ => Vec::new(),
             }
         } else {
             Vec::new()
         };
-        self.modify(Some(task), &flush, |img, _| {
+        self.modify(Some(task), &flush, &[], |img, _| {
             img.rename(odir, oname, ndir, nname)
         })
     }
 
     fn evict(&self, ino: Ino) {
-        let _ = self.modify(None, &[], |img, _| {
+        let _ = self.modify(None, &[], &[], |img, _| {
             img.evict(ino);
             Ok(())
         });
@@ -437,7 +540,7 @@ impl<F: Flavor> FileSystem for LocalFs<F> {
     }
 
     fn set_attrs(&self, task: &Task, ino: Ino, attrs: Attrs) -> KResult<()> {
-        self.modify(Some(task), &[], |img, _| {
+        self.modify(Some(task), &[], &[], |img, _| {
             self.flavor.set_attrs(img, ino, attrs)
         })
     }
@@ -468,8 +571,25 @@ impl<F: Flavor> FileSystem for LocalFs<F> {
 
     fn truncate(&self, task: &Task, ino: Ino, size: u64) -> KResult<()> {
         task.charge(self.opts.cost.metadata(1));
-        let zero_tail = self.flavor.quirks().truncate_zeroes_tail;
-        self.modify(Some(task), &[], |img, _| {
+        let q = self.flavor.quirks();
+        let zero_tail = q.truncate_zeroes_tail;
+        let flush: Vec<(Ino, u64, u64)> = if q.grow_flushes_from_disk_size {
+            let st = self.state.lock();
+            match (st.img.inode(ino), st.journal.disk().inode(ino)) {
+                // xfs_setattr_size: write back [i_disk_size, newsize) when the new size is
+                // past the on-disk one and the in-memory size was not (or the file grows,
+                // zeroing its old EOF block) — so no logged size exposes unwritten data.
+                (Ok(live), Ok(disk))
+                    if size > disk.size && (live.size != disk.size || size > live.size) =>
+                {
+                    vec![(ino, disk.size, size)]
+                }
+                _ => Vec::new(),
+            }
+        } else {
+            Vec::new()
+        };
+        self.modify(Some(task), &flush, &[ino], |img, _| {
             let ow = self.ow(img, ino)?;
             img.set_size_with(ino, size, ow, zero_tail)
         })?;
@@ -493,10 +613,22 @@ impl<F: Flavor> FileSystem for LocalFs<F> {
         }
         let keep = mode & KEEP_SIZE != 0;
         let max = self.flavor.max_file_size();
-        // Everything but plain allocation flushes the file's page cache first (XFS
-        // `xfs_flush_unmap_range`, btrfs `btrfs_punch_hole` → `btrfs_wait_ordered_range`).
-        let flush: &[Ino] = if op == 0 { &[] } else { &[ino] };
-        self.modify(Some(task), flush, |img, _| {
+        // Everything but plain allocation flushes the range first, rounded out to blocks
+        // (XFS `xfs_flush_unmap_range`, btrfs `btrfs_punch_hole` →
+        // `btrfs_wait_ordered_range`); shifting flushes from the offset to EOF
+        // (`xfs_prepare_shift`).
+        let bs = self.opts.block_size;
+        let from = off / bs * bs;
+        let flush: &[(Ino, u64, u64)] = match op {
+            0 => &[],
+            COLLAPSE_RANGE | INSERT_RANGE => &[(ino, from, u64::MAX)],
+            _ => &[(
+                ino,
+                from,
+                off.saturating_add(len).div_ceil(bs).saturating_mul(bs),
+            )],
+        };
+        let r = self.modify(Some(task), flush, &[ino], |img, _| {
             let ow = self.ow(img, ino)?;
             let bs = img.block_size();
             let size = img.inode(ino)?.size;
@@ -564,7 +696,16 @@ impl<F: Flavor> FileSystem for LocalFs<F> {
                 }
                 _ => Err(Errno::EOPNOTSUPP),
             }
-        })
+        });
+        if r.is_ok() && q.zeroing_to_eof_writes_back && (op == PUNCH_HOLE || op == ZERO_RANGE) {
+            let mut st = self.state.lock();
+            let size = st.img.inode(ino).map_or(0, |n| n.size);
+            if off.saturating_add(len) >= size && !size.is_multiple_of(bs) {
+                let pieces = self.dirty_pieces(&mut st, &[(ino, size / bs * bs, u64::MAX)]);
+                self.write_pieces(&mut st, pieces);
+            }
+        }
+        r
     }
 
     /// `fsync`/`fdatasync`: the file's page cache is written back, then the journal makes
@@ -573,8 +714,16 @@ impl<F: Flavor> FileSystem for LocalFs<F> {
         task.charge(self.opts.cost.flush_ns);
         let mut st = self.state.lock();
         self.background(&mut st, task.now());
-        self.write_back(&mut st, ino);
+        self.write_back_inode(&mut st, ino);
         st.journal.fsynced(ino);
+        Ok(())
+    }
+
+    fn write_back(&self, task: &Task, ino: Ino) -> KResult<()> {
+        let mut st = self.state.lock();
+        st.img.inode(ino)?;
+        self.background(&mut st, task.now());
+        self.write_back_inode(&mut st, ino);
         Ok(())
     }
 
@@ -611,7 +760,10 @@ impl<F: Flavor> FileSystem for LocalFs<F> {
                 return Err(Errno::ENXIO);
             }
             if off > i64::MAX as u64 {
-                if data {
+                // Measured: SEEK_DATA from a negative offset is ENXIO once the data is on
+                // disk, but searches from 0 while it is delalloc in the page cache
+                // (`pc_seek_data_negative_offset_over_dirty_data`).
+                if data && !st.journal.is_dirty(ino) {
                     return Err(Errno::ENXIO);
                 }
                 off = 0;
@@ -659,9 +811,26 @@ impl<F: Flavor> FileSystem for LocalFs<F> {
         flags: u32,
     ) -> KResult<u64> {
         let cost = &self.opts.cost;
-        // Both ranges are flushed first (`xfs_reflink_remap_prep`, `btrfs_remap_file_range`
-        // write back and wait before they share).
-        self.modify(Some(task), &[src, dst], |img, task| {
+        // Both ranges are flushed once the checks pass (`generic_remap_file_range_prep`
+        // writes them back and waits before anything is shared).
+        // The ranges to remap: "to the source's EOF" when `len` is 0, as the checks decide.
+        let span = if len == 0 {
+            let size = self.state.lock().img.inode(src).map_or(0, |n| n.size);
+            size.saturating_sub(soff)
+        } else {
+            len
+        };
+        // Page-cache ranges are written back in whole pages (here: blocks).
+        let bs = self.opts.block_size;
+        let pages = |off: u64| {
+            (
+                off / bs * bs,
+                off.saturating_add(span).div_ceil(bs).saturating_mul(bs),
+            )
+        };
+        let ((s0, s1), (d0, d1)) = (pages(soff), pages(doff));
+        let flush = [(src, s0, s1), (dst, d0, d1)];
+        self.modify(Some(task), &flush, &[src, dst], |img, task| {
             // All or nothing, as a failed must-share splice must leave the destination. A
             // remap can fail after changing something only where it allocates before
             // sharing: zeroing the destination's old EOF block when it grows
@@ -729,7 +898,7 @@ impl<F: Flavor> FileSystem for LocalFs<F> {
             // A media error is on the device: the page cache goes there first (once the
             // block is known to exist), so that the device view has the block too.
             st.img.physical_block(ino, off)?.ok_or(Errno::ENXIO)?;
-            self.write_back(&mut st, ino);
+            self.write_back_inode(&mut st, ino);
         }
         let LocalState { img, journal } = &mut *st;
         match fault {

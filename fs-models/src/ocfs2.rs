@@ -244,6 +244,8 @@ impl Flavor for Ocfs2 {
             },
             seek_sees_read_unwritten: self.xfs,
             fiemap_xattr: self.xfs,
+            grow_flushes_from_disk_size: self.xfs,
+            zeroing_to_eof_writes_back: self.xfs,
             ..crate::local::Quirks::default()
         }
     }
@@ -332,7 +334,7 @@ impl LocalFs<Ocfs2> {
             return Err(Errno::EOPNOTSUPP);
         }
         let cost = self.options().cost.clone();
-        self.modify(Some(task), &[src], |img, task| {
+        self.modify(Some(task), &[(src, 0, u64::MAX)], &[src], |img, task| {
             let s = img.inode(src)?;
             let (kind, attrs, size) = (s.kind, s.attrs, s.size);
             match img.lookup(dir, name) {

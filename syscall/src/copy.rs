@@ -243,6 +243,10 @@ impl Process {
         // models keep no extended attributes, so the attribute fork maps to nothing.
         let xattr = flags & f.mnt.fs.fiemap_flags_supported() & vfs::fs::FIEMAP_FLAG_XATTR;
         let len = fiemap_prep(start, len, flags & !xattr, f.mnt.fs.max_file_size())?;
+        // fiemap_prep's last step: FIEMAP_FLAG_SYNC writes the page cache back first.
+        if flags & vfs::checks::fiemap_req::SYNC != 0 {
+            f.mnt.fs.write_back(&self.task, f.inode.ino)?;
+        }
         if xattr != 0 {
             return Ok(Vec::new());
         }

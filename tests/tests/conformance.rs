@@ -8,7 +8,7 @@
 //! `SPLICELAB_WRITE_DOC=1`.
 
 use conform::env::{PAIRS, Pair, RealSide};
-use conform::random::run_random;
+use conform::random::{CaseKind, run_random};
 use conform::report::{RandomRun, SuiteResult, render, run_suite};
 use conform::{run_case, scenarios, transcript};
 use host::mounts::{RealFs, ready_or_skip};
@@ -16,6 +16,9 @@ use host::mounts::{RealFs, ready_or_skip};
 /// Random cases per filesystem (the CLI runs thousands; this keeps the suite fast).
 const RANDOM_CASES: u64 = 100;
 const RANDOM_SEED: u64 = 1;
+/// Random power-cut cases per filesystem (each cuts and recovers the loop images once or
+/// twice: about 0.1 s on a loop mount).
+const RANDOM_POWER_CUTS: u64 = 40;
 
 fn pair(kind: RealFs) -> Pair {
     PAIRS
@@ -41,9 +44,27 @@ fn conforms(kind: RealFs) {
         report += &format!("\n{name}: {d}\n{}", transcript(&sc, &c));
     }
     let mut real = RealSide::standard(kind).unwrap_or_else(|e| panic!("{kind}: {e}"));
-    let rnd = run_random(&mut real, p, RANDOM_CASES, RANDOM_SEED, 1, &mut |_, _| {})
-        .unwrap_or_else(|e| panic!("{kind}: {e}"));
-    for f in &rnd.found {
+    let rnd = run_random(
+        &mut real,
+        p,
+        CaseKind::Calls,
+        RANDOM_CASES,
+        RANDOM_SEED,
+        1,
+        &mut |_, _| {},
+    )
+    .unwrap_or_else(|e| panic!("{kind}: {e}"));
+    let pc = run_random(
+        &mut real,
+        p,
+        CaseKind::PowerCuts,
+        RANDOM_POWER_CUTS,
+        RANDOM_SEED,
+        1,
+        &mut |_, _| {},
+    )
+    .unwrap_or_else(|e| panic!("{kind}: {e}"));
+    for f in rnd.found.iter().chain(&pc.found) {
         report += &format!(
             "\nrandom case {} (seed {:#x}): {}\nshrunk scenario:\n{}",
             f.case,
@@ -53,16 +74,19 @@ fn conforms(kind: RealFs) {
         );
     }
     eprintln!(
-        "conformance {kind}: {}/{} scenarios agree, {} random cases with {} divergences ({:.1} s + {:.1} s)",
+        "conformance {kind}: {}/{} scenarios agree, {} random cases with {} divergences, {} random power-cut cases with {} ({:.1} s + {:.1} s + {:.1} s)",
         suite.passed(),
         suite.total(),
         rnd.cases,
         rnd.divergences,
+        pc.cases,
+        pc.divergences,
         suite.elapsed.as_secs_f64(),
-        rnd.elapsed.as_secs_f64()
+        rnd.elapsed.as_secs_f64(),
+        pc.elapsed.as_secs_f64()
     );
     assert!(
-        suite.passed() == suite.total() && rnd.divergences == 0,
+        suite.passed() == suite.total() && rnd.divergences == 0 && pc.divergences == 0,
         "{kind} diverges from {}:{report}",
         p.model
     );
@@ -110,8 +134,16 @@ fn conformance_doc_is_current() {
             }
             suites.push(run_suite(p, &scs, &mut |_| {}).expect("suite"));
             let mut real = RealSide::standard(p.real).expect("mount");
-            let report = run_random(&mut real, p, RANDOM_CASES, RANDOM_SEED, 1, &mut |_, _| {})
-                .expect("random");
+            let report = run_random(
+                &mut real,
+                p,
+                CaseKind::Calls,
+                RANDOM_CASES,
+                RANDOM_SEED,
+                1,
+                &mut |_, _| {},
+            )
+            .expect("random");
             randoms.push(RandomRun {
                 pair: p,
                 seed: RANDOM_SEED,

@@ -159,6 +159,25 @@ impl Dirty {
         self.ranges.insert(start, end);
     }
 
+    /// Removes `[start, end)`, splitting a range that straddles it.
+    fn remove(&mut self, start: u64, end: u64) {
+        let hit: Vec<(u64, u64)> = self
+            .ranges
+            .range(..end)
+            .filter(|&(_, &e)| e > start)
+            .map(|(&s, &e)| (s, e))
+            .collect();
+        for (s, e) in hit {
+            self.ranges.remove(&s);
+            if s < start {
+                self.ranges.insert(s, start);
+            }
+            if e > end {
+                self.ranges.insert(end, e);
+            }
+        }
+    }
+
     fn clip(&mut self, size: u64) {
         let cut: Vec<(u64, u64)> = self
             .ranges
@@ -289,10 +308,13 @@ impl Journal {
         d.add(off, off.saturating_add(len));
     }
 
-    /// `ino`'s size dropped to `size`: page-cache data past it is gone.
+    /// `ino`'s size dropped to `size`: page-cache data past its EOF page is gone (the EOF
+    /// page stays dirty: its zeroed tail must reach the device before the file grows over
+    /// it).
     pub fn truncated(&mut self, ino: Ino, size: u64) {
+        let bs = self.disk.block_size();
         if let Some(d) = self.dirty.get_mut(&ino) {
-            d.clip(size);
+            d.clip(size.div_ceil(bs).saturating_mul(bs));
             if d.ranges.is_empty() {
                 self.dirty.remove(&ino);
             }
@@ -304,13 +326,26 @@ impl Journal {
         self.dirty.remove(&ino);
     }
 
-    /// Takes `ino`'s dirty ranges for writeback (the caller copies them from the live image
-    /// into [`Journal::disk_mut`], then calls [`Journal::logged`]).
-    pub fn take_dirty(&mut self, ino: Ino) -> Vec<(u64, u64)> {
-        self.dirty
-            .remove(&ino)
-            .map(|d| d.ranges.into_iter().collect())
-            .unwrap_or_default()
+    /// `ino`'s dirty byte ranges within `[start, end)`, clipped to it.
+    pub fn dirty_in(&self, ino: Ino, start: u64, end: u64) -> Vec<(u64, u64)> {
+        self.dirty.get(&ino).map_or_else(Vec::new, |d| {
+            d.ranges
+                .iter()
+                .map(|(&s, &e)| (s.max(start), e.min(end)))
+                .filter(|(s, e)| s < e)
+                .collect()
+        })
+    }
+
+    /// `[start, end)` of `ino` is no longer dirty (written back, by the caller, from the
+    /// live image into [`Journal::disk_mut`]; then it calls [`Journal::logged`]).
+    pub fn cleaned(&mut self, ino: Ino, start: u64, end: u64) {
+        if let Some(d) = self.dirty.get_mut(&ino) {
+            d.remove(start, end);
+            if d.ranges.is_empty() {
+                self.dirty.remove(&ino);
+            }
+        }
     }
 
     /// Writeback overwrote `[off, off + data.len())` of `ino` in place (no allocation, no
@@ -690,6 +725,13 @@ mod tests {
             d.ranges.iter().map(|(&a, &b)| (a, b)).collect::<Vec<_>>(),
             vec![(0, 20)]
         );
+        d.remove(5, 8);
+        assert_eq!(
+            d.ranges.iter().map(|(&a, &b)| (a, b)).collect::<Vec<_>>(),
+            vec![(0, 5), (8, 20)]
+        );
+        d.remove(0, 100);
+        assert!(d.ranges.is_empty());
     }
 
     #[test]

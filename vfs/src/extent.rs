@@ -233,6 +233,13 @@ pub struct Image {
     /// verified a crash state may skip an image with the same number (and the same media
     /// errors) until what it checks against changes.
     pub snapshot: Option<u64>,
+    /// `Some`: the zeroing of partial blocks by a punch, zero-range or shrinking truncate
+    /// is recorded here as `(inode, offset, length)` instead of done. The kernels zero those
+    /// bytes in the page cache, so a model applying such a change to its device view
+    /// ([`crate::crash::Journal`]) defers them and dirties the page cache instead; the
+    /// bytes keep their old value on the device until writeback, so the inode is marked
+    /// [`InodeImage::stale_tail`] (they may lie past EOF).
+    pub defer_zeroing: Option<Vec<(Ino, u64, u64)>>,
 }
 
 /// Inode `ino` of `inodes`, for changing it: copied first if a snapshot still shares it
@@ -261,6 +268,7 @@ impl Image {
             next_origin: 0,
             zero_eof_allocates: false,
             inline_max: 0,
+            defer_zeroing: None,
             snapshot: None,
         }
     }
@@ -867,6 +875,11 @@ impl Image {
         if !mapped {
             return Ok(());
         }
+        if let Some(deferred) = &mut self.defer_zeroing {
+            deferred.push((ino, off, len));
+            self.inode_mut(ino)?.stale_tail = true;
+            return Ok(());
+        }
         self.write_at(ino, off, &Data::zero(len), ow)
     }
 
@@ -877,6 +890,17 @@ impl Image {
     /// # Errors
     /// `ENOSPC` if the zeroing needs a copy-on-write and space is exhausted.
     pub fn zero_eof_tail(&mut self, ino: Ino, ow: Overwrite) -> KResult<()> {
+        // Never deferred ([`Image::defer_zeroing`]): the kernels write a zeroed EOF block
+        // back before the grown size reaches the disk (XFS `xfs_setattr_size` flushes from
+        // the on-disk size; btrfs updates the on-disk size at ordered-extent completion),
+        // so stale bytes are never exposed.
+        let deferred = self.defer_zeroing.take();
+        let r = self.zero_eof_tail_now(ino, ow);
+        self.defer_zeroing = deferred;
+        r
+    }
+
+    fn zero_eof_tail_now(&mut self, ino: Ino, ow: Overwrite) -> KResult<()> {
         let bs = self.block_size;
         let node = self.inode(ino)?;
         let size = node.size;

@@ -176,6 +176,14 @@ pub trait FileSystem: Send + Sync {
     fn fsync(&self, task: &Task, ino: Ino, datasync: bool) -> KResult<()>;
     /// `syncfs`.
     fn sync_fs(&self, task: &Task) -> KResult<()>;
+    /// Writes the inode's page cache back to the device, making nothing durable by itself
+    /// (`filemap_write_and_wait`, as `FIEMAP_FLAG_SYNC` asks). Default: nothing to do.
+    ///
+    /// # Errors
+    /// `ESTALE`.
+    fn write_back(&self, _task: &Task, _ino: Ino) -> KResult<()> {
+        Ok(())
+    }
     /// Makes namespace and attribute changes durable without writing back any file's data:
     /// what knfsd's `commit_metadata` asks of an exported filesystem before it replies to
     /// CREATE, REMOVE, RENAME or SETATTR (XFS forces its log; btrfs, through

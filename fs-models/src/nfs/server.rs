@@ -501,7 +501,10 @@ impl NfsServer {
     ) -> NfsResult<()> {
         let _s = self.enter(st);
         self.backend.fallocate(st, ino, mode, off, len)?;
-        self.commit_metadata(st, ino)
+        // knfsd commits only metadata here; the partial blocks DEALLOCATE zeroes are in the
+        // backend's page cache, so a server crash could bring their old bytes back. The
+        // model writes them back too (docs/design.md, known deviations).
+        Ok(self.backend.fsync(st, ino, false)?)
     }
 
     /// `READ`.
