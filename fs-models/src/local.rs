@@ -298,58 +298,109 @@ impl<F: Flavor> LocalFs<F> {
             self.background(&mut st, task.now());
         }
         let pieces = self.dirty_pieces(&mut st, flush);
-        let size_of = |img: &Image, ino: Ino| img.inode(ino).map(|n| n.size).ok();
-        let live_before: Vec<Option<u64>> = sized.iter().map(|&i| size_of(&st.img, i)).collect();
+        // Each inode once (a remap within one file names it twice).
+        let mut sized = sized.to_vec();
+        sized.dedup();
+        let live_before: Vec<Option<u64>> = sized
+            .iter()
+            .map(|&i| st.img.inode(i).map(|n| n.size).ok())
+            .collect();
         let scratch = Task::new(0);
         let r = f(&mut st.img, task.unwrap_or(&scratch))?;
         self.write_pieces(&mut st, pieces);
-        let LocalState { img, journal } = &mut *st;
-        if journal.keeps_disk() {
-            let disk = journal.disk_mut();
-            let mut disk_before = Vec::with_capacity(sized.len());
-            for (&ino, &live) in sized.iter().zip(&live_before) {
-                let own = size_of(disk, ino);
-                if let (Some(live), Some(_), Ok(n)) = (live, own, disk.inode_mut(ino)) {
-                    n.size = live;
-                }
-                disk_before.push(own);
+        self.log_change(&mut st, &sized, &live_before, |disk| {
+            f(disk, &scratch).map(drop)
+        });
+        Ok(r)
+    }
+
+    /// The device-view half of [`LocalFs::modify`]: `f` is applied to the device view with
+    /// the in-memory sizes of `sized` (`live_before`: their live sizes before the change),
+    /// partial-block zeroing deferred to the page cache; then each inode keeps its on-disk
+    /// size unless the change set a new one. Falls back to writing everything back when
+    /// the device view cannot take the change on its own.
+    fn log_change(
+        &self,
+        st: &mut LocalState,
+        sized: &[Ino],
+        live_before: &[Option<u64>],
+        f: impl Fn(&mut Image) -> KResult<()>,
+    ) {
+        let LocalState { img, journal } = st;
+        if !journal.keeps_disk() {
+            return;
+        }
+        let disk = journal.disk_mut();
+        let bs = disk.block_size();
+        // Per inode: its on-disk size, whether bytes past it may be stale, and which
+        // allocation holds its EOF block.
+        let eof_origin = |disk: &Image, ino: Ino, size: u64| {
+            let n = disk.inode(ino).ok()?;
+            let (s, m) = n.mapping_at(size / bs)?;
+            let (id, off) = disk.phys[m.phys].origin;
+            (!m.unwritten).then_some((id, off + (size / bs - s)))
+        };
+        let mut disk_before = Vec::with_capacity(sized.len());
+        for (&ino, &live) in sized.iter().zip(live_before) {
+            let own = disk.inode(ino).ok().map(|n| (n.size, n.stale_tail));
+            let origin = own.and_then(|(size, _)| eof_origin(disk, ino, size));
+            if let (Some(live), Some(_), Ok(n)) = (live, own, disk.inode_mut(ino)) {
+                n.size = live;
             }
-            // Partial blocks a punch or truncate zeroes are zeroed in the page cache: on
-            // the device only at writeback.
-            disk.defer_zeroing = Some(Vec::new());
-            let applied = f(disk, &scratch);
-            let deferred = disk.defer_zeroing.take().unwrap_or_default();
-            if applied.is_ok() {
-                for (ino, off, len) in deferred {
-                    journal.dirtied(ino, off, len);
+            disk_before.push((own, origin));
+        }
+        // Partial blocks a punch or truncate zeroes are zeroed in the page cache: on the
+        // device only at writeback.
+        disk.defer_zeroing = Some(Vec::new());
+        let applied = f(disk);
+        let deferred = disk.defer_zeroing.take().unwrap_or_default();
+        if applied.is_err() {
+            journal.write_back_all(img);
+            return;
+        }
+        for (ino, off, len) in deferred {
+            journal.dirtied(ino, off, len);
+        }
+        let disk = journal.disk_mut();
+        let ow = |disk: &Image, ino| {
+            disk.inode(ino)
+                .map_or(Overwrite::CowShared, |n| self.flavor.overwrite(&n.attrs))
+        };
+        for ((&ino, &before), &(own, origin)) in sized.iter().zip(live_before).zip(&disk_before) {
+            let (Some((own, stale)), Ok(node)) = (own, disk.inode(ino)) else {
+                continue;
+            };
+            let first_past = own.div_ceil(bs);
+            let beyond = node
+                .map
+                .iter()
+                .any(|(&s, m)| s + m.len > first_past && !m.unwritten);
+            if before.is_some() && img.inode(ino).ok().map(|n| n.size) == before {
+                // The size did not change: the disk keeps its own. The change may have
+                // put data in the on-disk EOF block past it (a clone inside the in-memory
+                // size): invisible, zeroed before the file grows over it (I4's exception).
+                let eof_block_written = !own.is_multiple_of(bs)
+                    && node.mapping_at(own / bs).is_some_and(|(_, m)| !m.unwritten);
+                if !beyond
+                    && node.inline.is_none()
+                    && let Ok(n) = disk.inode_mut(ino)
+                {
+                    n.size = own;
+                    n.stale_tail |= eof_block_written;
                 }
-                let disk = journal.disk_mut();
-                let bs = disk.block_size();
-                for ((&ino, &before), &own) in sized.iter().zip(&live_before).zip(&disk_before) {
-                    let (Some(own), Some(node)) = (own, disk.inode(ino).ok()) else {
-                        continue;
-                    };
-                    let unchanged = before.is_some() && size_of(img, ino) == before;
-                    let beyond = node
-                        .map
-                        .range(own.div_ceil(bs)..)
-                        .any(|(_, m)| !m.unwritten);
-                    if unchanged
-                        && !beyond
-                        && node.inline.is_none()
-                        && let Ok(n) = disk.inode_mut(ino)
-                    {
-                        n.size = own;
-                    }
-                }
-                journal.logged();
-            } else {
-                // The device view cannot take the change on its own (it differs from the
-                // live image by unwritten data): write everything back instead.
-                journal.write_back_all(img);
+            } else if stale
+                && node.size > own
+                && !own.is_multiple_of(bs)
+                && eof_origin(disk, ino, own) == origin
+            {
+                // The logged size grew over stale bytes the change left alone: the kernel
+                // zeroed them in memory and wrote them back before logging the size.
+                let gap = (own.div_ceil(bs) * bs).min(node.size) - own;
+                let ow = ow(disk, ino);
+                let _ = disk.write_at(ino, own, &Data::zero(gap), ow);
             }
         }
-        Ok(r)
+        journal.logged();
     }
 
     /// The flusher (inodes dirty for `dirty_expire`) and the periodic commit, as due at
@@ -413,6 +464,7 @@ impl<F: Flavor> LocalFs<F> {
         let LocalState { img, journal } = st;
         for (ino, start, d) in pieces {
             journal.cleaned(ino, start, start + d.len());
+            Self::take_up_eof_block(img, journal, ino, start);
             let before = vfs::crash::layout(journal.disk(), ino);
             if self
                 .flavor
@@ -429,11 +481,60 @@ impl<F: Flavor> LocalFs<F> {
         journal.logged();
     }
 
+    /// Before writeback past the device view's EOF: when the bytes past that EOF in its
+    /// block already hold what the page cache holds there (data a clone put there while
+    /// the in-memory size covered it), the on-disk size moves over them as it is. Zeroing
+    /// them, as a write past EOF does in memory, would destroy them: the kernel zeroes at
+    /// `write` time, in the page cache, never at writeback.
+    fn take_up_eof_block(live: &Image, journal: &mut vfs::crash::Journal, ino: Ino, start: u64) {
+        let disk = journal.disk();
+        let bs = disk.block_size();
+        let (Ok(d), Ok(l)) = (disk.inode(ino), live.inode(ino)) else {
+            return;
+        };
+        let size = d.size;
+        if start <= size || size.is_multiple_of(bs) || !d.stale_tail || d.inline.is_some() {
+            return;
+        }
+        let end = size.div_ceil(bs) * bs;
+        let tail = (end.min(l.size)).saturating_sub(size);
+        let raw = disk
+            .read_blocks(ino, size / bs, end / bs)
+            .map(|b| b.slice(size % bs, tail));
+        if tail > 0
+            && raw.ok() == live.read(ino, size, tail).ok()
+            && let Ok(n) = journal.disk_mut().inode_mut(ino)
+        {
+            n.size = size + tail;
+            n.stale_tail = n.size < end;
+        }
+    }
+
     /// Writeback of `ino`: all of its dirty page cache (what lies past EOF is dropped).
     fn write_back_inode(&self, st: &mut LocalState, ino: Ino) {
         let pieces = self.dirty_pieces(st, &[(ino, 0, u64::MAX)]);
         self.write_pieces(st, pieces);
         st.journal.cleaned(ino, 0, u64::MAX);
+    }
+
+    /// What setting `ino`'s size to `size` writes back first: XFS `xfs_setattr_size` (also
+    /// reached by a size-extending `fallocate`) writes back `[i_disk_size, newsize)` when
+    /// the new size is past the on-disk one and the in-memory size was not (or the file
+    /// grows, zeroing its old EOF block), so that no logged size exposes unwritten data
+    /// (measured: `pc_same_size_truncate_writes_back_from_the_disk_size`).
+    fn setattr_size_flush(&self, ino: Ino, size: u64) -> Vec<(Ino, u64, u64)> {
+        if !self.flavor.quirks().grow_flushes_from_disk_size {
+            return Vec::new();
+        }
+        let st = self.state.lock();
+        match (st.img.inode(ino), st.journal.disk().inode(ino)) {
+            (Ok(live), Ok(disk))
+                if size > disk.size && (live.size != disk.size || size > live.size) =>
+            {
+                vec![(ino, disk.size, size)]
+            }
+            _ => Vec::new(),
+        }
     }
 
     /// Writes back every dirty inode.
@@ -573,22 +674,7 @@ impl<F: Flavor> FileSystem for LocalFs<F> {
         task.charge(self.opts.cost.metadata(1));
         let q = self.flavor.quirks();
         let zero_tail = q.truncate_zeroes_tail;
-        let flush: Vec<(Ino, u64, u64)> = if q.grow_flushes_from_disk_size {
-            let st = self.state.lock();
-            match (st.img.inode(ino), st.journal.disk().inode(ino)) {
-                // xfs_setattr_size: write back [i_disk_size, newsize) when the new size is
-                // past the on-disk one and the in-memory size was not (or the file grows,
-                // zeroing its old EOF block) — so no logged size exposes unwritten data.
-                (Ok(live), Ok(disk))
-                    if size > disk.size && (live.size != disk.size || size > live.size) =>
-                {
-                    vec![(ino, disk.size, size)]
-                }
-                _ => Vec::new(),
-            }
-        } else {
-            Vec::new()
-        };
+        let flush = self.setattr_size_flush(ino, size);
         self.modify(Some(task), &flush, &[ino], |img, _| {
             let ow = self.ow(img, ino)?;
             img.set_size_with(ino, size, ow, zero_tail)
@@ -619,8 +705,14 @@ impl<F: Flavor> FileSystem for LocalFs<F> {
         // (`xfs_prepare_shift`).
         let bs = self.opts.block_size;
         let from = off / bs * bs;
+        let end = off.saturating_add(len);
+        let grows = if keep {
+            Vec::new()
+        } else {
+            self.setattr_size_flush(ino, end)
+        };
         let flush: &[(Ino, u64, u64)] = match op {
-            0 => &[],
+            0 => &grows,
             COLLAPSE_RANGE | INSERT_RANGE => &[(ino, from, u64::MAX)],
             _ => &[(
                 ino,

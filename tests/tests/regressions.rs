@@ -547,3 +547,74 @@ fn regression_punch_in_first_block_after_truncate_up() {
         );
     }
 }
+
+// ------------------------------------------------------------------ page cache and journal
+//
+// Found by deep `splicelab check` runs after the page cache and per-model journals came in
+// (docs/design.md D1–D9). Each replays the generated case that found it (the seed the run
+// printed), through every check; each failed before its fix.
+
+fn replay_case(spec: &str, seed: u64) {
+    let ops = check::runner::generate(spec, seed, 40).expect("a valid spec");
+    replay(spec, &ops);
+}
+
+/// A clone inside the in-memory size put data past the on-disk EOF; restoring the on-disk
+/// size left it there without marking the tail stale: fsck I4 failed on the crash state.
+/// Fix in `LocalFs::log_change` (stale tail).
+#[test]
+fn regression_clone_past_on_disk_eof_leaves_a_stale_tail() {
+    replay_case("ocfs2-like:size=64m,chunk=16k", 339);
+}
+
+/// Writeback past the on-disk EOF zeroed the EOF block's tail on the device, destroying
+/// data a clone had put there: fsynced content differed after a crash. Fix: the on-disk
+/// size takes up such bytes as they are (`LocalFs::take_up_eof_block`), and a mapping
+/// spanning past the EOF block keeps the on-disk size.
+#[test]
+fn regression_writeback_past_eof_keeps_cloned_tail() {
+    replay_case("btrfs-like:size=64m,chunk=16k", 5157);
+}
+
+/// A size-extending fallocate logged the new size over stale bytes of the old EOF block.
+/// Fix: XFS writes back from the on-disk size first (`setattr_size_flush`), and any
+/// logged growth over stale bytes zeroes them.
+#[test]
+fn regression_fallocate_growth_exposes_no_stale_bytes() {
+    replay_case("xfs-like:size=64m,chunk=16k", 12169);
+}
+
+/// A remap within one file named the inode twice in the size bookkeeping, so the second
+/// entry restored the raised size: stale bytes became file content after a crash.
+#[test]
+fn regression_same_file_remap_counts_the_inode_once() {
+    replay_case("ocfs2-like:size=64m,chunk=16k", 16_003_894);
+}
+
+/// The safety zeroing of a grown EOF block compared allocations without the block's offset
+/// in them, took a shared block for the old one and zeroed it.
+#[test]
+fn regression_grown_eof_zeroing_compares_the_block_not_the_extent() {
+    replay_case("btrfs-like:size=64m,chunk=16k", 23_003_436);
+}
+
+/// btrfs log replay copied the second mapping of an extent the file maps twice, so a media
+/// error on it no longer hit the copy.
+#[test]
+fn regression_log_replay_reshares_an_extent_the_file_maps_twice() {
+    replay_case("btrfs-like:size=64m,chunk=16k", 23_003_828);
+}
+
+/// btrfs log replay unmapped the file first, so preallocation took the blocks its logged
+/// data extent had to go back to (a media error moved to another file block).
+#[test]
+fn regression_log_replay_keeps_committed_extents_in_place() {
+    replay_case("btrfs-like:size=64m,chunk=16k", 23_004_858);
+}
+
+/// After a full-commit fallback at one fsync, a later fsync of a file that had changed
+/// since only relative to that commit logged nothing.
+#[test]
+fn regression_btrfs_fallback_commit_then_fsync_logs_the_change() {
+    replay_case("btrfs-like:size=64m,chunk=16k", 31_004_955);
+}

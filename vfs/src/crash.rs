@@ -119,6 +119,29 @@ fn metadata_differs(now_img: &Image, reference: &Image, ino: Ino) -> bool {
     }
 }
 
+/// btrfs log replay: `log`'s items replayed in order onto `committed`. Each item carries
+/// its inode whole; it also carries the name (or the unlink) of every inode created since
+/// the commit and logged earlier — btrfs logs a rename or unlink of such an inode, and the
+/// next fsync of any file writes it; an inode that is in the committed tree keeps its
+/// committed name (measured, D3). An item that cannot be replayed (the device is full) is
+/// skipped.
+fn replay_log(committed: &Image, log: &[(Ino, Image)]) -> Image {
+    let mut img = committed.clone();
+    let mut logged: Vec<Ino> = Vec::new();
+    for (ino, at) in log {
+        let _ = img.transplant(at, *ino);
+        for &earlier in logged.iter().filter(|&&e| e != *ino) {
+            if committed.inode(earlier).is_err() {
+                let _ = img.transplant_name(at, earlier);
+            }
+        }
+        if !logged.contains(ino) {
+            logged.push(*ino);
+        }
+    }
+    img
+}
+
 /// What a crash state records of a file's placement: its size, its extents by allocation
 /// ([`extents`]) and whether it is inline. Writeback that leaves it unchanged overwrote
 /// allocated blocks in place ([`Journal::overwrote_in_place`]).
@@ -559,13 +582,17 @@ impl Journal {
                 if crate::bugs::planted(crate::bugs::Bug::FsyncNotDurable) {
                     return;
                 }
-                let reference = self
+                // Nothing to log when the inode is as its last log item (or the commit)
+                // has it, and as the newest fsync found it (which may have been a full
+                // commit, D5).
+                let own = self
                     .log
                     .iter()
                     .rev()
                     .find(|(i, _)| *i == ino)
                     .map_or(&self.durable, |(_, img)| img);
-                if !self.changed_since(reference, ino) {
+                let newest = self.log.last().map_or(&self.durable, |(_, img)| img);
+                if !self.changed_since(own, ino) && !self.changed_since(newest, ino) {
                     return;
                 }
                 let snap = self.snapshot_disk();
@@ -591,22 +618,8 @@ impl Journal {
         if let Some(img) = &self.replayed {
             return img.clone();
         }
-        let mut img = self.durable.clone();
+        let mut img = replay_log(&self.durable, &self.log);
         if !self.log.is_empty() {
-            let mut logged: Vec<Ino> = Vec::new();
-            for (ino, at) in &self.log {
-                // A log item that cannot be replayed (the device is full) is skipped, as
-                // btrfs's replay aborts the mount: nothing of it is kept.
-                let _ = img.transplant(at, *ino);
-                for &earlier in logged.iter().filter(|&&e| e != *ino) {
-                    if self.durable.inode(earlier).is_err() {
-                        let _ = img.transplant_name(at, earlier);
-                    }
-                }
-                if !logged.contains(ino) {
-                    logged.push(*ino);
-                }
-            }
             self.last_snapshot += 1;
             img.snapshot = Some(self.last_snapshot);
         }
@@ -627,12 +640,16 @@ impl Journal {
                 vec![fresh]
             }
             Atomicity::Transaction => {
-                // The log tree, or — when btrfs had to fall back to a full transaction
-                // commit at the last fsync (measured D5: a new block group on a small
-                // filesystem) — the device view as it was then.
+                // The log tree replayed onto the commit; or, when btrfs had to fall back
+                // to a full transaction commit at one of the fsyncs (measured D5: a new
+                // block group on a small filesystem), the device view as it was then
+                // with the later log items replayed onto it (the last `max_pending`).
                 let mut v = vec![self.replay()];
-                if let Some((_, last)) = self.log.last() {
-                    v.push(last.clone());
+                let from = self.log.len().saturating_sub(self.max_pending.max(1));
+                for j in from..self.log.len() {
+                    let mut img = replay_log(&self.log[j].1, &self.log[j + 1..]);
+                    img.snapshot = None;
+                    v.push(img);
                 }
                 v
             }

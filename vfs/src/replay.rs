@@ -125,33 +125,69 @@ impl Image {
     fn transplant_content(&mut self, from: &Image, ino: Ino) -> KResult<()> {
         let src = from.inode(ino)?;
         let bs = self.block_size();
-        self.unmap(ino, 0, u64::MAX);
-        {
-            let n = self.inode_mut(ino)?;
-            n.inline = None;
-            n.attrs = src.attrs;
-        }
+        self.inode_mut(ino)?.attrs = src.attrs;
         if let Some(d) = &src.inline {
             self.set_inline(ino, d.clone())?;
         } else {
+            self.uninline(ino)?;
+            // Mappings this image already has as `from` has them (the same allocation at
+            // the same place: the file's committed extents) stay; everything else goes,
+            // then the rest is put back — data first, so that preallocation cannot take
+            // the blocks a logged extent goes back to.
+            let kept: Vec<(u64, u64)> = src
+                .map
+                .iter()
+                .filter(|&(&fb, m)| self.maps_as(from, ino, fb, m))
+                .map(|(&fb, m)| (fb, m.len))
+                .collect();
+            let mut pos = 0;
+            for &(fb, len) in &kept {
+                self.unmap(ino, pos, fb);
+                pos = fb + len;
+            }
+            self.unmap(ino, pos, u64::MAX);
             let index = self.extents_by_allocation();
-            for (&fb, m) in &src.map {
-                if m.unwritten {
-                    self.preallocate(ino, fb * bs, m.len * bs, true)?;
-                    continue;
-                }
+            // An extent the file maps twice (a clone within the file) is placed once and
+            // shared by the second mapping, as the log's file extent items both point at it.
+            let mut placed: HashMap<PhysKey, u64> = HashMap::new();
+            let todo = src
+                .map
+                .iter()
+                .filter(|(fb, _)| !kept.iter().any(|(k, _)| k == *fb));
+            for (&fb, m) in todo.clone().filter(|(_, m)| !m.unwritten) {
                 let p = &from.phys[m.phys];
-                if let Some((user, ufb)) = self.same_extent(&index, p.origin, m.len, &p.data) {
+                if let Some(&first) = placed.get(&m.phys) {
+                    self.share(ino, first, ino, fb, m.len)?;
+                } else if let Some((user, ufb)) = self.same_extent(&index, p.origin, m.len, &p.data)
+                {
                     self.share(user, ufb, ino, fb, m.len)?;
                 } else if !self.place_exact(ino, fb, m.len, p.start, &p.data, p.origin) {
                     self.write_at(ino, fb * bs, &p.data, Overwrite::InPlace)?;
                 }
+                placed.entry(m.phys).or_insert(fb);
+            }
+            for (&fb, m) in todo.filter(|(_, m)| m.unwritten) {
+                self.preallocate(ino, fb * bs, m.len * bs, true)?;
             }
         }
         let n = self.inode_mut(ino)?;
         n.size = src.size;
         n.stale_tail = src.stale_tail;
         Ok(())
+    }
+
+    /// Whether this image maps file block `fb` of `ino` exactly as `from` does with `m`:
+    /// one mapping of the same length, kind and allocation, holding the same bytes.
+    fn maps_as(&self, from: &Image, ino: Ino, fb: u64, m: &crate::extent::Mapping) -> bool {
+        let Some((s, mine)) = self.inode(ino).ok().and_then(|n| n.mapping_at(fb)) else {
+            return false;
+        };
+        let (p, q) = (&from.phys[m.phys], &self.phys[mine.phys]);
+        s == fb
+            && mine.len == m.len
+            && mine.unwritten == m.unwritten
+            && p.origin == q.origin
+            && p.data == q.data
     }
 
     /// Live physical extents by allocation id: `(offset in the allocation, length, key)`.
