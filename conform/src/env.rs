@@ -21,7 +21,7 @@ use syscall::api::Syscalls;
 use vfs::sync::Arc;
 use vfs::vfs::Vfs;
 
-use crate::runner::{Dirs, StepRecord, run};
+use crate::runner::{Dirs, Hooks, StepRecord, run};
 use crate::scenario::Scenario;
 
 /// A real filesystem kind and the model (mount spec) that stands for it.
@@ -188,7 +188,12 @@ impl RealSide {
             linux.sync();
         }
         let mut cut = || tree.power_cut().map_err(|e| e.to_string());
-        run(sc, linux, dirs, true, &mut settle, &mut cut)
+        let hooks = Hooks {
+            settle: &mut settle,
+            cut: &mut cut,
+            after_step: &mut |_| {},
+        };
+        run(sc, linux, dirs, true, hooks)
     }
 
     /// Fresh directories for the next case.

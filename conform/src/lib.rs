@@ -30,8 +30,7 @@ use host::mounts::RealFs;
 use crate::compare::{Divergence, compare};
 use crate::env::{Pair, RealSide, sim_dirs, sim_process};
 use crate::observe::outcome_text;
-use crate::runner::Dirs;
-use crate::runner::{StepRecord, run};
+use crate::runner::{Dirs, Hooks, StepRecord, run};
 use crate::scenario::Scenario;
 
 /// The result of one scenario on one pair.
@@ -104,17 +103,21 @@ fn run_case_on(real: &mut RealSide, pair: Pair, sc: &Scenario) -> Result<CaseOut
 enum Pick {
     /// Each mount crashes to its permitted state `k` (clamped to its last).
     State(usize),
-    /// The kernel's background work — the flusher, the XFS log worker, btrfs committing
-    /// under space pressure — ran after step `j`: every mount is `syncfs`ed there, and
-    /// crashes to its least durable state at the cut. The model's crash states are the
-    /// pessimistic set and do not include these; the comparison accepts them (rule N9:
-    /// the kernel may be more durable than the model's least durable state, never less).
-    SyncAfter(usize),
+    /// The kernel's background work ran after step `after`: the flusher wrote back the
+    /// files of the scenario whose bit is set in `files` (bit `i`: the `i`-th of
+    /// [`Scenario::paths`]), then the log worker or a commit made what is logged durable;
+    /// the mounts then crash to their least durable state. The model's crash states are the
+    /// pessimistic set and do not include these; the comparison accepts them (rule N9: the
+    /// kernel may be more durable than the model's least durable state, never less).
+    Background { after: usize, files: u32 },
 }
 
+/// Background work is tried for at most this many files of a scenario (2^N subsets).
+const BACKGROUND_FILES: usize = 6;
+
 /// Runs `sc` on a fresh simulator with `picks[i]` at the `i`-th power cut (the least
-/// durable state when not given). Returns the records, aligned with `sc`, and per power
-/// cut how many states the mounts offered (the largest count).
+/// durable state when not given). Returns the records and, per power cut, how many states
+/// the mounts offered (the largest count).
 fn sim_run(
     pair: Pair,
     sc: &Scenario,
@@ -127,24 +130,30 @@ fn sim_run(
         // As on the real side: the case's directories are durable before it starts.
         syscall::api::Syscalls::sync(&mut p);
     }
-    // Background work as `sync` steps of the simulator's own, removed from the records.
-    let mut syncs: Vec<usize> = picks
-        .iter()
-        .filter_map(|p| match p {
-            Pick::SyncAfter(j) => Some(*j),
-            Pick::State(_) => None,
-        })
-        .collect();
-    syncs.sort_unstable();
-    let mut run_sc = sc.clone();
-    for (n, j) in syncs.iter().enumerate() {
-        let line = scenario::Line {
-            step: scenario::Step::Sync,
-            cmp: scenario::Cmp::Exact,
-        };
-        run_sc.lines.insert(j + 1 + n, line);
-    }
     let vfs = p.vfs.clone();
+    let paths: Vec<String> = sc.paths().iter().map(|p| dirs.abs(p)).collect();
+    let cases = || vfs.mounts().into_iter().filter(|m| m.path != "/");
+    let mut background = |i: usize| {
+        let task = vfs::Task::new(0);
+        for pick in picks {
+            let Pick::Background { after, files } = *pick else {
+                continue;
+            };
+            if after != i {
+                continue;
+            }
+            for (bit, path) in paths.iter().enumerate().take(BACKGROUND_FILES) {
+                if files & (1 << bit) != 0
+                    && let Ok((m, ino)) = vfs.resolve(path)
+                {
+                    let _ = m.fs.write_back(&task, ino);
+                }
+            }
+            for m in cases() {
+                let _ = m.fs.commit_metadata(&task, vfs::extent::ROOT_INO);
+            }
+        }
+    };
     let mut offered = Vec::new();
     let mut cut = || {
         let pick = match picks.get(offered.len()) {
@@ -152,7 +161,7 @@ fn sim_run(
             _ => 0,
         };
         let mut n = 1;
-        for m in vfs.mounts().iter().filter(|m| m.path != "/") {
+        for m in cases() {
             n = n.max(m.fs.crash_states().len());
             m.fs.crash(pick);
             m.drop_caches();
@@ -160,10 +169,12 @@ fn sim_run(
         offered.push(n);
         Ok(())
     };
-    let mut s = run(&run_sc, &mut p, dirs, true, &mut || {}, &mut cut);
-    for (n, j) in syncs.iter().enumerate().rev() {
-        s.remove(j + 1 + n);
-    }
+    let hooks = Hooks {
+        settle: &mut || {},
+        cut: &mut cut,
+        after_step: &mut background,
+    };
+    let s = run(sc, &mut p, dirs, true, hooks);
     Ok((s, offered))
 }
 
@@ -186,9 +197,10 @@ fn sim_picks(
         let (_, offered) = sim_run(pair, sc, dirs, &picks)?;
         let n = offered.get(c).copied().unwrap_or(1);
         let since = if c == 0 { 0 } else { cuts[c - 1] + 1 };
-        let candidates = (0..n)
-            .map(Pick::State)
-            .chain((since..at).rev().map(Pick::SyncAfter));
+        let subsets = 1u32 << sc.paths().len().min(BACKGROUND_FILES);
+        let candidates = (0..n).map(Pick::State).chain((since..at).rev().flat_map(|after| {
+            (0..subsets).map(move |files| Pick::Background { after, files })
+        }));
         let mut chosen = Pick::State(0);
         for pick in candidates {
             let mut trial = picks.clone();

@@ -110,10 +110,11 @@ pub const NORMALISATIONS: &str = "\
   recovery runs); the model crashes to the first permitted state that agrees with the
   kernel's through the power cut. The state is observed only at power cuts and after the
   last one (observing reads with `FIEMAP_FLAG_SYNC`, which writes data back). When no
-  permitted state agrees, the kernel's background work (the flusher, the XFS log worker,
-  btrfs committing under space pressure; seen only under load) may have run: the model's
-  state with a `syncfs` after some step since the previous cut is accepted too, latest
-  step first. The kernel may be more durable than the model's least durable state, never
+  permitted state agrees, the kernel's background work may have run (the flusher, the XFS
+  log worker, btrfs committing under space pressure; seen only under load): the model's
+  state with, after some step since the previous cut, some of the scenario's files written
+  back and the log forced (or the transaction committed) is accepted too, latest step
+  first. The kernel may be more durable than the model's least durable state, never
   less.
 - **`ENOSPC` scenarios** run on a filesystem of their own, filled with `fill-up` (writes
   until `ENOSPC`); the final call compares by errno only, since the real filesystems' exact

@@ -53,14 +53,22 @@ const FILL_CHUNKS: [u64; 3] = [1 << 20, 64 << 10, 4 << 10];
 /// fills up, e.g. a model without `size=`).
 const FILL_MAX_CALLS: u32 = 20_000;
 
-/// What a side does at a [`Step::PowerCut`], after the runner has closed every
-/// descriptor: `Err` only when the power cut itself could not be done.
-pub type PowerCut<'a> = &'a mut dyn FnMut() -> Result<(), String>;
+/// What one side does besides the system calls.
+pub struct Hooks<'a> {
+    /// Before each snapshot (the real side lets background work finish there: see
+    /// [`crate::env::RealSide::settler`]).
+    pub settle: &'a mut dyn FnMut(),
+    /// At a [`Step::PowerCut`], after the runner has closed every descriptor: `Err` only
+    /// when the power cut itself could not be done.
+    pub cut: &'a mut dyn FnMut() -> Result<(), String>,
+    /// After step `i` (the simulator plays the kernel's background work there: see
+    /// [`crate::run_case`]).
+    pub after_step: &'a mut dyn FnMut(usize),
+}
 
 struct Runner<'a> {
     sys: &'a mut dyn Syscalls,
-    settle: &'a mut dyn FnMut(),
-    cut: PowerCut<'a>,
+    hooks: Hooks<'a>,
     dirs: &'a Dirs,
     slots: BTreeMap<u8, i32>,
     opened: Vec<i32>,
@@ -232,7 +240,7 @@ impl Runner<'_> {
                     let _ = self.sys.close(fd);
                 }
                 self.slots.clear();
-                match (self.cut)() {
+                match (self.hooks.cut)() {
                     Ok(()) => Ok(Ret::Ok),
                     // Not an errno of the filesystem under test: report it as EIO, which
                     // both sides then disagree on, with the reason on stderr.
@@ -269,7 +277,7 @@ impl Runner<'_> {
 
     fn snapshot(&mut self, files: &[(String, String)]) -> Snapshot {
         let mut snap = Snapshot::default();
-        (self.settle)();
+        (self.hooks.settle)();
         // Write everything back first: on XFS a copy-on-write of a shared block is
         // remapped (and the other file's block unshared) only when the *writer's* pages
         // are written back, so one file's extents depend on another file's write-back.
@@ -304,20 +312,18 @@ fn sync_file(sys: &mut dyn Syscalls, path: &str) {
 }
 
 /// Runs `sc` through `sys` with its paths under `dirs`; `observe` turns the snapshots on,
-/// and `settle` runs before each snapshot (the real side lets background work finish
-/// there: see [`crate::env::RealSide::settler`]). Every descriptor the scenario opened is
-/// closed at the end.
+/// `hooks` are the side's own work around the steps. Every descriptor the scenario opened
+/// is closed at the end.
 ///
 /// In a scenario with power cuts, the state is observed only at each power cut and after
 /// the last one: observing reads extent maps with `FIEMAP_FLAG_SYNC`, which writes dirty
 /// data back on a real kernel and would change what the power cut finds.
-pub fn run(
+pub fn run<'a>(
     sc: &Scenario,
-    sys: &mut dyn Syscalls,
-    dirs: &Dirs,
+    sys: &'a mut dyn Syscalls,
+    dirs: &'a Dirs,
     observe: bool,
-    settle: &mut dyn FnMut(),
-    cut: PowerCut<'_>,
+    hooks: Hooks<'a>,
 ) -> Vec<StepRecord> {
     let files: Vec<(String, String)> = sc
         .paths()
@@ -328,8 +334,7 @@ pub fn run(
     let last_cut = sc.lines.iter().rposition(|l| l.step.is_power_cut());
     let mut r = Runner {
         sys,
-        settle,
-        cut,
+        hooks,
         dirs,
         slots: BTreeMap::new(),
         opened: Vec::new(),
@@ -337,6 +342,7 @@ pub fn run(
     let mut out = Vec::with_capacity(sc.lines.len());
     for (i, line) in sc.lines.iter().enumerate() {
         let outcome = r.step(&line.step);
+        (r.hooks.after_step)(i);
         let observable = line.step.is_power_cut() || last_cut.is_none_or(|c| i > c);
         let snap = (observe && observable && line.cmp == Cmp::Exact && line.step.mutates())
             .then(|| r.snapshot(&files));

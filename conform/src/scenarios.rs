@@ -1067,6 +1067,11 @@ const POWER_CUT: &[(&str, &str, &str)] = &[
         "$PC\npwrite 1 0 1 0x62\nftruncate 1 1\nopen 2 c RDWR|CREAT\nfsync 2\npower-cut",
     ),
     (
+        "pc_failed_clone_still_flushes",
+        "a clone refused by generic_remap_check_len (a partial EOF block inside the destination) has already written both ranges back",
+        "$PC\nopen 2 c RDWR|CREAT\npwrite 2 0 1 0x63\npwrite 1 0 5785 0x62\nficlone 1 2\nopen 3 d RDWR|CREAT\nfsync 3\npower-cut",
+    ),
+    (
         "pc_punch_unsynced",
         "punching a hole never made durable: the data is back",
         "$PC\nfallocate 0 3 8192 16384\npower-cut",

@@ -197,6 +197,11 @@ pub trait Flavor: Clone + Send + Sync + 'static {
     fn remap_block_size(&self, img: &Image) -> u64 {
         img.block_size()
     }
+    /// Whether a remap can get past the model's own refusals to the generic checks (a
+    /// filesystem without reflink refuses first). Default: [`Flavor::has_remap`].
+    fn shares(&self) -> bool {
+        self.has_remap()
+    }
     /// Whether the model has a `->remap_file_range` method at all ([`FileSystem::has_remap`]).
     /// Default yes; a model without one (plain: ext4, tmpfs) says no, and then its
     /// [`Flavor::remap`] must keep answering `EOPNOTSUPP`.
@@ -535,6 +540,52 @@ impl<F: Flavor> LocalFs<F> {
             }
             _ => Vec::new(),
         }
+    }
+
+    /// What `generic_remap_file_range_prep` writes back once `generic_remap_checks` passed:
+    /// both ranges, in whole pages (here: blocks), as they are before the remap — also when
+    /// the remap then fails (`generic_remap_check_len`'s `EINVAL` comes after the flush;
+    /// measured on XFS, `pc_failed_clone_still_flushes`). A model that refuses every remap
+    /// before the generic checks (no reflink) flushes nothing.
+    #[allow(clippy::too_many_arguments)]
+    fn flush_before_remap(
+        &self,
+        task: &Task,
+        src: Ino,
+        soff: u64,
+        dst: Ino,
+        doff: u64,
+        len: u64,
+        flags: u32,
+    ) {
+        if !self.flavor.shares() {
+            return;
+        }
+        let mut st = self.state.lock();
+        let geo = vfs::remap::RemapGeometry {
+            block_size: self.flavor.remap_block_size(&st.img),
+            max_bytes: self.flavor.max_file_size(),
+        };
+        let req = vfs::remap::RemapRequest {
+            pos_in: soff,
+            pos_out: doff,
+            len,
+            flags,
+        };
+        let Some(n) = vfs::remap::flush_len(&st.img, src, dst, &req, &geo) else {
+            return;
+        };
+        self.background(&mut st, task.now());
+        let bs = self.opts.block_size;
+        let pages = |off: u64| {
+            (
+                off / bs * bs,
+                off.saturating_add(n).div_ceil(bs).saturating_mul(bs),
+            )
+        };
+        let ((s0, s1), (d0, d1)) = (pages(soff), pages(doff));
+        let pieces = self.dirty_pieces(&mut st, &[(src, s0, s1), (dst, d0, d1)]);
+        self.write_pieces(&mut st, pieces);
     }
 
     /// Writes back every dirty inode.
@@ -905,24 +956,8 @@ impl<F: Flavor> FileSystem for LocalFs<F> {
         let cost = &self.opts.cost;
         // Both ranges are flushed once the checks pass (`generic_remap_file_range_prep`
         // writes them back and waits before anything is shared).
-        // The ranges to remap: "to the source's EOF" when `len` is 0, as the checks decide.
-        let span = if len == 0 {
-            let size = self.state.lock().img.inode(src).map_or(0, |n| n.size);
-            size.saturating_sub(soff)
-        } else {
-            len
-        };
-        // Page-cache ranges are written back in whole pages (here: blocks).
-        let bs = self.opts.block_size;
-        let pages = |off: u64| {
-            (
-                off / bs * bs,
-                off.saturating_add(span).div_ceil(bs).saturating_mul(bs),
-            )
-        };
-        let ((s0, s1), (d0, d1)) = (pages(soff), pages(doff));
-        let flush = [(src, s0, s1), (dst, d0, d1)];
-        self.modify(Some(task), &flush, &[src, dst], |img, task| {
+        self.flush_before_remap(task, src, soff, dst, doff, len, flags);
+        self.modify(Some(task), &[], &[src, dst], |img, task| {
             // All or nothing, as a failed must-share splice must leave the destination. A
             // remap can fail after changing something only where it allocates before
             // sharing: zeroing the destination's old EOF block when it grows

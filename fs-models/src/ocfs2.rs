@@ -250,6 +250,11 @@ impl Flavor for Ocfs2 {
         }
     }
 
+    /// Without the reflink feature every remap is refused before the generic checks.
+    fn shares(&self) -> bool {
+        self.reflink
+    }
+
     fn has_remap(&self) -> bool {
         true
     }

@@ -242,7 +242,7 @@ pub struct Journal {
     /// at its fsync.
     log: Vec<(Ino, Image)>,
     /// btrfs: the recovered image for the current `durable` + `log`, built on demand.
-    replayed: Option<Image>,
+    replayed: Option<Vec<Image>>,
     /// The number of the last snapshot taken ([`Image::snapshot`]).
     last_snapshot: u64,
     /// Whether the device view changed since it was last made durable.
@@ -614,17 +614,28 @@ impl Journal {
     /// every inode created in this transaction and logged earlier — btrfs logs a rename or
     /// unlink of such an inode, and the next fsync of any file writes it; an inode that is
     /// in the committed tree keeps its committed name (measured, D3).
-    fn replay(&mut self) -> Image {
-        if let Some(img) = &self.replayed {
-            return img.clone();
+    ///
+    /// Also, when btrfs had to fall back to a full transaction commit at one of the fsyncs
+    /// (measured D5: a new block group on a small filesystem), the device view as it was
+    /// then with the later log items replayed onto it (for the last `max_pending` fsyncs).
+    /// Numbered, and cached until the log or the commit changes.
+    fn replay(&mut self) -> Vec<Image> {
+        if let Some(states) = &self.replayed {
+            return states.clone();
         }
-        let mut img = replay_log(&self.durable, &self.log);
+        let mut states = vec![replay_log(&self.durable, &self.log)];
+        let from = self.log.len().saturating_sub(self.max_pending.max(1));
+        for j in from..self.log.len() {
+            states.push(replay_log(&self.log[j].1, &self.log[j + 1..]));
+        }
         if !self.log.is_empty() {
-            self.last_snapshot += 1;
-            img.snapshot = Some(self.last_snapshot);
+            for img in &mut states {
+                self.last_snapshot += 1;
+                img.snapshot = Some(self.last_snapshot);
+            }
         }
-        self.replayed = Some(img.clone());
-        img
+        self.replayed = Some(states.clone());
+        states
     }
 
     /// Every image a crash now may recover to, least durable first, after mount-time
@@ -633,26 +644,9 @@ impl Journal {
     /// from `live`.
     pub fn states(&mut self, live: &Image) -> Vec<Image> {
         let raw: Vec<Image> = match self.rule {
-            Atomicity::Volatile => {
-                let mut fresh = Image::new(live.block_size(), live.alloc.capacity());
-                fresh.zero_eof_allocates = live.zero_eof_allocates;
-                fresh.inline_max = live.inline_max;
-                vec![fresh]
-            }
-            Atomicity::Transaction => {
-                // The log tree replayed onto the commit; or, when btrfs had to fall back
-                // to a full transaction commit at one of the fsyncs (measured D5: a new
-                // block group on a small filesystem), the device view as it was then
-                // with the later log items replayed onto it (the last `max_pending`).
-                let mut v = vec![self.replay()];
-                let from = self.log.len().saturating_sub(self.max_pending.max(1));
-                for j in from..self.log.len() {
-                    let mut img = replay_log(&self.log[j].1, &self.log[j + 1..]);
-                    img.snapshot = None;
-                    v.push(img);
-                }
-                v
-            }
+            // The empty filesystem it was made as (numbered, so checked once).
+            Atomicity::Volatile => vec![self.durable.clone()],
+            Atomicity::Transaction => self.replay(),
             Atomicity::MetadataLog => {
                 let mut v: Vec<Image> = std::iter::once(&self.durable)
                     .chain(self.pending.iter())

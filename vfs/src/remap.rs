@@ -366,6 +366,26 @@ pub fn generic_remap_file_range_prep(
     generic_remap_check_len(dst, pos_out, len, flags, geo)
 }
 
+/// How many bytes from `req.pos_in` and `req.pos_out` the kernel writes back before a
+/// remap: `generic_remap_file_range_prep` flushes both ranges once `generic_remap_checks`
+/// passed — before it compares (dedupe) and before `generic_remap_check_len`, so even a
+/// remap that then fails with `EINVAL` has flushed them (measured on XFS:
+/// `pc_failed_clone_still_flushes`). `None`: nothing is flushed.
+pub fn flush_len(
+    img: &Image,
+    src: Ino,
+    dst: Ino,
+    req: &RemapRequest,
+    geo: &RemapGeometry,
+) -> Option<u64> {
+    let s = RemapInode::of(img, src).ok()?;
+    let d = RemapInode::of(img, dst).ok()?;
+    check_remap_inodes(&s, &d).ok()?;
+    let len = zero_len_to_eof(&s, req.pos_in, req.len, req.flags).ok()??;
+    let len = generic_remap_checks(&s, req.pos_in, &d, req.pos_out, len, req.flags, geo).ok()?;
+    (len > 0).then_some(len)
+}
+
 /// [`generic_remap_file_range_prep`] against an image: reads both inodes and, for dedupe,
 /// compares the two ranges' bytes with
 /// [`Data::same_content`](crate::data::Data::same_content) (materialising only where the
