@@ -198,9 +198,12 @@ fn sim_picks(
         let n = offered.get(c).copied().unwrap_or(1);
         let since = if c == 0 { 0 } else { cuts[c - 1] + 1 };
         let subsets = 1u32 << sc.paths().len().min(BACKGROUND_FILES);
-        let candidates = (0..n).map(Pick::State).chain((since..at).rev().flat_map(|after| {
-            (0..subsets).map(move |files| Pick::Background { after, files })
-        }));
+        let candidates =
+            (0..n)
+                .map(Pick::State)
+                .chain((since..at).rev().flat_map(|after| {
+                    (0..subsets).map(move |files| Pick::Background { after, files })
+                }));
         let mut chosen = Pick::State(0);
         for pick in candidates {
             let mut trial = picks.clone();
