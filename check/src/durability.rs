@@ -27,7 +27,7 @@ use vfs::Data;
 use vfs::errno::Errno;
 use vfs::extent::{FileKind, Image, Ino, ROOT_INO};
 
-use crate::content::{describe_at, first_diff, mix_violation, mixture_violation};
+use crate::content::{first_diff, mix_violation, mixture_violation};
 use crate::reference::Reference;
 
 /// What a file may hold in one snapshot.
@@ -71,34 +71,13 @@ impl FileView {
         d
     }
 
-    /// Why this view is not `state` (None: it is).
-    pub fn mismatch(&self, state: &FileState) -> Option<String> {
+    /// Whether this view is `state` (its bytes, or for a [`FileState::Mix`] a byte-wise
+    /// mixture of the two; unreadable ranges match anything).
+    pub fn is(&self, state: &FileState) -> bool {
         match state {
-            FileState::Exact(want) => {
-                let got = self.patched(want);
-                first_diff(&got, want).map(|at| {
-                    format!(
-                        "differs at byte {at}: {} (size {}), expected {} (size {})",
-                        describe_at(&got, at),
-                        got.len(),
-                        describe_at(want, at),
-                        want.len()
-                    )
-                })
-            }
+            FileState::Exact(want) => first_diff(&self.patched(want), want).is_none(),
             FileState::Mix { before, after } => {
-                let got = self.patched(after);
-                mix_violation(&got, before, after).map(|at| {
-                    format!(
-                        "is neither the old nor the new content at byte {at}: {} (size {}), old {} (size {}), new {} (size {})",
-                        describe_at(&got, at),
-                        got.len(),
-                        describe_at(before, at),
-                        before.len(),
-                        describe_at(after, at),
-                        after.len()
-                    )
-                })
+                mix_violation(&self.patched(after), before, after).is_none()
             }
         }
     }
@@ -364,10 +343,7 @@ impl History {
             &mut Vec::new(),
             &mut cands,
         );
-        cands
-            .iter()
-            .any(|c| c.is_some_and(|st| view.mismatch(st).is_none()))
-            || Self::mixture_of(view, &cands)
+        cands.iter().any(|c| c.is_some_and(|st| view.is(st))) || Self::mixture_of(view, &cands)
     }
 
     fn check_per_name(&self, files: &BTreeMap<String, FileView>) -> Result<(), String> {
@@ -382,7 +358,7 @@ impl History {
             let got = files.get(name);
             let ok = cands.iter().any(|c| match (c, got) {
                 (None, None) => true,
-                (Some(st), Some(v)) => v.mismatch(st).is_none(),
+                (Some(st), Some(v)) => v.is(st),
                 _ => false,
             }) || got.is_some_and(|v| Self::mixture_of(v, &cands));
             if !ok {

@@ -181,10 +181,15 @@ fn suite_mode(args: &ConformArgs, pair: Pair) -> Result<i32, String> {
     let t0 = Instant::now();
     let mut real = RealSide::standard(pair.real).map_err(|e| e.to_string())?;
     let pb = bar(scs.len() as u64, pair.real.name());
-    let (mut passed, mut steps) = (0usize, 0u64);
+    let (mut passed, mut steps, mut flaky) = (0usize, 0u64, 0usize);
     for sc in &scs {
-        let c = conform::run_case(&mut real, pair, sc).map_err(|e| e.to_string())?;
+        let (c, was_flaky) =
+            conform::run_case_confirmed(&mut real, pair, sc).map_err(|e| e.to_string())?;
         steps += c.steps as u64;
+        if was_flaky {
+            flaky += 1;
+            pb.suspend(|| println!("FLAKY {}: diverged once, agreed when run again", sc.name));
+        }
         match &c.divergence {
             None => {
                 passed += 1;
@@ -204,6 +209,7 @@ fn suite_mode(args: &ConformArgs, pair: Pair) -> Result<i32, String> {
     println!("scenarios: {passed}/{total} agree");
     println!("steps compared: {steps}");
     println!("divergences: {}", total - passed);
+    println!("flaky (diverged once, agreed when run again): {flaky}");
     println!("time: {:.1} s", t0.elapsed().as_secs_f64());
     Ok(if passed == total { 0 } else { 1 })
 }
@@ -259,6 +265,10 @@ fn random_mode(args: &ConformArgs, pair: Pair, cases: u64) -> Result<i32, String
     println!("steps compared: {}", rep.steps);
     println!("divergences: {}", rep.divergences);
     println!(
+        "flaky (diverged once, agreed when run again): {}",
+        rep.flaky
+    );
+    println!(
         "time: {secs:.1} s ({:.0} cases/s)",
         rep.cases as f64 / secs.max(1e-9)
     );
@@ -273,13 +283,7 @@ fn write_doc(args: &ConformArgs, path: &PathBuf) -> Result<i32, String> {
     for pair in PAIRS {
         if let Err(why) = host::mounts::prerequisites(pair.real) {
             eprintln!("conform: skipping {}: {why}", pair.real);
-            suites.push(SuiteResult {
-                pair,
-                skipped: Some(why),
-                results: Vec::new(),
-                steps: 0,
-                elapsed: std::time::Duration::ZERO,
-            });
+            suites.push(SuiteResult::skipped(pair, why));
             continue;
         }
         let pb = bar(scs.len() as u64, pair.real.name());

@@ -4,7 +4,7 @@
 //! - [`scenario`]: scenarios as lists of steps with raw Linux arguments and symbolic
 //!   descriptors, with a text form that can be replayed;
 //! - [`runner`]: runs a scenario over any [`syscall::Syscalls`];
-//! - [`observe`]: what is compared, and the normalisations (N1–N9);
+//! - [`observe`]: what is compared, and the normalisations (N1–N10);
 //! - [`compare`](mod@compare): the first divergence between two runs;
 //! - [`env`](mod@env): the real side (a [`host::TestTree`] + [`host::Linux`]) and the simulated side
 //!   (a [`syscall::Process`] over the matching model), paired as in [`env::PAIRS`];
@@ -217,6 +217,26 @@ fn sim_picks(
         picks.push(chosen);
     }
     Ok(picks)
+}
+
+/// [`run_case`], and when it diverges once more on fresh directories (rule N10): the
+/// outcome of the second run when the first diverged, and whether the two disagreed (the
+/// case is flaky: the kernel's answer depended on background timing).
+///
+/// # Errors
+/// As [`run_case`].
+pub fn run_case_confirmed(
+    real: &mut RealSide,
+    pair: Pair,
+    sc: &Scenario,
+) -> Result<(CaseOutcome, bool), SetupError> {
+    let c = run_case(real, pair, sc)?;
+    if c.divergence.is_none() {
+        return Ok((c, false));
+    }
+    let again = run_case(real, pair, sc)?;
+    let flaky = again.divergence.is_none();
+    Ok((if flaky { again } else { c }, flaky))
 }
 
 /// A side-by-side transcript of a case: each step, both results, and the state of every

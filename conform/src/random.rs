@@ -632,8 +632,10 @@ pub struct Found {
 pub struct RandomReport {
     pub cases: u64,
     pub steps: u64,
-    /// Cases that diverged.
+    /// Cases that diverged, and again when run a second time.
     pub divergences: u64,
+    /// Cases that diverged once and agreed when run again (rule N10).
+    pub flaky: u64,
     /// The first few, shrunk.
     pub found: Vec<Found>,
     pub elapsed: Duration,
@@ -667,6 +669,11 @@ pub fn run_random(
         rep.cases += 1;
         rep.steps += c.steps as u64;
         if let Some(first) = c.divergence {
+            if diverges(real, pair, &sc).is_none() {
+                rep.flaky += 1;
+                progress(i + 1, rep.divergences);
+                continue;
+            }
             rep.divergences += 1;
             if rep.found.len() < max_shrunk {
                 let (scenario, divergence) = shrink(real, pair, &sc, first, 400);

@@ -10,7 +10,7 @@ use crate::compare::Divergence;
 use crate::env::{PAIRS, Pair, RealSide};
 use crate::random::RandomReport;
 use crate::scenario::Scenario;
-use crate::{SetupError, run_case};
+use crate::{SetupError, run_case_confirmed};
 
 /// The hand-written suite on one pair.
 #[derive(Clone, Debug)]
@@ -20,12 +20,26 @@ pub struct SuiteResult {
     pub skipped: Option<String>,
     /// `(scenario name, divergence)` for every scenario run; `None` = agreed.
     pub results: Vec<(String, Option<Divergence>)>,
+    /// Scenarios that diverged once and agreed when run again (rule N10).
+    pub flaky: Vec<String>,
     /// Steps compared.
     pub steps: u64,
     pub elapsed: Duration,
 }
 
 impl SuiteResult {
+    /// A pair that could not run, and why.
+    pub fn skipped(pair: Pair, why: String) -> SuiteResult {
+        SuiteResult {
+            pair,
+            skipped: Some(why),
+            results: Vec::new(),
+            flaky: Vec::new(),
+            steps: 0,
+            elapsed: Duration::ZERO,
+        }
+    }
+
     pub fn passed(&self) -> usize {
         self.results.iter().filter(|r| r.1.is_none()).count()
     }
@@ -58,12 +72,16 @@ pub fn run_suite(
         pair,
         skipped: None,
         results: Vec::new(),
+        flaky: Vec::new(),
         steps: 0,
         elapsed: Duration::ZERO,
     };
     for (i, sc) in scenarios.iter().enumerate() {
-        let c = run_case(&mut real, pair, sc)?;
+        let (c, flaky) = run_case_confirmed(&mut real, pair, sc)?;
         res.steps += c.steps as u64;
+        if flaky {
+            res.flaky.push(sc.name.clone());
+        }
         res.results.push((sc.name.clone(), c.divergence));
         progress(i + 1);
     }
@@ -79,7 +97,7 @@ pub struct RandomRun {
     pub report: RandomReport,
 }
 
-/// What is compared and how it is normalised (N1–N9).
+/// What is compared and how it is normalised (N1–N10).
 pub const NORMALISATIONS: &str = "\
 - **N1 Descriptors** are symbolic: a scenario names slots, each side maps them to its own
   numbers; an `open` that succeeds compares as `ok`.
@@ -116,6 +134,10 @@ pub const NORMALISATIONS: &str = "\
   back and the log forced (or the transaction committed) is accepted too, latest step
   first. The kernel may be more durable than the model's least durable state, never
   less.
+- **N10 Flaky cases.** A case that diverges once is run again on fresh directories; if it
+  then agrees, it counts as *flaky* — the kernel's answer depended on background timing
+  (writeback splitting an extent, a log push under load) — not as a divergence, and the
+  report names it. A divergence that recurs counts.
 - **`ENOSPC` scenarios** run on a filesystem of their own, filled with `fill-up` (writes
   until `ENOSPC`); the final call compares by errno only, since the real filesystems' exact
   free space (btrfs metadata, XFS reserves) is not modelled.";

@@ -398,11 +398,20 @@ impl<F: Flavor> LocalFs<F> {
                 && !own.is_multiple_of(bs)
                 && eof_origin(disk, ino, own) == origin
             {
-                // The logged size grew over stale bytes the change left alone: the kernel
-                // zeroed them in memory and wrote them back before logging the size.
+                // The logged size grew over bytes past the old on-disk EOF that the change
+                // left alone. Where they are not what the page cache holds (the old data a
+                // truncate zeroed in memory), the kernel wrote the page cache's back before
+                // logging the size; where they are (a clone put them there), they stay.
                 let gap = (own.div_ceil(bs) * bs).min(node.size) - own;
-                let ow = ow(disk, ino);
-                let _ = disk.write_at(ino, own, &Data::zero(gap), ow);
+                let on_disk = disk
+                    .read_blocks(ino, own / bs, own / bs + 1)
+                    .map(|b| b.slice(own % bs, gap));
+                if let Ok(cached) = img.read(ino, own, gap)
+                    && on_disk.as_ref().ok() != Some(&cached)
+                {
+                    let ow = ow(disk, ino);
+                    let _ = disk.write_at(ino, own, &cached, ow);
+                }
             }
         }
         journal.logged();

@@ -74,13 +74,17 @@ fn conforms(kind: RealFs) {
         );
     }
     eprintln!(
-        "conformance {kind}: {}/{} scenarios agree, {} random cases with {} divergences, {} random power-cut cases with {} ({:.1} s + {:.1} s + {:.1} s)",
+        "conformance {kind}: {}/{} scenarios agree ({} flaky: {:?}), {} random cases with {} divergences ({} flaky), {} random power-cut cases with {} ({} flaky) ({:.1} s + {:.1} s + {:.1} s)",
         suite.passed(),
         suite.total(),
+        suite.flaky.len(),
+        suite.flaky,
         rnd.cases,
         rnd.divergences,
+        rnd.flaky,
         pc.cases,
         pc.divergences,
+        pc.flaky,
         suite.elapsed.as_secs_f64(),
         rnd.elapsed.as_secs_f64(),
         pc.elapsed.as_secs_f64()
@@ -123,13 +127,7 @@ fn conformance_doc_is_current() {
         let mut randoms = Vec::new();
         for p in PAIRS {
             if let Err(why) = host::mounts::prerequisites(p.real) {
-                suites.push(SuiteResult {
-                    pair: p,
-                    skipped: Some(why),
-                    results: Vec::new(),
-                    steps: 0,
-                    elapsed: std::time::Duration::ZERO,
-                });
+                suites.push(SuiteResult::skipped(p, why));
                 continue;
             }
             suites.push(run_suite(p, &scs, &mut |_| {}).expect("suite"));

@@ -618,3 +618,11 @@ fn regression_log_replay_keeps_committed_extents_in_place() {
 fn regression_btrfs_fallback_commit_then_fsync_logs_the_change() {
     replay_case("btrfs-like:size=64m,chunk=16k", 31_004_955);
 }
+
+/// The growth safety net of `LocalFs::log_change` zeroed bytes a clone had put past the
+/// on-disk EOF (marked stale only for I4) when a later truncate logged a size over them:
+/// it now writes what the page cache holds there, and only where it differs.
+#[test]
+fn regression_growth_over_cloned_tail_keeps_the_clone() {
+    replay_case("btrfs-like:size=64m,chunk=16k", 18_838);
+}
