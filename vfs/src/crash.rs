@@ -166,6 +166,16 @@ pub struct Dirty {
 impl Dirty {
     fn add(&mut self, start: u64, end: u64) {
         let (mut start, mut end) = (start, end);
+        // The common case first: the last range starting at or before `end` also starts at
+        // or before `start` and reaches it — the write lies inside it or extends it
+        // (sequential writes), and, the ranges being disjoint and apart, touches no other.
+        if let Some((&s, &e)) = self.ranges.range(..=end).next_back()
+            && e >= start
+            && s <= start
+        {
+            self.ranges.insert(s, e.max(end));
+            return;
+        }
         // Merge every range that overlaps or touches [start, end).
         let touching: Vec<u64> = self
             .ranges
@@ -247,6 +257,8 @@ pub struct Journal {
     last_snapshot: u64,
     /// Whether the device view changed since it was last made durable.
     disk_changed: bool,
+    /// No dirty inode expires before this ([`Journal::advance`] does nothing until then).
+    next_wakeup: Nanos,
     /// Whether logged states since the last force were dropped from `pending`.
     pending_dropped: bool,
 }
@@ -271,6 +283,7 @@ impl Journal {
             last_snapshot: 0,
             disk_changed: false,
             pending_dropped: false,
+            next_wakeup: Nanos::MAX,
         };
         journal.durable = journal.snapshot_disk();
         journal
@@ -324,10 +337,19 @@ impl Journal {
             return;
         }
         let now = self.now;
+        let t = self.timers;
         let d = self.dirty.entry(ino).or_insert_with(|| Dirty {
             since: now,
             ranges: BTreeMap::new(),
         });
+        // The flusher's next wake-up that writes anything back (Journal::advance).
+        let step = t.writeback_interval.max(1);
+        let wakeup = d
+            .since
+            .saturating_add(t.dirty_expire)
+            .div_ceil(step)
+            .saturating_mul(step);
+        self.next_wakeup = self.next_wakeup.min(wakeup);
         d.add(off, off.saturating_add(len));
     }
 
@@ -476,16 +498,31 @@ impl Journal {
         if !self.keeps_disk() {
             return Vec::new();
         }
-        let t = &self.timers;
+        if self.now < self.next_wakeup {
+            return Vec::new();
+        }
+        let t = self.timers;
         let step = t.writeback_interval.max(1);
-        self.dirty
+        let wakeup = |d: &Dirty| {
+            d.since
+                .saturating_add(t.dirty_expire)
+                .div_ceil(step)
+                .saturating_mul(step)
+        };
+        let due: Vec<Ino> = self
+            .dirty
             .iter()
-            .filter(|(_, d)| {
-                let expires = d.since.saturating_add(t.dirty_expire);
-                expires.div_ceil(step).saturating_mul(step) <= self.now
-            })
+            .filter(|(_, d)| wakeup(d) <= self.now)
             .map(|(&ino, _)| ino)
-            .collect()
+            .collect();
+        self.next_wakeup = self
+            .dirty
+            .iter()
+            .filter(|(i, _)| !due.contains(i))
+            .map(|(_, d)| wakeup(d))
+            .min()
+            .unwrap_or(Nanos::MAX);
+        due
     }
 
     /// Whether the periodic commit (btrfs) or log push (metadata log) is due.
@@ -736,6 +773,14 @@ mod tests {
             d.ranges.iter().map(|(&a, &b)| (a, b)).collect::<Vec<_>>(),
             vec![(0, 20)]
         );
+        d.add(5, 20);
+        d.add(20, 24);
+        assert_eq!(
+            d.ranges.iter().map(|(&a, &b)| (a, b)).collect::<Vec<_>>(),
+            vec![(0, 24)],
+            "inside, then extending: one range"
+        );
+        d.clip(20);
         d.remove(5, 8);
         assert_eq!(
             d.ranges.iter().map(|(&a, &b)| (a, b)).collect::<Vec<_>>(),
