@@ -92,6 +92,7 @@ pub fn alphabet(bs: u64) -> Vec<Op> {
         doff,
         len,
         flag,
+        nonblock: false,
     };
     vec![
         Op::Pwrite {

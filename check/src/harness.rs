@@ -19,6 +19,7 @@
 use std::collections::HashMap;
 
 use syscall::api::{DedupeDest, o};
+use syscall::flags::splice::NONBLOCK;
 use syscall::{Process, Syscalls};
 use vfs::errno::Errno;
 use vfs::extent::{FiemapExtent, Ino, ROOT_INO, fiemap_flags};
@@ -75,6 +76,10 @@ pub struct Counters {
     pub crash_states_reused: u64,
     /// Calls that failed with an errno the checks accepted.
     pub errors: u64,
+    /// Offloaded (nfs-like asynchronous) copies a signal cancelled.
+    pub offloads_cancelled: u64,
+    /// Offloaded copies a server reboot lost, sent again by their call.
+    pub offloads_restarted: u64,
 }
 
 impl std::ops::AddAssign for Counters {
@@ -84,6 +89,8 @@ impl std::ops::AddAssign for Counters {
         self.crash_states += o.crash_states;
         self.crash_states_reused += o.crash_states_reused;
         self.errors += o.errors;
+        self.offloads_cancelled += o.offloads_cancelled;
+        self.offloads_restarted += o.offloads_restarted;
     }
 }
 
@@ -106,6 +113,9 @@ struct Faults {
     /// The same for `EIO` (a media error existed while some file was unsettled, or at the
     /// reboot a crashed client instance had left data uncommitted that a COPY may have read).
     resend_eio: bool,
+    /// Server reboots accounted for ([`FileSystem::server_reboots`]): one armed by
+    /// [`Op::RebootInCopy`] fires inside a later copy, and is followed after that step.
+    reboots_seen: u64,
 }
 
 impl Faults {
@@ -506,9 +516,10 @@ impl Harness {
                 doff,
                 len,
                 flag,
+                nonblock,
                 ..
             } => self
-                .copy(CopyKind::Splice(flag), &s, &t, soff, doff, len)
+                .copy(CopyKind::Splice(flag), nonblock, &s, &t, soff, doff, len)
                 .map(drop),
             Op::CopyRange {
                 soff, doff, len, ..
@@ -517,7 +528,7 @@ impl Harness {
                 // until the length is done or a call copies nothing or fails.
                 let (mut so, mut dof, mut left) = (soff, doff, len);
                 for _ in 0..COPY_RANGE_CALLS {
-                    match self.copy(CopyKind::CopyRange, &s, &t, so, dof, left)? {
+                    match self.copy(CopyKind::CopyRange, false, &s, &t, so, dof, left)? {
                         Some(n) if n > 0 && n < left => {
                             (so, dof, left) = (so + n, dof + n, left - n);
                         }
@@ -552,28 +563,39 @@ impl Harness {
                 Ok(())
             }
             Op::Reboot => match self.fs.inject(&self.proc.task, Fault::Reboot) {
-                Ok(_) => {
-                    self.faults.reboot = true;
-                    // What a crashed client left uncommitted is gone now. Redoing what the
-                    // server lost may fail on a fault, or because a COPY's source was such
-                    // lost data: the file then keeps its older content and its next fsync
-                    // reports the error.
-                    let lost = !self.tainted.is_empty();
-                    self.unsettled.append(&mut self.tainted);
-                    if self.faults.bad || self.faults.enospc || lost {
-                        self.unsettled.extend(self.live.iter().cloned());
-                    }
-                    self.faults.resend_eio |= lost;
-                    // The server's device state came back from its journal.
-                    let img = self.fs.image();
-                    self.faults.enospc = img.alloc.fail_at_call.is_some();
-                    self.faults.bad = !img.bad.is_empty();
-                    self.follow_unsettled()
-                }
+                Ok(_) => self.after_reboot(),
                 Err(Errno::EOPNOTSUPP) => Ok(()),
                 Err(e) => Err(format!("inject reboot: {e:?}")),
             },
+            Op::RebootInCopy { bytes } => {
+                let f = Fault::RebootAfterCopied { bytes };
+                match self.fs.inject(&self.proc.task, f) {
+                    Ok(_) | Err(Errno::EOPNOTSUPP) => Ok(()),
+                    Err(e) => Err(format!("inject reboot after {bytes}: {e:?}")),
+                }
+            }
         }
+    }
+
+    /// What a server reboot changes for the checks, whenever it happened (an
+    /// [`Op::Reboot`], or one armed by [`Op::RebootInCopy`] that fired inside a copy).
+    fn after_reboot(&mut self) -> Result<(), String> {
+        self.faults.reboots_seen = self.fs.server_reboots();
+        self.faults.reboot = true;
+        // What a crashed client left uncommitted is gone now. Redoing what the server lost
+        // may fail on a fault, or because a COPY's source was such lost data: the file then
+        // keeps its older content and its next fsync reports the error.
+        let lost = !self.tainted.is_empty();
+        self.unsettled.append(&mut self.tainted);
+        if self.faults.bad || self.faults.enospc || lost {
+            self.unsettled.extend(self.live.iter().cloned());
+        }
+        self.faults.resend_eio |= lost;
+        // The server's device state came back from its journal.
+        let img = self.fs.image();
+        self.faults.enospc = img.alloc.fail_at_call.is_some();
+        self.faults.bad = !img.bad.is_empty();
+        self.follow_unsettled()
     }
 
     /// An error the checks accept (and count), or a failure.
@@ -844,10 +866,16 @@ impl Harness {
             .any(|(&(i, k), &v)| i == a && img.tag(b, k).is_some_and(|w| w != v)))
     }
 
-    /// One copy call; `Some(bytes)` on success, `None` for an accepted error.
+    /// One copy call (`SPLICE_F_NONBLOCK` with `nonblock`: single-threaded, nothing is ever
+    /// contended, so `EAGAIN` is a failure); `Some(bytes)` on success, `None` for an
+    /// accepted error. Whatever the outcome, every later step compares the content again:
+    /// a call that failed must not change any file afterwards either (nothing it started
+    /// may still be running).
+    #[allow(clippy::too_many_arguments)]
     fn copy(
         &mut self,
         kind: CopyKind,
+        nonblock: bool,
         src: &str,
         dst: &str,
         soff: u64,
@@ -876,7 +904,7 @@ impl Harness {
                 dfd,
                 Some(&mut dof),
                 len as usize,
-                flag.bits(),
+                flag.bits() | if nonblock { NONBLOCK } else { 0 },
             ),
             CopyKind::CopyRange => {
                 let (mut a, mut b) = (soff as i64, doff as i64);
@@ -893,6 +921,8 @@ impl Harness {
             }
         };
         let stats = self.proc.task.take_stats();
+        self.counters.offloads_cancelled += stats.offloads_cancelled;
+        self.counters.offloads_restarted += stats.offloads_restarted;
         self.proc.close(sfd).ok();
         let what = match kind {
             CopyKind::Splice(f) => format!("{}-share splice", f.word()),
@@ -927,15 +957,18 @@ impl Harness {
                     ));
                 }
                 // The task delivers a planned signal before the chunk after the planned
-                // number: the copy stops short there and the plan is cleared.
-                // (A result that came entirely from sharing ran no byte-copy loop.)
-                let only_shared = stats.chunks == 0 && stats.bytes_shared >= n && n > 0;
+                // number: a copy that took it stopped short exactly there. (A call may also
+                // end with the signal pending and undelivered — an nfs-like
+                // copy_file_range is one COPY — and then the next call takes it.)
                 if let Some(left) = self.faults.signal {
-                    self.faults.signal = if n < max && stats.chunks == left && !only_shared {
-                        None
-                    } else {
-                        Some(left.saturating_sub(stats.chunks))
-                    };
+                    let now = self.proc.task.planned_signal();
+                    if now.is_none() && !self.profile.nfs && stats.chunks != left {
+                        return Err(format!(
+                            "{what} took the signal planned after {left} chunks after {} chunks",
+                            stats.chunks
+                        ));
+                    }
+                    self.faults.signal = now;
                 }
                 self.model.copy(src, soff, dst, doff, n);
                 let bs = self.bs();
@@ -1052,11 +1085,15 @@ impl Harness {
         });
     }
 
-    /// Spec §6.2 via `Image::users_of`: every physical block behind blocks `[b0, b1)` of
-    /// `dst` is referenced by `dst` alone, so a media error there damages one file.
+    /// Spec §2, §6.2 via `Image::users_of`: when a never-share splice returns, every
+    /// physical block behind blocks `[b0, b1)` of `dst` is referenced by `dst` alone, so a
+    /// media error there damages one file. On nfs-like the image is the server's (inode
+    /// numbers are its file handles): the client must have sent a client-side copy before
+    /// returning — unless a fault may have failed that write-back, whose error then waits
+    /// for the file's next fsync.
     fn check_sole_user(&self, dst: &str, b0: u64, b1: u64) -> Result<(), String> {
-        if self.profile.nfs {
-            return Ok(()); // the server's inode numbers are not the client's
+        if self.profile.nfs && (self.faults.enospc || self.faults.bad) {
+            return Ok(());
         }
         let ino = self.ino(dst)?;
         let img = self.fs.image();
@@ -1399,6 +1436,9 @@ impl Harness {
     // ------------------------------------------------------------------ checks
 
     fn after_step(&mut self) -> Result<(), String> {
+        if self.fs.server_reboots() != self.faults.reboots_seen {
+            self.after_reboot()?;
+        }
         // A fault armed while files are unsettled may hit their re-send, which reports it at
         // their next fsync; once every file has been fsynced since, none is pending.
         if self.unsettled.is_empty() {

@@ -107,24 +107,33 @@ impl Profile {
     }
 }
 
-/// The mount spec the checks use for `model`: small (64 MiB) so images stay cheap, and a
-/// 16 KiB byte-copy chunk so that copies of a few blocks take several chunks (signals,
-/// blocking and crash-in-the-middle states get exercised). Falls back to fewer options if
-/// the model rejects them.
+/// The options the checks add to a mount spec that does not set them, when the model
+/// accepts them: a small disk (64 MiB) so images stay cheap; a 16 KiB byte-copy chunk so
+/// that copies of a few blocks take several chunks (signals, blocking and
+/// crash-in-the-middle states get exercised); and on nfs-like a 16 KiB server copy step, so
+/// that one COPY is several server chunks (signals cancel asynchronous copies part-way,
+/// armed reboots lose them part-way).
+pub const CHECK_DEFAULTS: &[(&str, &str)] =
+    &[("size", "64m"), ("chunk", "16k"), ("copychunk", "16k")];
+
+/// The mount spec the checks use for `model` (a model name or a whole mount spec): the
+/// spec with each of [`CHECK_DEFAULTS`] it does not set and the model accepts.
 pub fn spec_for(model: &str) -> String {
-    if model.contains(':') {
+    let Ok(sp) = fs_models::spec::Spec::parse(model) else {
         return model.to_string();
-    }
-    for cand in [
-        format!("{model}:size=64m,chunk=16k"),
-        format!("{model}:chunk=16k"),
-        format!("{model}:size=64m"),
-    ] {
+    };
+    let mut spec = model.to_string();
+    for (key, value) in CHECK_DEFAULTS {
+        if sp.options.iter().any(|(k, _)| k == key) {
+            continue;
+        }
+        let sep = if spec.contains(':') { ',' } else { ':' };
+        let cand = format!("{spec}{sep}{key}={value}");
         if fs_models::spec::make(&cand).is_ok() {
-            return cand;
+            spec = cand;
         }
     }
-    model.to_string()
+    spec
 }
 
 /// Every model `fs_models::spec::MODELS` lists, as check specs.

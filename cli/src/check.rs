@@ -181,6 +181,12 @@ pub fn run(args: &CheckArgs) -> i32 {
         out.cases_per_sec(),
         out.ops_per_sec(),
     );
+    if out.counters.offloads_cancelled + out.counters.offloads_restarted > 0 {
+        println!(
+            "offloaded copies: {} cancelled by a signal, {} lost in a server reboot and sent again",
+            out.counters.offloads_cancelled, out.counters.offloads_restarted
+        );
+    }
     if let Some(f) = out.failure {
         println!(
             "FAILED: case {} (seed {}) on {}, shrunk from {} to {} operations:\n{}",

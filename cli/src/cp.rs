@@ -523,14 +523,8 @@ fn copy_loop(
     proc.task.plan_signal(SignalPlan::default());
     let stats = proc.task.take_stats();
     proc.task.with_stats(|t| {
-        *t = TaskStats {
-            chunks: saved.chunks + stats.chunks,
-            bytes_copied: saved.bytes_copied + stats.bytes_copied,
-            bytes_shared: saved.bytes_shared + stats.bytes_shared,
-            extents_remapped: saved.extents_remapped + stats.extents_remapped,
-            lock_wait: saved.lock_wait + stats.lock_wait,
-            longest_hold: saved.longest_hold.max(stats.longest_hold),
-        }
+        *t = saved.clone();
+        t.absorb(&stats);
     });
     Outcome {
         end,

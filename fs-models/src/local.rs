@@ -1064,7 +1064,9 @@ impl<F: Flavor> FileSystem for LocalFs<F> {
                     note: format!("allocation call {} from now fails with ENOSPC", n.max(1)),
                 })
             }
-            Fault::Reboot | Fault::Partition { .. } => Err(Errno::EOPNOTSUPP),
+            Fault::Reboot | Fault::RebootAfterCopied { .. } | Fault::Partition { .. } => {
+                Err(Errno::EOPNOTSUPP)
+            }
         }
     }
 }

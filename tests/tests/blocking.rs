@@ -18,7 +18,12 @@ const SIZE: u64 = 64 * CHUNK;
 /// The files, the model's profile, and the virtual time the setup ended (tasks of the
 /// test start then: a task whose clock lagged would count the setup's work as waiting).
 fn setup(model: &str) -> (Arc<Vfs>, Profile, u64) {
-    let spec = format!("{model}:size=64m,chunk=64k");
+    setup_spec(&format!("{model}:size=64m,chunk=64k"))
+}
+
+/// As [`setup`] on a whole mount spec.
+fn setup_spec(spec: &str) -> (Arc<Vfs>, Profile, u64) {
+    let spec = spec.to_string();
     let fs = fs_models::spec::make(&spec).expect("spec");
     let profile = Profile::of(&spec, &*fs);
     let vfs = Arc::new(Vfs::new());
@@ -28,7 +33,29 @@ fn setup(model: &str) -> (Arc<Vfs>, Profile, u64) {
     p.pwrite(fd, &Data::pattern(7, 0, SIZE), 0).expect("write");
     let fd = p.open("/dst", o::CREAT | o::RDWR, 0o644).expect("create");
     p.pwrite(fd, &Data::fill(1, SIZE), 0).expect("write");
+    // Written back and durable: a copy's first step does not also pay for the setup's
+    // write-back (a network client flushes both files before its first COPY).
+    p.sync();
     (vfs, profile, p.task.now())
+}
+
+/// A thread (tid 1) that splices all of /src into /dst with `flags`, starting at `t0`;
+/// joins to the result and the thread's statistics.
+fn spawn_splice(
+    vfs: &Arc<Vfs>,
+    t0: u64,
+    flags: u32,
+) -> thread::JoinHandle<(Result<usize, vfs::errno::Errno>, vfs::task::TaskStats)> {
+    let v = vfs.clone();
+    thread::spawn(move || {
+        let mut p = Process::new(v, 1);
+        p.task.wait_until(t0);
+        let s = p.open("/src", o::RDONLY, 0).expect("open");
+        let d = p.open("/dst", o::RDWR, 0).expect("open");
+        let (mut a, mut b) = (0u64, 0u64);
+        let r = p.splice(s, Some(&mut a), d, Some(&mut b), SIZE as usize, flags);
+        (r, p.task.take_stats())
+    })
 }
 
 fn reader_races_copy(model: &str, flags: u32) {
@@ -37,16 +64,7 @@ fn reader_races_copy(model: &str, flags: u32) {
     let (mnt, ino) = vfs.resolve("/dst").expect("dst");
     let dst_lock = mnt.inode(ino);
     dst_lock.lock.record_timeline(true);
-    let v = vfs.clone();
-    let copier = thread::spawn(move || {
-        let mut p = Process::new(v, 1);
-        p.task.wait_until(t0);
-        let s = p.open("/src", o::RDONLY, 0).expect("open");
-        let d = p.open("/dst", o::RDWR, 0).expect("open");
-        let (mut a, mut b) = (0u64, 0u64);
-        let r = p.splice(s, Some(&mut a), d, Some(&mut b), SIZE as usize, flags);
-        (r, p.task.take_stats())
-    });
+    let copier = spawn_splice(&vfs, t0, flags);
     let mut p = Process::new(vfs.clone(), 2);
     p.task.wait_until(t0);
     let d = p.open("/dst", o::RDONLY, 0).expect("open");
@@ -120,4 +138,106 @@ fn must_share_moves_no_data_and_holds_locks_for_o_extents() {
             "{model}"
         );
     }
+}
+
+/// The destination lock's holds by thread `tid`, as `(start, end)`.
+fn holds_of(vfs: &Arc<Vfs>, path: &str, tid: u32) -> Vec<(u64, u64)> {
+    let (mnt, ino) = vfs.resolve(path).expect("resolve");
+    mnt.inode(ino).lock.with_state(|s| {
+        s.timeline
+            .iter()
+            .flatten()
+            .filter(|h| h.tid == tid)
+            .map(|h| (h.start, h.end))
+            .collect()
+    })
+}
+
+/// Issue 16, item 5: an offloaded copy (nfs-like COPY) holds the destination's inode lock
+/// around each COPY, as Linux's `nfs42_proc_copy` does — so what a reader or writer of the
+/// destination waits is visible in virtual time (the tour's "dst lock" column), and no
+/// hold of the reader overlaps one of the copy's. Synchronous COPYs: one hold per server
+/// step, released in between.
+#[test]
+fn an_offloaded_copy_holds_the_destination_lock_per_copy() {
+    const STEP: u64 = 256 << 10;
+    let spec = format!("nfs-like:server=plain,copy=bytes,copychunk={STEP},size=64m,chunk=64k");
+    let (vfs, profile, t0) = setup_spec(&spec);
+    let (mnt, ino) = vfs.resolve("/dst").expect("dst");
+    mnt.inode(ino).lock.record_timeline(true);
+    // Never-share: the server advertises a non-sharing COPY (copy=bytes).
+    let copier = spawn_splice(&vfs, t0, 0);
+    let mut p = Process::new(vfs.clone(), 2);
+    p.task.wait_until(t0);
+    let d = p.open("/dst", o::RDONLY, 0).expect("open");
+    for i in 0..200 {
+        p.pread(d, 4096, ((i * 4096) % SIZE) as i64).expect("read");
+    }
+    let (r, st) = copier.join().expect("copier");
+    assert_eq!(r, Ok(SIZE as usize));
+    assert_eq!(st.bytes_shared, 0);
+    let copies = holds_of(&vfs, "/dst", 1);
+    let reads = holds_of(&vfs, "/dst", 2);
+    assert_eq!(copies.len() as u64, SIZE / STEP, "one hold per COPY");
+    // Each hold covers the server's copy of one step (the lock is really held while the
+    // server works), and at most that plus the commits and round trips around it.
+    let step_bound = profile.cost.byte_copy(STEP) + profile.remap_hold_bound(0);
+    for &(a, b) in &copies {
+        assert!(b - a >= profile.cost.byte_copy(STEP), "hold {} ns", b - a);
+        assert!(b - a <= step_bound, "hold {} ns > {step_bound}", b - a);
+    }
+    for &(ra, rb) in &reads {
+        for &(ca, cb) in &copies {
+            assert!(
+                rb <= ca || cb <= ra,
+                "read [{ra}, {rb}) overlaps COPY [{ca}, {cb})"
+            );
+        }
+    }
+}
+
+/// Issue 16: an asynchronous COPY holds the destination's lock until CB_OFFLOAD (one hold
+/// for the whole copy, as on Linux); a writer racing it is serialised in virtual time, and
+/// once both have returned nothing changes the file any more — no copy outlives its call.
+#[test]
+fn a_writer_racing_an_async_copy_waits_for_it_and_nothing_lands_later() {
+    let spec = "nfs-like:server=plain,async=1,copy=bytes,copychunk=256k,size=64m,chunk=64k";
+    let (vfs, profile, t0) = setup_spec(spec);
+    let (mnt, ino) = vfs.resolve("/dst").expect("dst");
+    mnt.inode(ino).lock.record_timeline(true);
+    let copier = spawn_splice(&vfs, t0, 0);
+    let mut p = Process::new(vfs.clone(), 2);
+    p.task.wait_until(t0);
+    let d = p.open("/dst", o::RDWR, 0).expect("open");
+    for i in 0..50u64 {
+        p.pwrite(d, &Data::fill(0xee, 4096), ((i * 4096) % SIZE) as i64)
+            .expect("write");
+    }
+    assert_eq!(copier.join().expect("copier").0, Ok(SIZE as usize));
+    let copies = holds_of(&vfs, "/dst", 1);
+    assert_eq!(copies.len(), 1, "one hold from COPY to CB_OFFLOAD");
+    let (ca, cb) = copies[0];
+    assert!(
+        cb - ca >= profile.cost.byte_copy(SIZE),
+        "the whole server copy"
+    );
+    for (wa, wb) in holds_of(&vfs, "/dst", 2) {
+        assert!(
+            wb <= ca || cb <= wa,
+            "write [{wa}, {wb}) overlaps the copy [{ca}, {cb})"
+        );
+    }
+    // Both returned: the file is what it is now, and stays so however far time moves and
+    // whatever else the server is asked to do.
+    p.fsync(d).expect("fsync");
+    let now = p.pread(d, SIZE as usize, 0).expect("read");
+    p.task.wait_until(p.task.now() + 60_000_000_000);
+    let e = p.open("/other", o::CREAT | o::RDWR, 0o644).expect("create");
+    p.pwrite(e, &Data::fill(3, 1 << 20), 0).expect("write");
+    p.fsync(e).expect("fsync");
+    let later = p.pread(d, SIZE as usize, 0).expect("read");
+    assert!(
+        now.same_content(&later),
+        "the file changed after both calls returned"
+    );
 }

@@ -98,6 +98,7 @@ fn regression_nfs_copy_error_after_shared_part_loses_count() {
                 doff: 0,
                 len: 1,
                 flag: Flag::Never,
+                nonblock: false,
             },
             Op::Clone {
                 src: 0,
@@ -145,6 +146,7 @@ fn regression_btrfs_clone_from_hole_after_inline_data_copies_inline_bytes() {
                 doff: 0,
                 len: 4096,
                 flag: Flag::May,
+                nonblock: false,
             },
         ],
     );
@@ -175,6 +177,7 @@ fn regression_nfs_reboot_recovery_of_unlinked_copy_target_fails_unrelated_read()
                 doff: 4097,
                 len: 1,
                 flag: Flag::May,
+                nonblock: false,
             },
             Op::Unlink { file: 1 },
             Op::Reboot,
@@ -209,6 +212,7 @@ fn regression_nfs_reboot_resend_failure_surfaces_on_read() {
             doff: 8192,
             len: 1,
             flag: Flag::May,
+            nonblock: false,
         },
         Op::Create { n: 0 },
         Op::Create { n: 2 },
@@ -269,6 +273,7 @@ fn regression_nfs_lost_copy_fails_a_write_to_its_source() {
                 doff: 0,
                 len: 1,
                 flag: Flag::May,
+                nonblock: false,
             },
             Op::Reboot,
             Op::Pwrite {
@@ -319,6 +324,7 @@ fn regression_nfs_failed_redo_changes_the_file_at_a_later_commit() {
                 doff: 4096,
                 len: 30547,
                 flag: Flag::May,
+                nonblock: false,
             },
             Op::Reboot,
             Op::CopyRange {
@@ -428,6 +434,7 @@ fn regression_nfs_interrupted_replay_leaves_an_older_write_on_top() {
                 doff: 0,
                 len: 1,
                 flag: Flag::May,
+                nonblock: false,
             },
         ],
     );
@@ -487,6 +494,7 @@ fn regression_btrfs_failed_must_share_past_eof_keeps_the_zeroed_eof_block() {
         doff: 4096,
         len: 16384,
         flag: Flag::Must,
+        nonblock: false,
     });
     replay("btrfs-like:size=64m,chunk=16k", &ops);
 }
@@ -625,4 +633,220 @@ fn regression_btrfs_fallback_commit_then_fsync_logs_the_change() {
 #[test]
 fn regression_growth_over_cloned_tail_keeps_the_clone() {
     replay_case("btrfs-like:size=64m,chunk=16k", 18_838);
+}
+
+// ------------------------------------------------------------------ nfs-like copies (issue 16)
+//
+// Found by `splicelab check --fs nfs-like:async=1` once the generators could reach
+// asynchronous copies that span several server chunks (check spec `copychunk=16k`), signals
+// during them, armed reboots and SPLICE_F_NONBLOCK; shrunk scripts, each failed before its
+// fix.
+
+const NFS_ASYNC: &str = "nfs-like:async=1,size=64m,chunk=16k,copychunk=16k";
+
+/// An asynchronous COPY whose second server chunk failed (ENOSPC) reported the error in
+/// CB_OFFLOAD, and the client returned it although the first chunk was in the destination:
+/// a failed call changed the file. Fix in `NfsClient::wait_async` (the partial count, R1).
+/// The same copy cancelled by a signal after its failure: `NfsServer::offload_cancel`
+/// answered the error instead of the bytes done.
+#[test]
+fn regression_nfs_async_copy_failing_after_a_chunk_returns_the_partial_count() {
+    replay(
+        NFS_ASYNC,
+        &[
+            Op::Create { n: 0 },
+            Op::Create { n: 1 },
+            Op::Enospc { n: 3 },
+            Op::Signal { after: 2 },
+            Op::Pwrite {
+                file: 0,
+                off: 28670,
+                len: 41607,
+                byte: 0x8f,
+            },
+            Op::CopyRange {
+                src: 0,
+                dst: 1,
+                soff: 36560,
+                doff: 44722,
+                len: 24585,
+            },
+        ],
+    );
+    replay(
+        NFS_ASYNC,
+        &[
+            Op::Create { n: 0 },
+            Op::Create { n: 1 },
+            Op::Signal { after: 2 },
+            Op::Unlink { file: 1 },
+            Op::Enospc { n: 2 },
+            Op::Pwrite {
+                file: 0,
+                off: 34463,
+                len: 19738,
+                byte: 0xc5,
+            },
+            Op::Splice {
+                src: 0,
+                dst: 0,
+                soff: 36864,
+                doff: 8192,
+                len: 23115,
+                flag: Flag::May,
+                nonblock: false,
+            },
+        ],
+    );
+}
+
+/// An nfs-like `copy_file_range` is one COPY: it returned one server step with a signal
+/// planned after that step still pending, and the harness took the short count for the
+/// delivered signal — the next call's EINTR was then refused. Fix in the harness: the plan
+/// is read back from the task (`Task::planned_signal`).
+#[test]
+fn regression_nfs_one_copy_per_call_leaves_the_signal_for_the_next_call() {
+    replay(
+        "nfs-like:size=64m,chunk=16k,copychunk=16k",
+        &[
+            Op::Create { n: 0 },
+            Op::Create { n: 1 },
+            Op::Signal { after: 1 },
+            Op::Truncate {
+                file: 0,
+                size: 32768,
+            },
+            Op::CopyRange {
+                src: 0,
+                dst: 0,
+                soff: 8192,
+                doff: 40960,
+                len: 19465,
+            },
+        ],
+    );
+}
+
+/// Issue 16, reproducer 3: a strict never-share splice into a reflink of its source left
+/// the copied bytes in the client's cache and the server's blocks shared after it
+/// returned. Fix: the VFS calls `FileSystem::unshare_copied`, and nfs-like writes the range
+/// back; the harness checks the server's blocks on nfs-like too (`check_sole_user`).
+#[test]
+fn regression_nfs_strict_never_share_over_a_reflink_leaves_nothing_shared() {
+    replay(
+        "nfs-like:size=64m,chunk=16k",
+        &[
+            Op::Create { n: 0 },
+            Op::Create { n: 1 },
+            Op::Pwrite {
+                file: 0,
+                off: 0,
+                len: 40960,
+                byte: 0x61,
+            },
+            Op::Fsync { file: 0 },
+            Op::Clone {
+                src: 0,
+                dst: 1,
+                soff: 0,
+                doff: 0,
+                len: 0,
+            },
+            Op::Splice {
+                src: 0,
+                dst: 1,
+                soff: 0,
+                doff: 0,
+                len: 40960,
+                flag: Flag::Never,
+                nonblock: false,
+            },
+        ],
+    );
+}
+
+/// Issue 16, reproducer 1: a non-blocking never-share splice on an asynchronous mount
+/// answered EAGAIN and left the server copying; the copy later overwrote data written and
+/// fsynced after the call. Now the call sends a synchronous COPY (EAGAIN would fail the
+/// harness: nothing is contended), and every later step compares the content again.
+#[test]
+fn regression_nfs_nonblocking_copy_leaves_nothing_running() {
+    replay(
+        "nfs-like:async=1,copy=bytes,size=64m,chunk=16k,copychunk=16k",
+        &[
+            Op::Create { n: 0 },
+            Op::Create { n: 1 },
+            Op::Pwrite {
+                file: 0,
+                off: 0,
+                len: 45056,
+                byte: 0x61,
+            },
+            Op::Fsync { file: 0 },
+            Op::Splice {
+                src: 0,
+                dst: 1,
+                soff: 0,
+                doff: 0,
+                len: 45056,
+                flag: Flag::Never,
+                nonblock: true,
+            },
+            Op::Pwrite {
+                file: 1,
+                off: 20480,
+                len: 4096,
+                byte: 0x7a,
+            },
+            Op::Fsync { file: 1 },
+            Op::Truncate { file: 1, size: 0 },
+            Op::Fsync { file: 1 },
+            Op::Pwrite {
+                file: 0,
+                off: 0,
+                len: 45056,
+                byte: 0x63,
+            },
+            Op::Fsync { file: 0 },
+            Op::Crash { pick: 0 },
+        ],
+    );
+}
+
+/// A reboot armed to fire inside an asynchronous copy: the copy is lost on the server and
+/// its call must send it again (the harness notices the reboot through
+/// `FileSystem::server_reboots` and follows it).
+#[test]
+fn regression_nfs_copy_lost_in_a_reboot_is_sent_again() {
+    let counters = run(
+        NFS_ASYNC,
+        &[
+            Op::Create { n: 0 },
+            Op::Create { n: 1 },
+            Op::Pwrite {
+                file: 0,
+                off: 0,
+                len: 49152,
+                byte: 0x41,
+            },
+            Op::RebootInCopy { bytes: 16384 },
+            // Offsets not congruent modulo the block: nothing to CLONE, all by COPY.
+            Op::Splice {
+                src: 0,
+                dst: 1,
+                soff: 0,
+                doff: 1000,
+                len: 49152,
+                flag: Flag::May,
+                nonblock: false,
+            },
+            Op::Fsync { file: 1 },
+            Op::Crash { pick: 0 },
+        ],
+    )
+    .unwrap_or_else(|f| panic!("{f}"));
+    assert_eq!(
+        counters.offloads_restarted, 1,
+        "the copy was lost once and sent again"
+    );
 }

@@ -12,8 +12,11 @@
 //!   either file waits at most one chunk;
 //! - a remap (clone, dedupe, must-share, the shared middle of may-share) holds both inode
 //!   locks for the whole O(extents) call, as the kernel's filesystems do;
-//! - an offloaded copy is called without inode locks: the filesystem (a network client)
-//!   decides what to serialise, as NFS does on Linux.
+//! - an offloaded copy (`->copy_file_range`, NFS COPY) is called with the destination's
+//!   inode lock held around each call, as Linux's NFS client holds it around each COPY and
+//!   its wait for CB_OFFLOAD (`nfs42_proc_copy`); the source is not locked. One call is one
+//!   COPY, so a reader or writer of the destination waits for at most one server copy
+//!   step (`copychunk`) — or, for an asynchronous COPY, for the whole copy, as on Linux.
 //!
 //! Who records what in [`crate::task::TaskStats`]: the byte copy counts `chunks` and
 //! `bytes_copied`; after a remap the VFS counts `bytes_shared` and `extents_remapped` (the
@@ -225,8 +228,8 @@ pub fn remap_locked(
 }
 
 /// Copies without sharing unless `how` allows it: the filesystem's `->copy_file_range`
-/// when both files are on it and it has one, else (or when it declines with `EOPNOTSUPP`
-/// or `EXDEV`) the VFS byte copy.
+/// when both files are on it and it has one ([`offload`]), else (or when it declines with
+/// `EOPNOTSUPP` or `EXDEV` before copying anything) the VFS byte copy.
 fn copy_range(
     task: &Task,
     fin: &OpenFile,
@@ -239,22 +242,85 @@ fn copy_range(
     if len == 0 {
         return Ok(0);
     }
-    if fin.same_fs(fout) {
-        let r = fout.mnt.fs.copy_file_range(
-            task,
-            fin.inode.ino,
-            pos_in,
-            fout.inode.ino,
-            pos_out,
-            len,
-            how,
-        );
-        match r {
+    if fin.same_fs(fout) && fout.mnt.fs.offers_copy(how) {
+        match offload(task, fin, pos_in, fout, pos_out, len, how) {
             Err(Errno::EOPNOTSUPP) | Err(Errno::EXDEV) => {}
             r => return r,
         }
     }
     do_splice_direct(task, fin, pos_in, fout, pos_out, len, how.nonblock)
+}
+
+/// One call of the filesystem's `->copy_file_range` with the destination's inode lock held
+/// (`try_lock` for `how.nonblock`): what `nfs42_proc_copy` does around each COPY.
+fn offload_step(
+    task: &Task,
+    fin: &OpenFile,
+    pos_in: u64,
+    fout: &OpenFile,
+    pos_out: u64,
+    len: u64,
+    how: CopyHow,
+) -> KResult<u64> {
+    let _guard = if how.nonblock {
+        fout.inode.lock.try_lock(task)?
+    } else {
+        fout.inode.lock.lock(task)
+    };
+    fout.mnt.fs.copy_file_range(
+        task,
+        fin.inode.ino,
+        pos_in,
+        fout.inode.ino,
+        pos_out,
+        len,
+        how,
+    )
+}
+
+/// The offloaded copy of the extended splice: [`offload_step`] in [`steps`], releasing the
+/// destination's inode lock between steps, so a reader of it waits at most one step.
+fn offload(
+    task: &Task,
+    fin: &OpenFile,
+    pos_in: u64,
+    fout: &OpenFile,
+    pos_out: u64,
+    len: u64,
+    how: CopyHow,
+) -> KResult<u64> {
+    steps(task, len, |done| {
+        let (i, o) = (pos_in + done, pos_out + done);
+        offload_step(task, fin, i, fout, o, len - done, how)
+    })
+}
+
+/// Calls `step(done)` — one call of a copy method that may do less than asked — until
+/// `len` bytes are done, a step returns 0 (the source ended), a signal (checked before each
+/// step, as the byte copy checks before each chunk: `EINTR` before the first), or an error
+/// (dropped after progress, as everywhere in a multi-step copy). Returns the bytes done.
+/// What the VFS does with a filesystem's `->copy_file_range`; public so that tests driving
+/// a filesystem model directly loop the same way.
+///
+/// # Errors
+/// `EINTR` for a signal before the first step; the first step's error.
+pub fn steps(task: &Task, len: u64, mut step: impl FnMut(u64) -> KResult<u64>) -> KResult<u64> {
+    let mut done = 0;
+    while done < len {
+        if task.signal_pending() {
+            return if done == 0 {
+                Err(Errno::EINTR)
+            } else {
+                Ok(done)
+            };
+        }
+        match step(done) {
+            Ok(0) => break,
+            Ok(n) => done += n.min(len - done),
+            r => return partial(done, r),
+        }
+    }
+    Ok(done)
 }
 
 /// Runs the generic checks `copy_file_range` and the extended splice share: snapshots both
@@ -281,8 +347,10 @@ fn copy_checks(
 /// be fewer than asked: source EOF, `MAX_RW_COUNT`, a remap that shortened the range
 /// (Linux returns that count and lets the caller loop), a signal.
 ///
-/// Method order as Linux 6.x: the filesystem's `->copy_file_range` if it has one
-/// (uncapped; its `EXDEV` becomes a byte copy, as NFS's method does internally); else, on the same super block, `->remap_file_range` with
+/// Method order as Linux 6.x: the filesystem's `->copy_file_range` if it has one, called
+/// once with the destination's inode lock held (uncapped; its `EOPNOTSUPP` or `EXDEV`
+/// becomes a byte copy, as NFS's method does internally — never a clone); else, on the
+/// same super block, `->remap_file_range` with
 /// `REMAP_FILE_CAN_SHORTEN` on at most `MAX_RW_COUNT` bytes — this is why `copy_file_range`
 /// shares extents on btrfs and XFS — and if that shares nothing or fails, whatever the
 /// error, the byte copy of at most `MAX_RW_COUNT` bytes.
@@ -308,24 +376,16 @@ pub fn vfs_copy_file_range(
         return Ok(0);
     }
     let (pin, pout) = (pos_in as u64, pos_out as u64);
-    // A filesystem with a copy method gets the whole request; EOPNOTSUPP stands for "no
-    // method" here (the lab's trait has no NULL pointers). EXDEV is what Linux's NFS and
-    // CIFS methods answer themselves with a byte copy (`splice_copy_file_range`).
-    let offload = fout.mnt.fs.copy_file_range(
-        task,
-        fin.inode.ino,
-        pin,
-        fout.inode.ino,
-        pout,
-        count,
-        CopyHow::default(),
-    );
-    match offload {
-        Err(Errno::EOPNOTSUPP) => {}
-        Err(Errno::EXDEV) => {
-            return do_splice_direct(task, fin, pin, fout, pout, count.min(MAX_RW_COUNT), false);
-        }
-        r => return r,
+    // A filesystem with a copy method gets the whole request, and its answer is final:
+    // EOPNOTSUPP and EXDEV are what Linux's NFS and CIFS methods answer themselves with a
+    // byte copy (`splice_copy_file_range`) — never with a clone.
+    if fout.mnt.fs.offers_copy(CopyHow::default()) {
+        return match offload_step(task, fin, pin, fout, pout, count, CopyHow::default()) {
+            Err(Errno::EOPNOTSUPP) | Err(Errno::EXDEV) => {
+                do_splice_direct(task, fin, pin, fout, pout, count.min(MAX_RW_COUNT), false)
+            }
+            r => r,
+        };
     }
     let count = count.min(MAX_RW_COUNT);
     if sin.has_remap {
@@ -411,7 +471,11 @@ pub fn vfs_splice_file_range(
                 no_share: true,
                 nonblock,
             };
-            copy_range(task, fin, pin, fout, pout, count.min(MAX_RW_COUNT), how)
+            let n = copy_range(task, fin, pin, fout, pout, count.min(MAX_RW_COUNT), how)?;
+            if n > 0 {
+                fout.mnt.fs.unshare_copied(task, fout.inode.ino, pout, n);
+            }
+            Ok(n)
         }
         Share::May => splice_may_share(task, fin, &sin, pin, fout, &sout, pout, count, nonblock),
         Share::Must => {

@@ -104,6 +104,9 @@ pub enum Fault {
     EnospcAfter { n: u64 },
     /// The server reboots (nfs-like).
     Reboot,
+    /// The server reboots as soon as an asynchronous copy has done `bytes` bytes, at the
+    /// end of that server chunk (nfs-like; one shot): a copy lost in flight.
+    RebootAfterCopied { bytes: u64 },
     /// The network drops everything for this many virtual nanoseconds (nfs-like).
     Partition { ns: u64 },
 }
@@ -233,7 +236,27 @@ pub trait FileSystem: Send + Sync {
         Err(Errno::EOPNOTSUPP)
     }
 
-    /// `->copy_file_range`: an offloaded copy (NFS COPY). Returns bytes copied.
+    /// Whether the filesystem has a `->copy_file_range` method (an offloaded copy, such as
+    /// NFS COPY) that would take a copy done `how`: false when it has none, or when it
+    /// refuses such copies outright without looking at the files (nfs-like `policy=strict`
+    /// and a never-share copy its server cannot promise). The VFS offers it every copy
+    /// between two of its files it would take, as `vfs_copy_file_range` does, holding the
+    /// destination's inode lock around each call.
+    fn offers_copy(&self, _how: CopyHow) -> bool {
+        false
+    }
+    /// After a never-share byte copy wrote `[off, off + len)` of `ino` through this
+    /// filesystem: make sure that no block backing that range is shared with another file
+    /// before the splice returns (spec §2). A local model writes its page cache into new
+    /// blocks at `write` time (copy-on-write in the live image), so there is nothing to do;
+    /// a network client that caches the bytes sends them, so that the server's file system
+    /// moves the range off blocks it shares. A write-back that fails leaves the bytes
+    /// cached, to be sent (and the error reported) by the file's next write-back or
+    /// `fsync`, as with any write-back.
+    fn unshare_copied(&self, _task: &Task, _ino: Ino, _off: u64, _len: u64) {}
+    /// `->copy_file_range`: an offloaded copy (NFS COPY). Returns bytes copied, which may
+    /// be fewer than asked (the caller continues from there); 0 only at the source EOF.
+    /// `EOPNOTSUPP` declines the request (the VFS then copies bytes).
     fn copy_file_range(
         &self,
         _task: &Task,
@@ -265,6 +288,12 @@ pub trait FileSystem: Send + Sync {
     fn crash(&self, pick: usize);
     /// Injects a fault.
     fn inject(&self, task: &Task, fault: Fault) -> KResult<FaultReport>;
+    /// How many times this filesystem's server has rebooted ([`Fault::Reboot`], or an
+    /// armed [`Fault::RebootAfterCopied`] that fired inside some call); 0 for a local
+    /// model. Lets a checker notice a reboot that happened in the middle of a call.
+    fn server_reboots(&self) -> u64 {
+        0
+    }
     /// An independent copy of this filesystem in its current state — volatile state,
     /// journal and fault plans included — for checkers that explore many continuations of
     /// one prefix (crash-state enumeration). `None` if the model cannot be copied (the

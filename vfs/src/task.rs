@@ -28,6 +28,25 @@ pub struct TaskStats {
     pub lock_wait: Nanos,
     /// Longest single hold of an inode lock by this task.
     pub longest_hold: Nanos,
+    /// Offloaded (server-side) copies a signal cancelled (NFS OFFLOAD_CANCEL).
+    pub offloads_cancelled: u64,
+    /// Offloaded copies a server reboot forgot, each sent again by the same call.
+    pub offloads_restarted: u64,
+}
+
+impl TaskStats {
+    /// Adds `other`'s counts to these (the longest hold is the longer of the two): the
+    /// figures of two stretches of calls taken as one.
+    pub fn absorb(&mut self, other: &TaskStats) {
+        self.chunks += other.chunks;
+        self.bytes_copied += other.bytes_copied;
+        self.bytes_shared += other.bytes_shared;
+        self.extents_remapped += other.extents_remapped;
+        self.lock_wait += other.lock_wait;
+        self.longest_hold = self.longest_hold.max(other.longest_hold);
+        self.offloads_cancelled += other.offloads_cancelled;
+        self.offloads_restarted += other.offloads_restarted;
+    }
 }
 
 /// A simulated thread. Not shared between threads: each thread owns its task.
@@ -68,6 +87,12 @@ impl Task {
     /// Arranges a signal.
     pub fn plan_signal(&self, plan: SignalPlan) {
         self.signal.set(plan);
+    }
+
+    /// The planned signal not yet delivered: after how many more chunks it becomes pending
+    /// (0: pending now), or `None`.
+    pub fn planned_signal(&self) -> Option<u64> {
+        self.signal.get().after_chunks
     }
 
     /// Called by a byte-copy loop before each chunk: whether a signal is pending now.

@@ -53,6 +53,7 @@ fn crash_workload(bs: u64) -> Vec<Op> {
             doff: i as u64 * 2 * bs,
             len: 2 * bs,
             flag,
+            nonblock: false,
         });
     }
     v.push(Op::Clone {

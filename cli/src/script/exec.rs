@@ -12,7 +12,7 @@ use vfs::errno::Errno;
 use vfs::extent::{FileKind, Ino, ROOT_INO, fiemap_flags};
 use vfs::fs::Fault;
 use vfs::sync::Arc;
-use vfs::task::{SignalPlan, TaskStats};
+use vfs::task::SignalPlan;
 use vfs::vfs::{Mount, Vfs};
 
 use super::json::Obj;
@@ -1194,14 +1194,8 @@ impl Runner {
         let dt = self.proc.task.now() - t0;
         let st = self.proc.task.take_stats();
         self.proc.task.with_stats(|t| {
-            *t = TaskStats {
-                chunks: saved.chunks + st.chunks,
-                bytes_copied: saved.bytes_copied + st.bytes_copied,
-                bytes_shared: saved.bytes_shared + st.bytes_shared,
-                extents_remapped: saved.extents_remapped + st.extents_remapped,
-                lock_wait: saved.lock_wait + st.lock_wait,
-                longest_hold: saved.longest_hold.max(st.longest_hold),
-            }
+            *t = saved.clone();
+            t.absorb(&st);
         });
         self.close_src(sfd, opened);
         let chunks = st.chunks;
@@ -1448,6 +1442,9 @@ impl Runner {
             Inject::Reboot { path } => self
                 .inject_mount(path.as_deref())
                 .map(|m| (m, Fault::Reboot)),
+            Inject::RebootAfter { bytes, path } => self
+                .inject_mount(path.as_deref())
+                .map(|m| (m, Fault::RebootAfterCopied { bytes: *bytes })),
             Inject::Partition { ms, path } => self.inject_mount(path.as_deref()).map(|m| {
                 (
                     m,

@@ -231,8 +231,8 @@ pub const COMMANDS: &[CmdInfo] = &[
     c(
         "inject",
         &[],
-        "media PATH OFF | enospc N [PATH] | reboot [PATH] | partition MS [PATH]",
-        "inject a fault: media error under byte OFF of PATH (prints the files it hits), ENOSPC at the Nth allocation from now, nfs-like server reboot or network partition (on the mount of PATH, default the current file's, else /)",
+        "media PATH OFF | enospc N [PATH] | reboot [after SIZE] [PATH] | partition MS [PATH]",
+        "inject a fault: media error under byte OFF of PATH (prints the files it hits), ENOSPC at the Nth allocation from now, nfs-like server reboot (now, or once an asynchronous copy has done SIZE bytes) or network partition (on the mount of PATH, default the current file's, else /)",
         false,
     ),
     c(

@@ -84,6 +84,8 @@ pub enum Inject {
     Enospc { n: u64, path: Option<String> },
     /// The (nfs-like) server reboots.
     Reboot { path: Option<String> },
+    /// The (nfs-like) server reboots once an asynchronous copy has done `bytes` bytes.
+    RebootAfter { bytes: u64, path: Option<String> },
     /// The (nfs-like) network drops everything for `ms` milliseconds.
     Partition { ms: u64, path: Option<String> },
 }
@@ -853,6 +855,10 @@ fn parse_inject(info: &CmdInfo, rest: &[&str]) -> Result<Inject, String> {
         }),
         ["enospc", n, tail @ ..] if tail.len() <= 1 => Ok(Inject::Enospc {
             n: plain("allocation count", n)?,
+            path: path(tail.first()),
+        }),
+        ["reboot", "after", bytes, tail @ ..] if tail.len() <= 1 => Ok(Inject::RebootAfter {
+            bytes: num_arg("size", bytes)?,
             path: path(tail.first()),
         }),
         ["reboot", tail @ ..] if tail.len() <= 1 => Ok(Inject::Reboot {

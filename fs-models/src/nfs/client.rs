@@ -28,8 +28,9 @@
 //!
 //! ## Copy offload
 //! See [`NfsClient`]'s `copy_file_range` and `remap_file_range` and the module
-//! documentation of [`crate::nfs`] for the decisions (policy, CLONE first, asynchronous
-//! waits, cancellation, lost copies).
+//! documentation of [`crate::nfs`] for the decisions (policy, COPY for `copy_file_range`
+//! and CLONE for the remap ioctls, one COPY per call, asynchronous waits, cancellation,
+//! lost copies sent again — no copy outlives its call).
 //!
 //! ## Ordering rules that keep a replayed COPY correct
 //! A logged COPY is replayed by asking the server to copy again, so the source must still
@@ -55,8 +56,8 @@ use vfs::task::Task;
 use super::cache::Overlay;
 use super::net::{Net, NetConfig};
 use super::proto::{
-    CopyProgress, CopyRes, HDR_BYTES, NfsResult, NfsStat, Offload, ServerCaps, StableHow, StateId,
-    Verifier, WriteRes,
+    CopyProgress, CopyRes, HDR_BYTES, NfsResult, NfsStat, ServerCaps, StableHow, StateId, Verifier,
+    WriteRes,
 };
 use super::server::{NfsServer, SERVER_TID};
 
@@ -118,8 +119,11 @@ pub struct NfsStats {
     pub session_recoveries: u64,
     /// OFFLOAD_CANCELs sent.
     pub offload_cancels: u64,
-    /// Asynchronous copies reported lost (`EIO`).
+    /// Asynchronous copies a server reboot forgot while their call waited.
     pub copies_lost: u64,
+    /// Of those, copies sent again by the same call (it ends in `EIO` only when a reboot
+    /// forgets `MAX_COMMIT_ROUNDS` attempts in a row).
+    pub copies_restarted: u64,
     /// Never-share copies refused by `policy=strict`.
     pub strict_refusals: u64,
 }
@@ -244,22 +248,30 @@ enum Failed {
     DropRest,
 }
 
-/// An asynchronous copy the caller stopped waiting for (`how.nonblock`): a later call with
-/// the same arguments picks it up.
+/// An asynchronous copy in flight. It lives only inside the call that started it: the call
+/// returns only once the copy has finished, been cancelled (OFFLOAD_CANCEL) or been lost with
+/// a server reboot, so no copy a caller was told about can change a file afterwards.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct PendingCopy {
+struct AsyncCopy {
     id: StateId,
     src: Ino,
     soff: u64,
     dst: Ino,
     doff: u64,
-    len: u64,
+}
+
+/// How the wait for an asynchronous copy ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Waited {
+    /// Finished (CB_OFFLOAD) or cancelled after a signal with some bytes done: the count.
+    Copied(u64),
+    /// A server reboot forgot the copy: nothing of it is confirmed.
+    Lost,
 }
 
 #[derive(Clone, Debug, Default)]
 struct ClientState {
     files: BTreeMap<Ino, FileCache>,
-    pending: Vec<PendingCopy>,
     boot_seen: u64,
     /// Inodes this client unlinked (the server frees them when the client goes away).
     unlinked: BTreeSet<Ino>,
@@ -756,8 +768,23 @@ impl NfsClient {
         }
     }
 
-    /// Synchronous COPYs until `len` bytes are done, EOF, an error after progress, or a
-    /// signal (checked before each COPY: one server chunk each).
+    /// Logs an UNSTABLE4 copy result in the destination's uncommitted log (rule R1 made
+    /// the source stable, so the COPY can be redone after a verifier change).
+    fn log_copy(cs: &mut ClientState, c: &AsyncCopy, w: WriteRes) -> u64 {
+        if w.count > 0 && !w.committed.is_stable() {
+            cs.file(c.dst).push_log(Unstable::Copy {
+                src: c.src,
+                soff: c.soff,
+                doff: c.doff,
+                len: w.count,
+                verf: w.verf,
+            });
+        }
+        w.count
+    }
+
+    /// One synchronous COPY (`ca_synchronous` true): the server does at most one
+    /// `copychunk` step and answers; a short count is normal and the caller continues.
     #[allow(clippy::too_many_arguments)]
     fn copy_sync(
         &self,
@@ -769,128 +796,112 @@ impl NfsClient {
         doff: u64,
         len: u64,
     ) -> KResult<u64> {
-        let mut done = 0;
-        let mut entries: Vec<Unstable> = Vec::new();
-        let mut call_verf: Option<Verifier> = None;
-        let mut restarts = 0;
-        while done < len {
-            if task.signal_pending() {
-                if done == 0 {
-                    return Err(Errno::EINTR);
-                }
-                break;
-            }
-            let r = match self.copy_rpc(
-                cs,
-                task,
-                src,
-                soff + done,
-                dst,
-                doff + done,
-                len - done,
-                true,
-            ) {
-                Ok(r) => r,
-                Err(e) if done == 0 => return Err(e),
-                Err(_) => break,
-            };
-            let w = r.write;
-            if call_verf.is_some_and(|v| v != w.verf) && !entries.is_empty() {
-                // The server rebooted between two of this call's COPYs and may have lost the
-                // earlier, unstable ones: the count would be a lie, so start over.
-                restarts += 1;
-                if restarts > MAX_COMMIT_ROUNDS {
-                    return Err(Errno::EIO);
-                }
-                entries.clear();
-                done = 0;
-                call_verf = Some(w.verf);
-                continue;
-            }
-            call_verf = Some(w.verf);
-            Self::account_chunk(task, w.count - r.shared, r.shared);
-            if w.count == 0 {
-                break;
-            }
-            if !w.committed.is_stable() {
-                entries.push(Unstable::Copy {
-                    src,
-                    soff: soff + done,
-                    doff: doff + done,
-                    len: w.count,
-                    verf: w.verf,
-                });
-            }
-            done += w.count;
-        }
-        let f = cs.file(dst);
-        for e in entries {
-            f.push_log(e);
-        }
-        Ok(done)
+        let r = self.copy_rpc(cs, task, src, soff, dst, doff, len, true)?;
+        Self::account_chunk(task, r.write.count - r.shared, r.shared);
+        let c = AsyncCopy {
+            id: 0,
+            src,
+            soff,
+            dst,
+            doff,
+        };
+        Ok(Self::log_copy(cs, &c, r.write))
     }
 
-    /// Logs the result of a finished asynchronous copy and returns its count.
-    fn finish_async(&self, cs: &mut ClientState, p: PendingCopy, w: WriteRes) -> u64 {
-        if w.count > 0 && !w.committed.is_stable() {
-            cs.file(p.dst).push_log(Unstable::Copy {
-                src: p.src,
-                soff: p.soff,
-                doff: p.doff,
-                len: w.count,
-                verf: w.verf,
-            });
+    /// One asynchronous COPY, waited for to its end (RFC 7862 §4.8, §15.2.3).
+    ///
+    /// The copy never outlives the call: it finishes (CB_OFFLOAD: its count), or a signal
+    /// cancels it (OFFLOAD_CANCEL: the bytes done, `EINTR` if none), or a server reboot
+    /// forgets it — then, as the Linux client does when state recovery marks a copy, the
+    /// client recovers its session and sends the COPY again, up to `MAX_COMMIT_ROUNDS`
+    /// times (`EIO` after that). A copy the server answers synchronously is taken as it is.
+    #[allow(clippy::too_many_arguments)]
+    fn copy_async(
+        &self,
+        cs: &mut ClientState,
+        task: &Task,
+        src: Ino,
+        soff: u64,
+        dst: Ino,
+        doff: u64,
+        len: u64,
+    ) -> KResult<u64> {
+        for attempt in 0..MAX_COMMIT_ROUNDS {
+            if attempt > 0 {
+                // The reboot may have taken other files' logged COPYs with it: redo what
+                // the session lost before copying again.
+                self.recover(cs, task)?;
+                cs.stats.copies_restarted += 1;
+                task.with_stats(|s| s.offloads_restarted += 1);
+            }
+            let r = self.copy_rpc(cs, task, src, soff, dst, doff, len, false)?;
+            let c = AsyncCopy {
+                id: r.callback.unwrap_or(0),
+                src,
+                soff,
+                dst,
+                doff,
+            };
+            if r.callback.is_none() {
+                Self::account_chunk(task, r.write.count - r.shared, r.shared);
+                return Ok(Self::log_copy(cs, &c, r.write));
+            }
+            match self.wait_async(cs, task, &c)? {
+                Waited::Copied(n) => return Ok(n),
+                Waited::Lost => cs.stats.copies_lost += 1,
+            }
         }
-        w.count
+        Err(Errno::EIO)
     }
 
     /// The copy is gone with a server reboot. The client learns it when it next talks to the
     /// server: OFFLOAD_STATUS answers NFS4ERR_BAD_STATEID.
-    fn report_lost(&self, cs: &mut ClientState, task: &Task, p: PendingCopy) -> KResult<u64> {
+    fn learn_lost(&self, cs: &mut ClientState, task: &Task, c: &AsyncCopy) -> Waited {
         let _ = self.rpc(
             cs,
             task,
             "OFFLOAD_STATUS",
             0,
-            |st| self.server.offload_status(st, p.id),
+            |st| self.server.offload_status(st, c.id),
             |_| 0,
         );
-        cs.stats.copies_lost += 1;
-        Err(Errno::EIO)
+        Waited::Lost
     }
 
-    fn finish_offload(&self, cs: &mut ClientState, p: PendingCopy, off: Offload) -> KResult<u64> {
-        // An error in CB_OFFLOAD ends the call with that error even if some bytes were
-        // copied: without a verifier for them the client cannot vouch for them (the Linux
-        // client ignores the partial count too).
-        off.status.map_err(NfsStat::errno)?;
-        Ok(self.finish_async(cs, p, off.write))
-    }
-
-    /// Waits for CB_OFFLOAD, one server chunk at a time; a signal sends OFFLOAD_CANCEL.
-    fn wait_async(&self, cs: &mut ClientState, task: &Task, p: PendingCopy) -> KResult<u64> {
+    /// Waits for CB_OFFLOAD, one server chunk at a time; a pending signal sends
+    /// OFFLOAD_STATUS + OFFLOAD_CANCEL and ends the wait with the bytes done.
+    ///
+    /// # Errors
+    /// The error CB_OFFLOAD reported when the copy did nothing (after some bytes the call
+    /// returns their count: an error must not leave bytes behind, so the Linux client's
+    /// habit of dropping the partial count is not followed); `EINTR` when a cancelled copy
+    /// had done nothing. A cancel the network did not deliver is no error: the copy runs
+    /// on, and the wait goes on to its end.
+    fn wait_async(&self, cs: &mut ClientState, task: &Task, c: &AsyncCopy) -> KResult<Waited> {
         loop {
             if task.signal_pending() {
                 cs.stats.offload_cancels += 1;
+                task.with_stats(|s| s.offloads_cancelled += 1);
                 let r = self.rpc(
                     cs,
                     task,
                     "OFFLOAD_CANCEL",
                     0,
-                    |st| self.server.offload_cancel(st, p.id),
+                    |st| self.server.offload_cancel(st, c.id),
                     |_| 0,
                 );
-                return match r {
-                    Ok(w) if w.count == 0 => Err(Errno::EINTR),
-                    Ok(w) => Ok(self.finish_async(cs, p, w)),
-                    Err(Errno::EIO) => {
-                        cs.stats.copies_lost += 1;
-                        Err(Errno::EIO)
-                    }
-                    Err(e) => Err(e),
-                };
+                match r {
+                    Ok(w) if w.count == 0 => return Err(Errno::EINTR),
+                    Ok(w) => return Ok(Waited::Copied(Self::log_copy(cs, c, w))),
+                    // NFS4ERR_BAD_STATEID: a reboot forgot it before the cancel arrived.
+                    Err(Errno::EIO) => return Ok(Waited::Lost),
+                    // The cancel did not get through (a soft mount timing out in a
+                    // partition): the copy still runs, so the call may not return an
+                    // error. Wait for its end, as if the signal had come after it.
+                    Err(_) => continue,
+                }
             }
-            match self.server.wait_step(p.id) {
+            match self.server.wait_step(c.id) {
                 Ok(CopyProgress::Chunk {
                     end,
                     copied,
@@ -902,87 +913,31 @@ impl NfsClient {
                 Ok(CopyProgress::Done(off)) => {
                     task.wait_until(self.net.deliver(off.at, HDR_BYTES));
                     *cs.stats.rpcs.entry("CB_OFFLOAD").or_default() += 1;
-                    return self.finish_offload(cs, p, off);
+                    return match off.status {
+                        // An error after some bytes: CB_OFFLOAD's coa_bytes_copied is the
+                        // partial count (R1 of docs/semantics.md), UNSTABLE under the
+                        // verifier the COPY reply carried — a reboot since would have lost
+                        // the copy instead of finishing it.
+                        Err(_) if off.write.count > 0 => {
+                            Ok(Waited::Copied(Self::log_copy(cs, c, off.write)))
+                        }
+                        Err(e) => Err(e.errno()),
+                        Ok(()) => Ok(Waited::Copied(Self::log_copy(cs, c, off.write))),
+                    };
                 }
                 Ok(CopyProgress::Lost { at }) => {
                     task.wait_until(at);
-                    return self.report_lost(cs, task, p);
+                    return Ok(self.learn_lost(cs, task, c));
                 }
-                Err(_) => return self.report_lost(cs, task, p),
+                Err(_) => return Ok(self.learn_lost(cs, task, c)),
             }
         }
     }
 
-    /// Picks up an asynchronous copy an earlier non-blocking call left running.
-    fn resume_async(
-        &self,
-        cs: &mut ClientState,
-        task: &Task,
-        p: PendingCopy,
-        how: CopyHow,
-    ) -> KResult<u64> {
-        let r = self.rpc(
-            cs,
-            task,
-            "OFFLOAD_STATUS",
-            0,
-            |st| self.server.offload_status(st, p.id),
-            |_| 0,
-        );
-        match r {
-            Ok(s) => match s.complete {
-                Some(off) => self.finish_offload(cs, p, off),
-                None if how.nonblock => {
-                    cs.pending.push(p);
-                    Err(Errno::EAGAIN)
-                }
-                None => self.wait_async(cs, task, p),
-            },
-            Err(Errno::EIO) => {
-                cs.stats.copies_lost += 1;
-                Err(Errno::EIO)
-            }
-            Err(e) => {
-                cs.pending.push(p);
-                Err(e)
-            }
-        }
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn copy_async(
-        &self,
-        cs: &mut ClientState,
-        task: &Task,
-        src: Ino,
-        soff: u64,
-        dst: Ino,
-        doff: u64,
-        len: u64,
-        how: CopyHow,
-    ) -> KResult<u64> {
-        if task.signal_pending() {
-            return Err(Errno::EINTR);
-        }
-        let r = self.copy_rpc(cs, task, src, soff, dst, doff, len, false)?;
-        let p = PendingCopy {
-            id: r.callback.unwrap_or(0),
-            src,
-            soff,
-            dst,
-            doff,
-            len,
-        };
-        if r.callback.is_none() {
-            // A server may answer an asynchronous request synchronously.
-            Self::account_chunk(task, r.write.count - r.shared, r.shared);
-            return Ok(self.finish_async(cs, p, r.write));
-        }
-        if how.nonblock {
-            cs.pending.push(p);
-            return Err(Errno::EAGAIN);
-        }
-        self.wait_async(cs, task, p)
+    /// Decision 6: `policy=strict` refuses a never-share copy unless the server advertises
+    /// a COPY that never shares.
+    fn refuses(&self, how: CopyHow) -> bool {
+        how.no_share && self.opts.policy == Policy::Strict && !self.caps.nonsharing_copy
     }
 
     /// Whether a CLONE of the range can satisfy `generic_remap_checks`-style alignment
@@ -1160,7 +1115,6 @@ impl FileSystem for NfsClient {
     fn evict(&self, ino: Ino) {
         let mut cs = self.state.lock();
         cs.files.remove(&ino);
-        cs.pending.retain(|p| p.src != ino && p.dst != ino);
         cs.unlinked.remove(&ino);
         // The last CLOSE: the server frees the unlinked file.
         self.server.backend().evict(ino);
@@ -1375,29 +1329,32 @@ impl FileSystem for NfsClient {
     }
 
     /// COPY (RFC 7862 §15.2), intra-server; returns the bytes whose destination now holds
-    /// the source data.
+    /// the source data — one COPY's worth, which may be fewer than asked (the VFS, like a
+    /// `copy_file_range` caller, continues from there).
     ///
-    /// Decisions, in order: `len == 0` returns 0 without an RPC (a COPY count of 0 would mean
-    /// "to EOF"); a never-share copy on a `policy=strict` mount whose server does not
-    /// advertise a non-sharing COPY answers `EOPNOTSUPP` at once; a call repeating the
-    /// arguments of a copy an earlier non-blocking call left running resumes it
-    /// (OFFLOAD_STATUS); otherwise R2, then R1 (flush and commit source and destination),
-    /// the range is clamped to the source EOF, and a may-share copy first tries CLONE when
-    /// the range is `clone_blksize`-aligned (falling back to COPY on `EOPNOTSUPP`, `EINVAL`
-    /// or `EXDEV`); then COPY — synchronous COPYs of at most `copychunk` bytes each, or one
-    /// asynchronous COPY whose CB_OFFLOAD the client waits for one server chunk at a time.
+    /// Linux 6.x sends COPY and nothing else here (`nfs42_proc_copy`): CLONE is what the
+    /// remap ioctls send ([`FileSystem::remap_file_range`]), and the VFS shares a may-share
+    /// splice's aligned middle through that. Decisions, in order: `len == 0` returns 0
+    /// without an RPC (a COPY count of 0 would mean "to EOF"); a never-share copy on a
+    /// `policy=strict` mount whose server does not advertise a non-sharing COPY answers
+    /// `EOPNOTSUPP` at once (the VFS then byte-copies through this client and calls
+    /// [`FileSystem::unshare_copied`]); a pending signal gives `EINTR` before anything is
+    /// sent; then R2, then R1 (flush and commit source and destination); the range is
+    /// clamped to the client's view of the source EOF; then one COPY — synchronous
+    /// (`async=0`, or `how.nonblock`: a non-blocking caller does not wait for CB_OFFLOAD,
+    /// and the lab never leaves a copy running behind a call that returned) or asynchronous
+    /// and waited for ([`NfsClient`]'s `copy_async`). The VFS holds the destination's inode
+    /// lock around this call, as `nfs42_proc_copy` holds it around each COPY and its wait.
     ///
     /// # Errors
-    /// In check order: `EOPNOTSUPP` (strict policy refusing a never-share copy); for a
-    /// resumed copy `EIO` if the server rebooted and forgot it, `EAGAIN` if still running
-    /// and `how.nonblock`; errors of R2/R1 commits (`EIO` after repeated verifier changes,
-    /// `ENOSPC`, `ETIMEDOUT`, …); `EINTR` if a signal is pending before the first COPY;
-    /// the COPY's own errors (`EOPNOTSUPP` from a server without COPY, `EISDIR`,
-    /// `ESTALE`, backend errors); for an asynchronous copy `EAGAIN` with `how.nonblock`
-    /// (the copy keeps running; repeat the call to collect it), `EIO` if a server reboot
-    /// lost it (nothing of it is confirmed; a retry starts it afresh), the error CB_OFFLOAD
-    /// reported, or — after a signal — `EINTR` if OFFLOAD_CANCEL found no byte copied (else
-    /// the partial count).
+    /// In check order: `EOPNOTSUPP` (strict policy refusing a never-share copy); `EINTR`
+    /// (a signal before anything was sent); errors of R2/R1 commits (`EIO` after repeated
+    /// verifier changes, `ENOSPC`, `ETIMEDOUT`, …); the COPY's own errors (`EOPNOTSUPP`
+    /// from a server without COPY, `EISDIR`, `ESTALE`, backend errors such as `ENOSPC`);
+    /// for an asynchronous copy the error CB_OFFLOAD reported with nothing copied (after
+    /// some bytes, their count), `EINTR` if a signal
+    /// cancelled it before any byte was copied, and `EIO` if server reboots forgot every
+    /// attempt. After an error no COPY of this call is left running on the server.
     fn copy_file_range(
         &self,
         task: &Task,
@@ -1412,17 +1369,14 @@ impl FileSystem for NfsClient {
             return Ok(0);
         }
         let mut cs = self.state.lock();
-        if how.no_share && self.opts.policy == Policy::Strict && !self.caps.nonsharing_copy {
+        if self.refuses(how) {
             cs.stats.strict_refusals += 1;
             return Err(Errno::EOPNOTSUPP);
         }
-        self.recover(&mut cs, task)?;
-        let same =
-            |p: &PendingCopy| (p.src, p.soff, p.dst, p.doff, p.len) == (src, soff, dst, doff, len);
-        if let Some(i) = cs.pending.iter().position(same) {
-            let p = cs.pending.remove(i);
-            return self.resume_async(&mut cs, task, p, how);
+        if task.signal_pending() {
+            return Err(Errno::EINTR);
         }
+        self.recover(&mut cs, task)?;
         self.before_modify(&mut cs, task, dst)?;
         self.commit_for_copy(&mut cs, task, src)?;
         if dst != src {
@@ -1433,24 +1387,34 @@ impl FileSystem for NfsClient {
         if len == 0 {
             return Ok(0);
         }
-        if !how.no_share && !cs.clone_unsupported && self.clone_aligned(soff, doff, len, src_size) {
-            if task.signal_pending() {
-                return Err(Errno::EINTR);
-            }
-            match self.clone_rpc(&mut cs, task, src, soff, dst, doff, len) {
-                Ok(n) => {
-                    task.with_stats(|s| s.bytes_shared += n);
-                    return Ok(n);
-                }
-                Err(Errno::EOPNOTSUPP) | Err(Errno::EINVAL) | Err(Errno::EXDEV) => {}
-                Err(e) => return Err(e),
-            }
-        }
-        if self.opts.async_copy {
-            self.copy_async(&mut cs, task, src, soff, dst, doff, len, how)
+        if self.opts.async_copy && !how.nonblock {
+            self.copy_async(&mut cs, task, src, soff, dst, doff, len)
         } else {
             self.copy_sync(&mut cs, task, src, soff, dst, doff, len)
         }
+    }
+
+    /// Every copy but a never-share one that `policy=strict` refuses (the server has no
+    /// non-sharing COPY): that refusal needs no file and no lock.
+    fn offers_copy(&self, how: CopyHow) -> bool {
+        let refused = self.refuses(how);
+        if refused {
+            self.state.lock().stats.strict_refusals += 1;
+        }
+        !refused
+    }
+
+    /// A never-share byte copy through this client leaves the bytes in its cache, and the
+    /// server's blocks under the range as they were — shared, if the destination was a
+    /// reflink. Sending them now (WRITE) makes the server's file system write them, which
+    /// on btrfs, XFS or ocfs2 moves the range to blocks of its own. A failed WRITE keeps
+    /// the bytes dirty, to be sent again by the next write-back or `fsync` (which reports
+    /// its own error), as the write-back that `write` starts does.
+    fn unshare_copied(&self, task: &Task, ino: Ino, _off: u64, _len: u64) {
+        let mut cs = self.state.lock();
+        let _ = self
+            .recover(&mut cs, task)
+            .and_then(|()| self.flush(&mut cs, task, ino));
     }
 
     fn image(&self) -> Image {
@@ -1536,6 +1500,10 @@ impl FileSystem for NfsClient {
         }
     }
 
+    fn server_reboots(&self) -> u64 {
+        self.server.boot()
+    }
+
     /// `Reboot`: the server reboots now (see [`NfsServer::reboot`]). `Partition { ns }`: this
     /// client's link drops everything for `ns` from now. Media errors and ENOSPC go to the
     /// server's backend.
@@ -1545,6 +1513,15 @@ impl FileSystem for NfsClient {
                 hits: Vec::new(),
                 note: self.server.reboot(task.now()),
             }),
+            Fault::RebootAfterCopied { bytes } => {
+                self.server.arm_reboot_after(Some(bytes));
+                Ok(FaultReport {
+                    hits: Vec::new(),
+                    note: format!(
+                        "the server will reboot once an asynchronous copy has done {bytes} bytes"
+                    ),
+                })
+            }
             Fault::Partition { ns } => {
                 self.net.partition(task.now(), ns);
                 Ok(FaultReport {

@@ -37,7 +37,12 @@
 //!
 //! 1. **Network faults** ([`net`]): a partition makes calls on a hard mount wait until it
 //!    heals (the wait is charged); with `timeo=` they fail with `ETIMEDOUT` after `timeo`.
-//!    Message loss outside partitions is not modelled.
+//!    Message loss outside partitions is not modelled. A soft mount is the one place where
+//!    a call that failed may still change a file: a request that reached the server before
+//!    its reply was lost was carried out (the well-known soft-mount hazard), and for an
+//!    asynchronous COPY that means a copy the client never heard of runs to its end. (A
+//!    client already waiting for a copy never gives up on it: a cancel the partition
+//!    swallows turns into waiting for CB_OFFLOAD, which the server sends once it heals.)
 //! 2. **Costs**: every operation with a task is an RPC: `rtt + bytes/bw` plus the server's
 //!    work, charged by the backend on a server task clock that starts at the request's
 //!    arrival and is folded into the caller's clock at the reply ([`client`]).
@@ -67,29 +72,48 @@
 //!    (`copy=reflink`). `policy=strict` answers `EOPNOTSUPP` (the VFS then copies through the
 //!    client, over the network) unless the server advertises the lab-extension capability
 //!    "non-sharing COPY" ([`ServerCaps::nonsharing_copy`], only with `copy=bytes`);
-//!    `policy=lenient` sends COPY anyway and shared blocks can appear on the server.
-//! 7. **May-share copies**: CLONE first when offsets and length are `clone_blksize`-aligned
-//!    (or the length ends at the source EOF) and the server has not answered NOTSUPP before;
-//!    otherwise, or if CLONE fails with `EOPNOTSUPP`/`EINVAL`/`EXDEV`, COPY.
-//! 8. **Synchronous COPY** loops over COPYs of at most `copychunk` bytes inside one call
-//!    (a signal between them returns the bytes done). If the verifier changes between two of
-//!    them the server rebooted, so the call starts over.
+//!    `policy=lenient` sends COPY anyway and shared blocks can appear on the server. After
+//!    the client-side byte copy the VFS calls [`vfs::FileSystem::unshare_copied`]: the
+//!    client sends the cached bytes (WRITE) before the splice returns, so the server's file
+//!    system has moved the range off any block it shared (a destination that was a reflink
+//!    of the source) — spec §2's "no destination block shared after return".
+//! 7. **Which operation each call sends** (as Linux 6.x's client): `copy_file_range` and
+//!    the offloaded parts of never/may-share splices send COPY only (`nfs42_proc_copy`);
+//!    CLONE is sent by the remap ioctls and by the VFS for a may-share splice's aligned
+//!    middle ([`NfsClient`]'s `remap_file_range`). After NFS4ERR_NOTSUPP to CLONE the
+//!    client stops asking (`NFS_CAP_CLONE`). The server decides for each COPY afresh
+//!    whether its backend shares: one refusal (two ocfs2 files in different refcount
+//!    trees) changes nothing for the next COPY.
+//! 8. **One COPY per call, under the destination's inode lock.** The VFS holds the
+//!    destination's inode lock around each `->copy_file_range` call (`nfs42_proc_copy`
+//!    does), and a call sends one COPY: a synchronous one does at most `copychunk` bytes
+//!    and answers (a short count is normal: `copy_file_range` returns it, a splice calls
+//!    again, checking for a signal in between). So a reader or writer of the destination
+//!    waits for at most one server step; of the source, not at all.
 //! 9. **Asynchronous COPY** (`async=1`): one COPY returns a callback stateid; the client
 //!    sleeps until CB_OFFLOAD, waking at the end of each server chunk — the points where a
 //!    planned signal (`Task::signal_pending`, counted by `Task::chunk_done`) is delivered.
 //!    A signal sends OFFLOAD_STATUS + OFFLOAD_CANCEL; the server stops at the next chunk
 //!    boundary (a chunk that started before the cancel arrived still finishes) and the call
-//!    returns the bytes done (`EINTR` if none). `how.nonblock` returns `EAGAIN` at once and
-//!    leaves the copy running; repeating the same call collects it (OFFLOAD_STATUS).
+//!    returns the bytes done (`EINTR` if none). **No copy outlives its call**: a call
+//!    returns only after CB_OFFLOAD, a cancel or the copy's loss, so a call that returned
+//!    an error has nothing running that could change a file later. `SPLICE_F_NONBLOCK`
+//!    (`how.nonblock`) does not wait for a callback at all: the client sends a synchronous
+//!    COPY (one server step) instead.
 //! 10. **Copy results**: an UNSTABLE4 COPY result (also a partial one after cancel) goes into
 //!     the destination's uncommitted log and is re-COPYed if the verifier changes before a
 //!     COMMIT; rules R1/R2 in [`client`] keep the source unchanged until then.
-//! 11. **Reboot during an asynchronous copy**: the copy is lost. The call returns `EIO` —
-//!     nothing of an asynchronous copy is confirmed before its CB_OFFLOAD (and, for UNSTABLE
-//!     data, a COMMIT), so there is never a confirmed partial count to return. A retry starts
-//!     a fresh copy and works. Deterministic trigger: mount option `reboot_after=SIZE` or
-//!     [`NfsServer::arm_reboot_after`] (reboot when an async copy reaches SIZE bytes), or
-//!     `Fault::Reboot` while a non-blocking copy is outstanding.
+//! 11. **Reboot during an asynchronous copy**: the server forgets the copy. The client
+//!     learns it (OFFLOAD_STATUS: NFS4ERR_BAD_STATEID), recovers its session and sends the
+//!     COPY again — what the Linux client does when state recovery marks a copy — up to
+//!     four times; only then does the call fail with `EIO`. R1 committed source and
+//!     destination before the first attempt, so each attempt starts from the same durable
+//!     state. (Of a lost attempt, only what the server's file system had already written
+//!     back by itself can remain; a call that then ends in `EIO` is the one case where a
+//!     failed copy may leave bytes of itself in the destination, as a server crash during
+//!     an unacknowledged WRITE can.) Deterministic trigger: mount option `reboot_after=SIZE`,
+//!     script `inject reboot after SIZE`, or [`NfsServer::arm_reboot_after`] (reboot when an
+//!     async copy reaches SIZE bytes).
 //! 12. **Not modelled**: FIEMAP (NFS has none: `EOPNOTSUPP`, as on Linux), dedupe
 //!     (`EOPNOTSUPP`), silly rename (a file unlinked while open does not survive a server
 //!     reboot: `ESTALE`), other clients' changes to a file this client caches.

@@ -130,8 +130,6 @@ struct ServerState {
     /// Copies a reboot forgot, with the reboot time, until their client hears of it.
     lost: BTreeMap<StateId, Nanos>,
     reboot_after: Option<u64>,
-    /// The backend answered EOPNOTSUPP to a remap: stop asking.
-    remap_unsupported: bool,
     stats: ServerStats,
 }
 
@@ -182,7 +180,6 @@ impl NfsServer {
                 jobs: BTreeMap::new(),
                 lost: BTreeMap::new(),
                 reboot_after,
-                remap_unsupported: false,
                 stats: ServerStats::default(),
             }),
         })
@@ -302,6 +299,11 @@ impl NfsServer {
 
     /// Copies up to `n` bytes (already clamped to the source EOF) by remap when allowed,
     /// the rest by read + write. Returns `(copied, shared)`.
+    ///
+    /// Whether the backend shares is decided for this request alone: a backend that
+    /// refuses one pair of files (`EOPNOTSUPP` for two ocfs2 files in different refcount
+    /// trees, `EINVAL` for an unaligned piece, `EXDEV`) may share the next pair, so nothing
+    /// is remembered — as nfsd calls `vfs_copy_file_range` afresh for every COPY.
     #[allow(clippy::too_many_arguments)]
     fn copy_piece(
         &self,
@@ -314,7 +316,7 @@ impl NfsServer {
         n: u64,
     ) -> NfsResult<(u64, u64)> {
         let mut shared = 0;
-        if self.opts.copy == CopyMethod::Reflink && !s.remap_unsupported && n > 0 {
+        if self.opts.copy == CopyMethod::Reflink && self.backend.has_remap() && n > 0 {
             match self.backend.remap_file_range(
                 st,
                 src,
@@ -325,10 +327,9 @@ impl NfsServer {
                 remap_flags::CAN_SHORTEN,
             ) {
                 Ok(k) => shared = k.min(n),
-                Err(Errno::EOPNOTSUPP) => s.remap_unsupported = true,
-                // Unaligned, or extents that cannot be shared (nodatacow with datacow):
+                // Not these files, or not this range (unaligned; nodatacow with datacow):
                 // vfs_copy_file_range falls back to a byte copy, so does this server.
-                Err(Errno::EINVAL) | Err(Errno::EXDEV) => {}
+                Err(Errno::EOPNOTSUPP) | Err(Errno::EINVAL) | Err(Errno::EXDEV) => {}
                 Err(e) => return Err(e.into()),
             }
         }
@@ -670,8 +671,12 @@ impl NfsServer {
         }
         let j = s.jobs.remove(&id).ok_or(NfsStat::BadStateid)?;
         if let Some(r) = j.result {
-            r.status?;
-            return Ok(r.write);
+            // It ended before the cancel arrived: what CB_OFFLOAD would have said — the
+            // bytes done even when it then failed (coa_bytes_copied), the error if none.
+            return match r.status {
+                Err(e) if r.write.count == 0 => Err(e),
+                _ => Ok(r.write),
+            };
         }
         s.stats.copies_cancelled += 1;
         Ok(WriteRes {
