@@ -666,7 +666,7 @@ fn prepare(args: &CpArgs, out: &mut dyn Write) -> Result<(Runner, String), Strin
     if let Some(s) = &script {
         match runner.run(s, out) {
             // A closed pipe (`| head`) is not an error worth a message.
-            Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
+            Err(e) if !crate::out::closed(&e) => {
                 return Err(format!("writing the setup transcript: {e}"));
             }
             _ => {}
@@ -740,25 +740,19 @@ impl Report {
 
 /// `splicelab cp`: returns the exit status (0 copied, 1 error, 130 aborted).
 pub fn run(args: &CpArgs) -> i32 {
-    let stdout = io::stdout();
-    let mut out = io::LineWriter::new(stdout.lock());
+    let mut out = crate::out::stdout();
     let mut rep = Report::new();
-    let code = match run_inner(args, &mut out, &mut rep) {
-        Ok(code) => code,
-        Err(msg) => {
-            eprintln!("cp: {msg}");
-            if rep.obj.get("ok") == Some(&serde_json::Value::Bool(true)) {
-                rep.set("ok", false);
-                rep.set("error", msg);
-            }
-            1
-        }
-    };
+    let r = run_inner(args, &mut out, &mut rep);
+    if let Err(msg) = &r
+        && rep.obj.get("ok") == Some(&serde_json::Value::Bool(true))
+    {
+        rep.set("ok", false);
+        rep.set("error", msg.as_str());
+    }
     if args.json {
         say(&mut out, &rep.obj.to_line());
     }
-    let _ = out.flush();
-    code
+    crate::out::exit_status(&mut out, r.map_err(crate::out::failure), "cp", 1)
 }
 
 fn run_inner(args: &CpArgs, out: &mut dyn Write, rep: &mut Report) -> Result<i32, String> {

@@ -359,3 +359,103 @@ fn golden_transcripts() {
         failures.join("\n")
     );
 }
+
+/// Runs `splicelab ARGS` with its standard output a pipe whose reader is already gone, as
+/// in `splicelab … | head -c0` once `head` has exited: every write fails with EPIPE.
+fn with_stdout_closed(args: &[&str], stdin: &str) -> Output {
+    let (reader, writer) = std::io::pipe().expect("a pipe");
+    drop(reader);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_splicelab"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(writer)
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("splicelab runs");
+    child
+        .stdin
+        .take()
+        .expect("piped")
+        .write_all(stdin.as_bytes())
+        .expect("write stdin");
+    child.wait_with_output().expect("splicelab finishes")
+}
+
+#[test]
+fn a_closed_stdout_ends_every_subcommand_quietly() {
+    let script = "open -f a\npwrite -S 0x61 0 64k\nmd5sum a\n";
+    let cases: &[&[&str]] = &[
+        &[],
+        &["tour", "--size", "4m"],
+        &["tour", "--size", "4m", "--json"],
+        &["script", "-"],
+        &["script", "--json", "-"],
+        &["cp", "--size", "1m", "a", "b"],
+        &["cp", "--json", "--size", "1m", "a", "b"],
+        &["check", "--fs", "plain", "--cases", "1", "--seed", "1"],
+        &["check", "--plant", "list"],
+        &["conform", "--list"],
+    ];
+    for args in cases {
+        let args: Vec<&str> = if args.is_empty() {
+            vec!["tour", "--size", "1m"]
+        } else {
+            args.to_vec()
+        };
+        let o = with_stdout_closed(&args, script);
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {}", stderr(&o));
+        assert_eq!(stderr(&o), "", "{args:?}");
+    }
+}
+
+#[test]
+fn a_closed_stdout_is_not_mistaken_for_success_of_bad_arguments() {
+    // The usage error comes first; the closed pipe does not hide it.
+    let o = with_stdout_closed(&["check", "--shard", "4/4"], "");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).starts_with("splicelab check: --shard"),
+        "{}",
+        stderr(&o)
+    );
+    let o = with_stdout_closed(&["script", "-"], "bogus\n");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).starts_with("script:1:"), "{}", stderr(&o));
+}
+
+/// `conform` whose reader goes away while the real file systems are mounted: it returns
+/// through the loop mounts' `Drop` (nothing stays mounted) and exits 0 without a word.
+#[test]
+fn a_closed_stdout_unmounts_conform_quietly() {
+    use host::mounts::{RealFs, ready_or_skip};
+    use std::io::BufRead;
+    if !ready_or_skip(RealFs::Tmpfs, "a_closed_stdout_unmounts_conform_quietly") {
+        return;
+    }
+    let tmp = std::env::temp_dir().join(format!("splicelab-epipe-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).expect("a temporary directory");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_splicelab"))
+        .args(["conform", "--real", "tmpfs", "--verbose"])
+        .env("TMPDIR", &tmp)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("splicelab runs");
+    // Read the heading, then go away: the first transcript is written with tmpfs mounted.
+    let mut first = String::new();
+    let mut lines = std::io::BufReader::new(child.stdout.take().expect("piped"));
+    lines.read_line(&mut first).expect("the heading");
+    assert!(first.starts_with("conform: "), "{first}");
+    drop(lines);
+    let o = child.wait_with_output().expect("splicelab finishes");
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
+    let left: Vec<&str> = mounts
+        .lines()
+        .filter(|l| l.contains(tmp.to_str().expect("utf-8 temp dir")))
+        .collect();
+    let _ = std::fs::remove_dir_all(&tmp);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(stderr(&o), "");
+    assert!(left.is_empty(), "still mounted: {left:?}");
+}

@@ -169,29 +169,22 @@ pub fn run(args: &ScriptArgs) -> i32 {
             return 1;
         }
     };
-    let stdout = io::stdout();
-    let mut out = io::LineWriter::new(stdout.lock());
-    match runner.run(&script, &mut out).and_then(|()| out.flush()) {
-        Ok(()) => match &args.svg {
-            None => 0,
-            Some(dir) => match crate::pictures::write_svgs(dir, &runner.process().vfs) {
-                Ok(paths) => {
-                    for p in paths {
-                        eprintln!("splicelab: wrote {}", p.display());
-                    }
-                    0
+    let mut out = crate::out::stdout();
+    let r = runner.run(&script, &mut out).and_then(|()| out.flush());
+    let wrote_all = r.is_ok();
+    let status = crate::out::exit_status(&mut out, r.map(|()| 0), "splicelab: writing output", 1);
+    if let (true, Some(dir)) = (wrote_all, &args.svg) {
+        match crate::pictures::write_svgs(dir, &runner.process().vfs) {
+            Ok(paths) => {
+                for p in paths {
+                    eprintln!("splicelab: wrote {}", p.display());
                 }
-                Err(e) => {
-                    eprintln!("splicelab: --svg {}: {e}", dir.display());
-                    1
-                }
-            },
-        },
-        // A closed pipe (`| head`) is not an error worth a message.
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => 0,
-        Err(e) => {
-            eprintln!("splicelab: writing output: {e}");
-            1
+            }
+            Err(e) => {
+                eprintln!("splicelab: --svg {}: {e}", dir.display());
+                return 1;
+            }
         }
     }
+    status
 }
