@@ -276,7 +276,15 @@ fn parse_count(s: &str, opt: &str, what: &str) -> Result<u64, String> {
         Some(hex) => u64::from_str_radix(hex, 16),
         None => t.parse(),
     };
-    r.map_err(|_| format!("invalid {opt} '{s}' ({what})"))
+    r.map_err(|e| match e.kind() {
+        std::num::IntErrorKind::PosOverflow => {
+            format!(
+                "invalid {opt} '{s}' ({what}): too large (at most {})",
+                u64::MAX
+            )
+        }
+        _ => format!("invalid {opt} '{s}' ({what})"),
+    })
 }
 
 fn parse_size(s: &str, opt: &str) -> Result<u64, String> {
@@ -637,15 +645,16 @@ fn say(out: &mut dyn Write, line: &str) {
 
 /// Reads the setup script.
 fn read_setup(path: &str) -> Result<String, String> {
-    if path == "-" {
-        let mut s = String::new();
+    let bytes = if path == "-" {
+        let mut b = Vec::new();
         io::stdin()
-            .read_to_string(&mut s)
+            .read_to_end(&mut b)
             .map_err(|e| format!("--setup: cannot read standard input: {e}"))?;
-        Ok(s)
+        b
     } else {
-        std::fs::read_to_string(path).map_err(|e| format!("--setup: cannot read {path}: {e}"))
-    }
+        std::fs::read(path).map_err(|e| format!("--setup: cannot read {path}: {e}"))?
+    };
+    crate::script::parse::decode(&bytes).map_err(|e| format!("--setup {path}: {e}"))
 }
 
 /// Builds the process: runs the setup script (printing its transcript) on a fresh `/`.

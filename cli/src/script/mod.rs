@@ -132,22 +132,29 @@ pub struct ScriptArgs {
 
 /// `splicelab script`: returns the exit status (0 ran to the end, 1 bad input).
 pub fn run(args: &ScriptArgs) -> i32 {
-    let text = if args.file == "-" {
-        let mut s = String::new();
-        match io::Read::read_to_string(&mut io::stdin(), &mut s) {
-            Ok(_) => s,
+    let bytes = if args.file == "-" {
+        let mut b = Vec::new();
+        match io::Read::read_to_end(&mut io::stdin(), &mut b) {
+            Ok(_) => b,
             Err(e) => {
                 eprintln!("splicelab: cannot read standard input: {e}");
                 return 1;
             }
         }
     } else {
-        match std::fs::read_to_string(&args.file) {
-            Ok(s) => s,
+        match std::fs::read(&args.file) {
+            Ok(b) => b,
             Err(e) => {
                 eprintln!("splicelab: cannot read {}: {e}", args.file);
                 return 1;
             }
+        }
+    };
+    let text = match parse::decode(&bytes) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("{e}");
+            return 1;
         }
     };
     let script = match Script::parse(&text) {
