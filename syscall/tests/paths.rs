@@ -478,6 +478,26 @@ const CASES: &[(&str, Call, Result<(), Errno>)] = &[
     ),
     ("rename / h", |p| p.rename("/", "/t/h"), Err(Errno::EBUSY)),
     (
+        "rename mount point",
+        |p| p.rename("/other", "/t/h"),
+        Err(Errno::EBUSY),
+    ),
+    (
+        "rename over mount point",
+        |p| p.rename("/t/d", "/other"),
+        Err(Errno::EBUSY),
+    ),
+    (
+        "open mount point O_CREAT",
+        |p| open(p, "/other", o::CREAT | o::RDONLY),
+        Err(Errno::EISDIR),
+    ),
+    (
+        "open mount point O_CREAT|O_EXCL",
+        |p| open(p, "/other", o::CREAT | o::EXCL | o::RDONLY),
+        Err(Errno::EEXIST),
+    ),
+    (
         "rename f\\0 h",
         |p| p.rename("/t/f\0", "/t/h"),
         Err(Errno::EINVAL),
