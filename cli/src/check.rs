@@ -10,13 +10,15 @@
 //! - Planted bugs (`--plant NAME`, `--plant list`) need a build with the feature
 //!   `planted-bugs` (`cargo run --release --features splicelab/planted-bugs -- check …`).
 
-use std::io::IsTerminal;
+use std::io::{self, IsTerminal, Write};
 use std::time::{Duration, Instant};
 
 use check::harness::Config;
 use check::runner::{self, Options};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use vfs::bugs::{self, Bug};
+
+use crate::out::failure;
 
 /// Arguments of `splicelab check`.
 #[derive(clap::Args, Debug, Clone)]
@@ -92,41 +94,40 @@ fn secs(d: Duration) -> f64 {
 /// Runs `check`; returns the exit status (0 all checks passed, 1 a check failed, 2 bad
 /// arguments).
 pub fn run(args: &CheckArgs) -> i32 {
+    let mut out = crate::out::stdout();
+    let r = run_inner(args, &mut out);
+    crate::out::exit_status(&mut out, r, "splicelab check", 2)
+}
+
+fn run_inner(args: &CheckArgs, out: &mut dyn Write) -> io::Result<i32> {
     if args.plant.iter().any(|p| p == "list") {
         for b in Bug::ALL {
-            println!("{:<32} property {}", b.name(), b.property());
+            writeln!(out, "{:<32} property {}", b.name(), b.property())?;
         }
         if !bugs::AVAILABLE {
-            println!(
+            writeln!(
+                out,
                 "(this build lacks the feature planted-bugs: --features splicelab/planted-bugs)"
-            );
+            )?;
         }
-        return 0;
+        return Ok(0);
     }
     for name in &args.plant {
         let Some(b) = Bug::from_name(name) else {
-            eprintln!("splicelab check: unknown planted bug '{name}' (see --plant list)");
-            return 2;
+            return Err(failure(format!(
+                "unknown planted bug '{name}' (see --plant list)"
+            )));
         };
-        if let Err(e) = bugs::plant(b) {
-            eprintln!("splicelab check: {e}");
-            return 2;
-        }
+        bugs::plant(b).map_err(|e| failure(e.to_string()))?;
     }
-    let shard = match args.shard.as_deref().map(parse_shard).transpose() {
-        Ok(s) => s.unwrap_or((0, 1)),
-        Err(e) => {
-            eprintln!("splicelab check: {e}");
-            return 2;
-        }
-    };
-    let specs = match specs(&args.fs) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("splicelab check: {e}");
-            return 2;
-        }
-    };
+    let shard = args
+        .shard
+        .as_deref()
+        .map(parse_shard)
+        .transpose()
+        .map_err(failure)?
+        .unwrap_or((0, 1));
+    let specs = specs(&args.fs).map_err(failure)?;
     let cases = args.cases.unwrap_or_else(|| {
         std::env::var("SPLICELAB_CHECK_CASES")
             .ok()
@@ -134,7 +135,8 @@ pub fn run(args: &CheckArgs) -> i32 {
             .unwrap_or(256)
     });
     let seed = args.seed.unwrap_or_else(rand::random);
-    println!(
+    writeln!(
+        out,
         "check: seed {seed}, {cases} cases x {} model{} ({}), shard {}/{}, up to {} ops per case{}",
         specs.len(),
         if specs.len() == 1 { "" } else { "s" },
@@ -147,7 +149,7 @@ pub fn run(args: &CheckArgs) -> i32 {
         } else {
             format!(", planted: {}", args.plant.join(" "))
         }
-    );
+    )?;
     let opts = Options {
         specs: specs.clone(),
         cases,
@@ -162,37 +164,42 @@ pub fn run(args: &CheckArgs) -> i32 {
     };
     let mine = (0..cases).filter(|k| k % shard.1 == shard.0).count() as u64;
     let pb = bar(mine * specs.len() as u64, "cases");
-    let out = runner::run(&opts, |done, _| pb.set_position(done));
+    let outcome = runner::run(&opts, |done, _| pb.set_position(done));
     pb.finish_and_clear();
-    let t = secs(out.elapsed);
+    let t = secs(outcome.elapsed);
     let crash_when = match args.crash_every {
         0 => "after every fsync and crash".to_string(),
         1 => "after every step".to_string(),
         n => format!("after every fsync, crash and {n}th step"),
     };
-    println!(
+    writeln!(
+        out,
         "checked {} cases, {} operations, {} crash states ({} of them a snapshot already \
          accepted) in {t:.2} s: {:.0} cases/s, {:.0} ops/s (properties 1-5 and 7 after every \
          step, crash states {crash_when})",
-        out.cases,
-        out.counters.steps,
-        out.counters.crash_states,
-        out.counters.crash_states_reused,
-        out.cases_per_sec(),
-        out.ops_per_sec(),
-    );
-    if out.counters.offloads_cancelled + out.counters.offloads_restarted > 0 {
-        println!(
+        outcome.cases,
+        outcome.counters.steps,
+        outcome.counters.crash_states,
+        outcome.counters.crash_states_reused,
+        outcome.cases_per_sec(),
+        outcome.ops_per_sec(),
+    )?;
+    let c = &outcome.counters;
+    if c.offloads_cancelled + c.offloads_restarted > 0 {
+        writeln!(
+            out,
             "offloaded copies: {} cancelled by a signal, {} lost in a server reboot and sent again",
-            out.counters.offloads_cancelled, out.counters.offloads_restarted
-        );
+            c.offloads_cancelled, c.offloads_restarted
+        )?;
     }
-    if let Some(f) = out.failure {
-        println!(
+    if let Some(f) = outcome.failure {
+        writeln!(
+            out,
             "FAILED: case {} (seed {}) on {}, shrunk from {} to {} operations:\n{}",
             f.case, f.seed, f.failure.spec, f.original_ops, f.shrunk_ops, f.failure
-        );
-        println!(
+        )?;
+        writeln!(
+            out,
             "replay the case: splicelab check --fs {} --seed {} --cases 1 --ops {}{}",
             f.failure.spec,
             f.seed,
@@ -201,8 +208,8 @@ pub fn run(args: &CheckArgs) -> i32 {
                 .iter()
                 .map(|p| format!(" --plant {p}"))
                 .collect::<String>()
-        );
-        return 1;
+        )?;
+        return Ok(1);
     }
     if args.crash {
         let start = Instant::now();
@@ -217,32 +224,34 @@ pub fn run(args: &CheckArgs) -> i32 {
             pb.finish_and_clear();
             match r {
                 Ok(r) => {
-                    println!(
+                    writeln!(
+                        out,
                         "crash enumeration {model}: {} workloads, {} crash states ({} of them a snapshot already accepted) in {:.2} s ({:.0} states/s)",
                         r.workloads,
                         r.states,
                         r.reused,
                         secs(r.elapsed),
                         r.states_per_sec()
-                    );
+                    )?;
                     total += r;
                 }
                 Err(f) => {
-                    println!("FAILED: crash enumeration on {model}:\n{f}");
-                    return 1;
+                    writeln!(out, "FAILED: crash enumeration on {model}:\n{f}")?;
+                    return Ok(1);
                 }
             }
         }
-        println!(
+        writeln!(
+            out,
             "crash enumeration: {} workloads, {} crash states ({} of them a snapshot already accepted) in {:.2} s ({:.0} states/s)",
             total.workloads,
             total.states,
             total.reused,
             secs(start.elapsed()),
             total.states as f64 / secs(start.elapsed()).max(1e-9)
-        );
+        )?;
     }
-    0
+    Ok(0)
 }
 
 #[cfg(test)]

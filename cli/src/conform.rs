@@ -9,7 +9,7 @@
 //!
 //! Mounting needs root; without it the command says so and exits with status 2.
 
-use std::io::{IsTerminal, Read};
+use std::io::{self, IsTerminal, Read, Write};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -18,6 +18,8 @@ use conform::report::{RandomRun, SuiteResult, render, run_suite};
 use conform::scenario::Scenario;
 use conform::{random, scenarios, transcript};
 use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::out::failure;
 
 /// Arguments of `splicelab conform`.
 #[derive(clap::Args, Debug, Clone, Default)]
@@ -105,37 +107,37 @@ fn describe(pair: Pair) -> String {
 
 /// Runs `conform`; returns the exit status (0: no divergence, 1: divergences, 2: usage or
 /// set-up error).
+///
+/// A closed standard output ends the command quietly with status 0 ([`crate::out`]); the
+/// command returns rather than exits, so that the loop mounts are unmounted by their
+/// `Drop` on the way out.
 pub fn run(args: &ConformArgs) -> i32 {
-    match run_inner(args) {
-        Ok(status) => status,
-        Err(e) => {
-            eprintln!("conform: {e}");
-            2
-        }
-    }
+    let mut out = crate::out::stdout();
+    let r = run_inner(args, &mut out);
+    crate::out::exit_status(&mut out, r, "conform", 2)
 }
 
-fn run_inner(args: &ConformArgs) -> Result<i32, String> {
+fn run_inner(args: &ConformArgs, out: &mut dyn Write) -> io::Result<i32> {
     if args.list {
         for s in scenarios::all() {
-            println!("{:<48} {}", s.name, s.about);
+            writeln!(out, "{:<48} {}", s.name, s.about)?;
         }
         return Ok(0);
     }
     if let Some(path) = &args.write_doc {
-        return write_doc(args, path);
+        return write_doc(args, path, out);
     }
-    let pair = pair_for(args)?;
+    let pair = pair_for(args).map_err(failure)?;
     if let Some(what) = &args.replay {
-        return replay(pair, what);
+        return replay(pair, what, out);
     }
     match args.cases {
-        Some(n) => random_mode(args, pair, n),
-        None => suite_mode(args, pair),
+        Some(n) => random_mode(args, pair, n, out),
+        None => suite_mode(args, pair, out),
     }
 }
 
-fn replay(pair: Pair, what: &str) -> Result<i32, String> {
+fn replay(pair: Pair, what: &str, out: &mut dyn Write) -> io::Result<i32> {
     let sc = if let Some(s) = scenarios::by_name(what) {
         s
     } else {
@@ -143,74 +145,89 @@ fn replay(pair: Pair, what: &str) -> Result<i32, String> {
             let mut t = String::new();
             std::io::stdin()
                 .read_to_string(&mut t)
-                .map_err(|e| format!("reading stdin: {e}"))?;
+                .map_err(|e| failure(format!("reading stdin: {e}")))?;
             t
         } else {
             std::fs::read_to_string(what).map_err(|e| {
-                format!("{what}: {e} (neither a file nor a hand-written scenario's name)")
+                failure(format!(
+                    "{what}: {e} (neither a file nor a hand-written scenario's name)"
+                ))
             })?
         };
-        Scenario::parse("", &text).map_err(|e| format!("{what}: {e}"))?
+        Scenario::parse("", &text).map_err(|e| failure(format!("{what}: {e}")))?
     };
-    let mut real = RealSide::standard(pair.real).map_err(|e| e.to_string())?;
-    let c = conform::run_case(&mut real, pair, &sc).map_err(|e| e.to_string())?;
-    println!("{}: {} ({} steps)", describe(pair), sc.name, sc.lines.len());
-    print!("{}", transcript(&sc, &c));
+    let mut real = RealSide::standard(pair.real).map_err(|e| failure(e.to_string()))?;
+    let c = conform::run_case(&mut real, pair, &sc).map_err(|e| failure(e.to_string()))?;
+    writeln!(
+        out,
+        "{}: {} ({} steps)",
+        describe(pair),
+        sc.name,
+        sc.lines.len()
+    )?;
+    write!(out, "{}", transcript(&sc, &c))?;
     match &c.divergence {
         Some(d) => {
-            println!("divergence: {d}");
+            writeln!(out, "divergence: {d}")?;
             Ok(1)
         }
         None => {
-            println!("no divergence");
+            writeln!(out, "no divergence")?;
             Ok(0)
         }
     }
 }
 
-fn suite_mode(args: &ConformArgs, pair: Pair) -> Result<i32, String> {
+fn suite_mode(args: &ConformArgs, pair: Pair, out: &mut dyn Write) -> io::Result<i32> {
     let scs = selected(args);
     if scs.is_empty() {
-        return Err("no hand-written scenario matches --filter".into());
+        return Err(failure("no hand-written scenario matches --filter"));
     }
-    println!(
+    writeln!(
+        out,
         "conform: {}, {} hand-written scenarios",
         describe(pair),
         scs.len()
-    );
+    )?;
     let t0 = Instant::now();
-    let mut real = RealSide::standard(pair.real).map_err(|e| e.to_string())?;
+    let mut real = RealSide::standard(pair.real).map_err(|e| failure(e.to_string()))?;
     let pb = bar(scs.len() as u64, pair.real.name());
     let (mut passed, mut steps, mut flaky) = (0usize, 0u64, 0usize);
     for sc in &scs {
         let (c, was_flaky) =
-            conform::run_case_confirmed(&mut real, pair, sc).map_err(|e| e.to_string())?;
+            conform::run_case_confirmed(&mut real, pair, sc).map_err(|e| failure(e.to_string()))?;
         steps += c.steps as u64;
         if was_flaky {
             flaky += 1;
-            pb.suspend(|| println!("FLAKY {}: diverged once, agreed when run again", sc.name));
+            pb.suspend(|| {
+                writeln!(
+                    out,
+                    "FLAKY {}: diverged once, agreed when run again",
+                    sc.name
+                )
+            })?;
         }
         match &c.divergence {
             None => {
                 passed += 1;
                 if args.verbose {
-                    pb.suspend(|| print!("== {}\n{}", sc.name, transcript(sc, &c)));
+                    pb.suspend(|| write!(out, "== {}\n{}", sc.name, transcript(sc, &c)))?;
                 }
             }
             Some(d) => pb.suspend(|| {
-                println!("DIVERGENCE in {}: {d}", sc.name);
-                print!("{}", transcript(sc, &c));
-            }),
+                writeln!(out, "DIVERGENCE in {}: {d}", sc.name)?;
+                write!(out, "{}", transcript(sc, &c))
+            })?,
         }
         pb.inc(1);
     }
     pb.finish_and_clear();
     let total = scs.len();
-    println!("scenarios: {passed}/{total} agree");
-    println!("steps compared: {steps}");
-    println!("divergences: {}", total - passed);
-    println!("flaky (diverged once, agreed when run again): {flaky}");
-    println!("time: {:.1} s", t0.elapsed().as_secs_f64());
+    writeln!(out, "scenarios: {passed}/{total} agree")?;
+    writeln!(out, "steps compared: {steps}")?;
+    writeln!(out, "divergences: {}", total - passed)?;
+    writeln!(out, "flaky (diverged once, agreed when run again): {flaky}")?;
+    writeln!(out, "time: {:.1} s", t0.elapsed().as_secs_f64())?;
     Ok(if passed == total { 0 } else { 1 })
 }
 
@@ -222,15 +239,16 @@ fn case_kind(args: &ConformArgs) -> random::CaseKind {
     }
 }
 
-fn random_mode(args: &ConformArgs, pair: Pair, cases: u64) -> Result<i32, String> {
+fn random_mode(args: &ConformArgs, pair: Pair, cases: u64, out: &mut dyn Write) -> io::Result<i32> {
     let kind = case_kind(args);
-    println!(
+    writeln!(
+        out,
         "conform: {}, {cases} random {}cases, seed {}",
         describe(pair),
         if args.power_cut { "power-cut " } else { "" },
         args.seed
-    );
-    let mut real = RealSide::standard(pair.real).map_err(|e| e.to_string())?;
+    )?;
+    let mut real = RealSide::standard(pair.real).map_err(|e| failure(e.to_string()))?;
     let pb = bar(cases, pair.real.name());
     let rep = random::run_random(
         &mut real,
@@ -246,36 +264,40 @@ fn random_mode(args: &ConformArgs, pair: Pair, cases: u64) -> Result<i32, String
             }
         },
     )
-    .map_err(|e| e.to_string())?;
+    .map_err(|e| failure(e.to_string()))?;
     pb.finish_and_clear();
     for f in &rep.found {
-        println!(
+        writeln!(
+            out,
             "\nDIVERGENCE in case {} (seed {:#x}): {}",
             f.case, f.seed, f.divergence
-        );
-        println!(
+        )?;
+        writeln!(
+            out,
             "shrunk to {} steps; replay with `splicelab conform --real {} --replay FILE`:",
             f.scenario.lines.len(),
             args.real.as_deref().unwrap_or("")
-        );
-        print!("{}", f.scenario.to_text());
+        )?;
+        write!(out, "{}", f.scenario.to_text())?;
     }
     let secs = rep.elapsed.as_secs_f64();
-    println!("cases run: {}", rep.cases);
-    println!("steps compared: {}", rep.steps);
-    println!("divergences: {}", rep.divergences);
-    println!(
+    writeln!(out, "cases run: {}", rep.cases)?;
+    writeln!(out, "steps compared: {}", rep.steps)?;
+    writeln!(out, "divergences: {}", rep.divergences)?;
+    writeln!(
+        out,
         "flaky (diverged once, agreed when run again): {}",
         rep.flaky
-    );
-    println!(
+    )?;
+    writeln!(
+        out,
         "time: {secs:.1} s ({:.0} cases/s)",
         rep.cases as f64 / secs.max(1e-9)
-    );
+    )?;
     Ok(if rep.divergences == 0 { 0 } else { 1 })
 }
 
-fn write_doc(args: &ConformArgs, path: &PathBuf) -> Result<i32, String> {
+fn write_doc(args: &ConformArgs, path: &PathBuf, out: &mut dyn Write) -> io::Result<i32> {
     let scs = scenarios::all();
     let mut suites: Vec<SuiteResult> = Vec::new();
     let mut randoms: Vec<RandomRun> = Vec::new();
@@ -287,19 +309,20 @@ fn write_doc(args: &ConformArgs, path: &PathBuf) -> Result<i32, String> {
             continue;
         }
         let pb = bar(scs.len() as u64, pair.real.name());
-        let r = run_suite(pair, &scs, &mut |_| pb.inc(1)).map_err(|e| e.to_string())?;
+        let r = run_suite(pair, &scs, &mut |_| pb.inc(1)).map_err(|e| failure(e.to_string()))?;
         pb.finish_and_clear();
-        println!(
+        writeln!(
+            out,
             "{}: {}/{} scenarios agree ({:.1} s)",
             pair.real,
             r.passed(),
             r.total(),
             r.elapsed.as_secs_f64()
-        );
+        )?;
         any_divergence |= r.passed() != r.total();
         suites.push(r);
         if let Some(n) = args.cases.filter(|&n| n > 0) {
-            let mut real = RealSide::standard(pair.real).map_err(|e| e.to_string())?;
+            let mut real = RealSide::standard(pair.real).map_err(|e| failure(e.to_string()))?;
             let pb = bar(n, pair.real.name());
             let rep = random::run_random(
                 &mut real,
@@ -310,15 +333,16 @@ fn write_doc(args: &ConformArgs, path: &PathBuf) -> Result<i32, String> {
                 args.shrink,
                 &mut |_, _| pb.inc(1),
             )
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| failure(e.to_string()))?;
             pb.finish_and_clear();
-            println!(
+            writeln!(
+                out,
                 "{}: {} random cases, {} divergences ({:.1} s)",
                 pair.real,
                 rep.cases,
                 rep.divergences,
                 rep.elapsed.as_secs_f64()
-            );
+            )?;
             any_divergence |= rep.divergences > 0;
             randoms.push(RandomRun {
                 pair,
@@ -328,7 +352,7 @@ fn write_doc(args: &ConformArgs, path: &PathBuf) -> Result<i32, String> {
         }
     }
     let doc = render(&host::mounts::kernel_release(), &scs, &suites, &randoms);
-    std::fs::write(path, doc).map_err(|e| format!("writing {}: {e}", path.display()))?;
-    println!("wrote {}", path.display());
+    std::fs::write(path, doc).map_err(|e| failure(format!("writing {}: {e}", path.display())))?;
+    writeln!(out, "wrote {}", path.display())?;
     Ok(if any_divergence { 1 } else { 0 })
 }

@@ -276,7 +276,15 @@ fn parse_count(s: &str, opt: &str, what: &str) -> Result<u64, String> {
         Some(hex) => u64::from_str_radix(hex, 16),
         None => t.parse(),
     };
-    r.map_err(|_| format!("invalid {opt} '{s}' ({what})"))
+    r.map_err(|e| match e.kind() {
+        std::num::IntErrorKind::PosOverflow => {
+            format!(
+                "invalid {opt} '{s}' ({what}): too large (at most {})",
+                u64::MAX
+            )
+        }
+        _ => format!("invalid {opt} '{s}' ({what})"),
+    })
 }
 
 fn parse_size(s: &str, opt: &str) -> Result<u64, String> {
@@ -631,15 +639,16 @@ fn say(out: &mut dyn Write, line: &str) {
 
 /// Reads the setup script.
 fn read_setup(path: &str) -> Result<String, String> {
-    if path == "-" {
-        let mut s = String::new();
+    let bytes = if path == "-" {
+        let mut b = Vec::new();
         io::stdin()
-            .read_to_string(&mut s)
+            .read_to_end(&mut b)
             .map_err(|e| format!("--setup: cannot read standard input: {e}"))?;
-        Ok(s)
+        b
     } else {
-        std::fs::read_to_string(path).map_err(|e| format!("--setup: cannot read {path}: {e}"))
-    }
+        std::fs::read(path).map_err(|e| format!("--setup: cannot read {path}: {e}"))?
+    };
+    crate::script::parse::decode(&bytes).map_err(|e| format!("--setup {path}: {e}"))
 }
 
 /// Builds the process: runs the setup script (printing its transcript) on a fresh `/`.
@@ -660,7 +669,7 @@ fn prepare(args: &CpArgs, out: &mut dyn Write) -> Result<(Runner, String), Strin
     if let Some(s) = &script {
         match runner.run(s, out) {
             // A closed pipe (`| head`) is not an error worth a message.
-            Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
+            Err(e) if !crate::out::closed(&e) => {
                 return Err(format!("writing the setup transcript: {e}"));
             }
             _ => {}
@@ -734,25 +743,19 @@ impl Report {
 
 /// `splicelab cp`: returns the exit status (0 copied, 1 error, 130 aborted).
 pub fn run(args: &CpArgs) -> i32 {
-    let stdout = io::stdout();
-    let mut out = io::LineWriter::new(stdout.lock());
+    let mut out = crate::out::stdout();
     let mut rep = Report::new();
-    let code = match run_inner(args, &mut out, &mut rep) {
-        Ok(code) => code,
-        Err(msg) => {
-            eprintln!("cp: {msg}");
-            if rep.obj.get("ok") == Some(&serde_json::Value::Bool(true)) {
-                rep.set("ok", false);
-                rep.set("error", msg);
-            }
-            1
-        }
-    };
+    let r = run_inner(args, &mut out, &mut rep);
+    if let Err(msg) = &r
+        && rep.obj.get("ok") == Some(&serde_json::Value::Bool(true))
+    {
+        rep.set("ok", false);
+        rep.set("error", msg.as_str());
+    }
     if args.json {
         say(&mut out, &rep.obj.to_line());
     }
-    let _ = out.flush();
-    code
+    crate::out::exit_status(&mut out, r.map_err(crate::out::failure), "cp", 1)
 }
 
 fn run_inner(args: &CpArgs, out: &mut dyn Write, rep: &mut Report) -> Result<i32, String> {

@@ -923,23 +923,16 @@ pub fn parse_tour_size(s: &str) -> Result<u64, String> {
 
 /// Runs the tour; returns the exit status.
 pub fn run(args: &TourArgs) -> i32 {
-    match run_inner(args) {
-        Ok(()) => 0,
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => 0,
-        Err(e) => {
-            eprintln!("splicelab tour: {e}");
-            1
-        }
-    }
+    let mut out = crate::out::stdout();
+    let r = run_inner(args, &mut out).map(|()| 0);
+    crate::out::exit_status(&mut out, r, "splicelab tour", 1)
 }
 
-fn run_inner(args: &TourArgs) -> io::Result<()> {
-    let bad = |e: String| io::Error::new(io::ErrorKind::InvalidInput, e);
+fn run_inner(args: &TourArgs, out: &mut dyn Write) -> io::Result<()> {
+    let bad = crate::out::failure;
     let size = parse_tour_size(&args.size).map_err(bad)?;
     let models = select_models(args.fs.as_deref()).map_err(|e| bad(format!("--fs: {e}")))?;
     let rows = run_tour(&models, size).map_err(bad)?;
-    let stdout = io::stdout();
-    let mut out = io::LineWriter::new(stdout.lock());
     if args.json {
         for r in &rows {
             writeln!(out, "{}", r.to_json())?;
@@ -966,8 +959,7 @@ fn run_inner(args: &TourArgs) -> io::Result<()> {
     }
     if let (Some(path), Some(p)) = (&args.html, &pics) {
         let html = pictures::html::report(&rows, p);
-        std::fs::write(path, html)
-            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+        std::fs::write(path, html).map_err(|e| bad(format!("{}: {e}", path.display())))?;
         if !args.json {
             writeln!(out, "\nwrote {}", path.display())?;
         }

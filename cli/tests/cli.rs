@@ -80,7 +80,7 @@ fn a_malformed_line_is_a_usage_error_and_nothing_runs() {
     );
     assert_eq!(stdout(&o), "", "nothing runs when a line is malformed");
     for (script, line, what) in [
-        ("pwrite 0\n", 1, "expected 2 arguments"),
+        ("pwrite 0\n", 1, "takes 2 arguments"),
         ("open -f a\n\n# c\npwrite -Z 0 1\n", 4, "invalid option"),
         ("pread 0 -5\n", 1, "negative"),
         ("truncate 99999999999999999999\n", 1, "too large"),
@@ -358,4 +358,251 @@ fn golden_transcripts() {
         "golden transcripts differ (UPDATE_GOLDEN=1 rewrites them):\n{}",
         failures.join("\n")
     );
+}
+
+/// Runs `splicelab ARGS` with its standard output a pipe whose reader is already gone, as
+/// in `splicelab … | head -c0` once `head` has exited: every write fails with EPIPE.
+fn with_stdout_closed(args: &[&str], stdin: &str) -> Output {
+    let (reader, writer) = std::io::pipe().expect("a pipe");
+    drop(reader);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_splicelab"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(writer)
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("splicelab runs");
+    // A subcommand that does not read its input may be gone already.
+    let _ = child
+        .stdin
+        .take()
+        .expect("piped")
+        .write_all(stdin.as_bytes());
+    child.wait_with_output().expect("splicelab finishes")
+}
+
+#[test]
+fn a_closed_stdout_ends_every_subcommand_quietly() {
+    let script = "open -f a\npwrite -S 0x61 0 64k\nmd5sum a\n";
+    let cases: &[&[&str]] = &[
+        &[],
+        &["tour", "--size", "4m"],
+        &["tour", "--size", "4m", "--json"],
+        &["script", "-"],
+        &["script", "--json", "-"],
+        &["cp", "--size", "1m", "a", "b"],
+        &["cp", "--json", "--size", "1m", "a", "b"],
+        &["check", "--fs", "plain", "--cases", "1", "--seed", "1"],
+        &["check", "--plant", "list"],
+        &["conform", "--list"],
+    ];
+    for args in cases {
+        let args: Vec<&str> = if args.is_empty() {
+            vec!["tour", "--size", "1m"]
+        } else {
+            args.to_vec()
+        };
+        let o = with_stdout_closed(&args, script);
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {}", stderr(&o));
+        assert_eq!(stderr(&o), "", "{args:?}");
+    }
+}
+
+#[test]
+fn a_closed_stdout_is_not_mistaken_for_success_of_bad_arguments() {
+    // The usage error comes first; the closed pipe does not hide it.
+    let o = with_stdout_closed(&["check", "--shard", "4/4"], "");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).starts_with("splicelab check: --shard"),
+        "{}",
+        stderr(&o)
+    );
+    let o = with_stdout_closed(&["script", "-"], "bogus\n");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).starts_with("script:1:"), "{}", stderr(&o));
+}
+
+/// `conform` whose reader goes away while the real file systems are mounted: it returns
+/// through the loop mounts' `Drop` (nothing stays mounted) and exits 0 without a word.
+#[test]
+fn a_closed_stdout_unmounts_conform_quietly() {
+    use host::mounts::{RealFs, ready_or_skip};
+    use std::io::BufRead;
+    if !ready_or_skip(RealFs::Tmpfs, "a_closed_stdout_unmounts_conform_quietly") {
+        return;
+    }
+    let tmp = std::env::temp_dir().join(format!("splicelab-epipe-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).expect("a temporary directory");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_splicelab"))
+        .args(["conform", "--real", "tmpfs", "--verbose"])
+        .env("TMPDIR", &tmp)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("splicelab runs");
+    // Read the heading, then go away: the first transcript is written with tmpfs mounted.
+    let mut first = String::new();
+    let mut lines = std::io::BufReader::new(child.stdout.take().expect("piped"));
+    lines.read_line(&mut first).expect("the heading");
+    assert!(first.starts_with("conform: "), "{first}");
+    drop(lines);
+    let o = child.wait_with_output().expect("splicelab finishes");
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
+    let left: Vec<&str> = mounts
+        .lines()
+        .filter(|l| l.contains(tmp.to_str().expect("utf-8 temp dir")))
+        .collect();
+    let _ = std::fs::remove_dir_all(&tmp);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(stderr(&o), "");
+    assert!(left.is_empty(), "still mounted: {left:?}");
+}
+
+/// [`splicelab`] with raw bytes on standard input (not necessarily UTF-8).
+fn splicelab_bytes(args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_splicelab"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("splicelab runs");
+    let _ = child.stdin.take().expect("piped").write_all(stdin);
+    child.wait_with_output().expect("splicelab finishes")
+}
+
+/// Each malformed script gets one line on stderr, `script:LINE: MESSAGE`, naming the bad
+/// value; nothing runs.
+#[test]
+fn hostile_scripts_get_one_clear_line_naming_the_problem() {
+    let cases: &[(&[u8], usize, &str)] = &[
+        // Repeated options are each checked, whichever comes last.
+        (
+            b"pwrite -b zz -b 4k 0 4k\n",
+            1,
+            "pwrite: bad buffer size 'zz': not a number",
+        ),
+        (
+            b"open -f a\npwrite -b 4k -b zz 0 4k\n",
+            2,
+            "bad buffer size 'zz'",
+        ),
+        (b"splice -F bogus -F must a\n", 1, "splice: bad -F 'bogus'"),
+        (b"copy_range -s zz -s 0 a\n", 1, "bad source offset 'zz'"),
+        (b"pread -b 0x -b 4k 0 4k\n", 1, "bad buffer size '0x'"),
+        // ':' marks arguments in an optstring; it is never an option (getopt).
+        (b"pwrite -: 0 4k\n", 1, "pwrite: invalid option -- ':'"),
+        (b"open -:f a\n", 1, "open: invalid option -- ':'"),
+        // A bad model on the first line is that line's fault, not --fs's.
+        (
+            b"# fs: bogus\nopen -f a\n",
+            1,
+            "script:1: fs: unknown filesystem model 'bogus'",
+        ),
+        // Bytes that are not UTF-8, on the line that holds them.
+        (
+            b"open -f a\nstat\npwrite 0 \xff\n",
+            3,
+            "not UTF-8: byte 0xff at column 10",
+        ),
+        // Argument counts in words.
+        (
+            b"fiemap 0 1 2\n",
+            1,
+            "fiemap: takes at most 2 arguments, got 3",
+        ),
+        (
+            b"reflink a 0 0\n",
+            1,
+            "reflink: takes 1 or 4 arguments, got 3",
+        ),
+        (b"close x\n", 1, "close: takes no arguments, got 1"),
+        (b"truncate\n", 1, "truncate: takes 1 argument, got 0"),
+        // Control characters in quoted input come back escaped.
+        (b"bogus\x1b[31m\n", 1, "unknown command 'bogus\\x1b[31m'"),
+        // Mount specs: no nested spec in an option; sizes name their key.
+        (
+            b"mount nfs-like:server=nfs-like:server=plain /n\n",
+            1,
+            "mount option 'server=nfs-like:server=plain' holds a ':'",
+        ),
+        (
+            b"mount btrfs-like:max_inline=-1 /n\n",
+            1,
+            "mount: max_inline: invalid size '-1'",
+        ),
+        (
+            b"mount plain:size=lots /n\n",
+            1,
+            "mount: size: invalid size 'lots'",
+        ),
+        // An overflowing seed is too large, not non-numeric.
+        (
+            b"pwrite -S 99999999999999999999999 0 4k\n",
+            1,
+            "pwrite: seed too large -- 99999999999999999999999",
+        ),
+        (b"pwrite -S zz 0 4k\n", 1, "pwrite: non-numeric seed -- zz"),
+    ];
+    for (script, line, want) in cases {
+        let shown = String::from_utf8_lossy(script);
+        let o = splicelab_bytes(&["script", "--fs", "plain", "-"], script);
+        assert_eq!(o.status.code(), Some(1), "{shown:?}");
+        let err = stderr(&o);
+        assert!(
+            err.starts_with(&format!("script:{line}: ")) && err.contains(want),
+            "{shown:?}: want line {line} and '{want}', got: {err}"
+        );
+        assert_eq!(err.lines().count(), 1, "one clear line: {err}");
+        assert!(!err.contains('\x1b'), "no raw control character: {err:?}");
+        assert!(!err.contains("--fs"), "{shown:?}: {err}");
+        assert_eq!(stdout(&o), "", "{shown:?}: nothing runs");
+    }
+}
+
+#[test]
+fn a_byte_order_mark_is_skipped_and_bad_fs_still_blames_the_flag() {
+    let o = splicelab_bytes(
+        &["script", "-"],
+        b"\xef\xbb\xbf# fs: plain\nopen -f a\nstat\n",
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("stat.size = 0"), "{}", stdout(&o));
+    // The hint is checked even when --fs overrides it: it is a line of the script.
+    let o = splicelab(&["script", "--fs", "plain", "-"], "# fs: zfs-like\nsync\n");
+    assert!(stderr(&o).starts_with("script:1: fs: unknown filesystem model"));
+    let o = splicelab(&["script", "--fs", "zfs-like", "-"], "sync\n");
+    assert!(
+        stderr(&o).starts_with("splicelab: --fs zfs-like: "),
+        "{}",
+        stderr(&o)
+    );
+    // cp's setup script is read the same way.
+    let o = splicelab_bytes(&["cp", "--setup", "-", "a", "b"], b"open -f a\n\xc3\x28\n");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("--setup -: script:2: not UTF-8: byte 0xc3 at column 1"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn an_overflowing_pattern_seed_is_too_large() {
+    let o = splicelab(
+        &[
+            "cp",
+            "--size",
+            "1m",
+            "--pattern",
+            "99999999999999999999999",
+            "a",
+            "b",
+        ],
+        "",
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("too large"), "{}", stderr(&o));
 }

@@ -19,8 +19,11 @@ pub struct Dirs {
 }
 
 impl Dirs {
-    /// The absolute path of a scenario path.
+    /// The absolute path of a scenario path (the empty path stays empty).
     pub fn abs(&self, p: &Path) -> String {
+        if p.rel.is_empty() {
+            return String::new();
+        }
         let base = if p.other { &self.other } else { &self.main };
         format!("{base}/{}", p.rel)
     }
@@ -148,6 +151,7 @@ impl Runner<'_> {
                 self.sys.rename(&a, &b).map(|_| Ret::Ok)
             }
             Step::Mkdir { path } => self.sys.mkdir(&self.dirs.abs(path), 0o755).map(|_| Ret::Ok),
+            Step::Rmdir { path } => self.sys.rmdir(&self.dirs.abs(path)).map(|_| Ret::Ok),
             Step::Lseek { fd, off, whence } => {
                 self.sys.lseek(self.fd(*fd), *off, *whence).map(Ret::Offset)
             }

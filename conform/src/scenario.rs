@@ -41,11 +41,16 @@ impl fmt::Display for FdRef {
 }
 
 /// A path inside the scenario's directory.
+///
+/// In the text form a path is one word: `a`, `d/b`, `other:x` (on the other filesystem),
+/// `""` (the empty path itself, not a name in the scenario's directory), and `{TEXT*N}`
+/// anywhere in the word stands for `N` copies of `TEXT` (`{y*256}`, a name too long;
+/// `{./*2040}a`, a path too long).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Path {
     /// On the second filesystem (cross-filesystem calls) instead of the main one.
     pub other: bool,
-    /// Relative name (`a`, `d/b`).
+    /// Relative name (`a`, `d/b`); empty for the empty path.
     pub rel: String,
 }
 
@@ -70,11 +75,67 @@ impl Path {
 impl fmt::Display for Path {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.other {
-            write!(f, "other:{}", self.rel)
-        } else {
-            f.write_str(&self.rel)
+            f.write_str("other:")?;
         }
+        if self.rel.is_empty() {
+            return f.write_str("\"\"");
+        }
+        f.write_str(&compress_runs(&self.rel))
     }
+}
+
+/// Runs of 8 or more copies of a 1- or 2-byte unit, written `{UNIT*N}`.
+fn compress_runs(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = String::new();
+    let mut i = 0;
+    'outer: while i < b.len() {
+        for unit in [1, 2] {
+            if i + unit > b.len() || !s.is_char_boundary(i + unit) {
+                continue;
+            }
+            let u = &b[i..i + unit];
+            let mut n = 1;
+            while i + (n + 1) * unit <= b.len() && &b[i + n * unit..i + (n + 1) * unit] == u {
+                n += 1;
+            }
+            if n >= 8 && !u.iter().any(|c| b"{}*".contains(c)) {
+                out += &format!("{{{}*{n}}}", &s[i..i + unit]);
+                i += n * unit;
+                continue 'outer;
+            }
+        }
+        let c = s[i..].chars().next().unwrap_or_default();
+        out.push(c);
+        i += c.len_utf8().max(1);
+    }
+    out
+}
+
+/// Expands every `{TEXT*N}` of a path word.
+fn expand_runs(s: &str) -> Result<String, String> {
+    let mut out = String::new();
+    let mut rest = s;
+    while let Some(open) = rest.find('{') {
+        out += &rest[..open];
+        let close = rest[open..]
+            .find('}')
+            .map(|c| open + c)
+            .ok_or_else(|| format!("'{{' without '}}' in path '{s}'"))?;
+        let inner = &rest[open + 1..close];
+        let (unit, n) = inner
+            .rsplit_once('*')
+            .ok_or_else(|| format!("'{{{inner}}}' in path '{s}' is not {{TEXT*N}}"))?;
+        let n: usize = n
+            .parse()
+            .ok()
+            .filter(|&n| n <= 1 << 16)
+            .ok_or_else(|| format!("bad repeat count '{n}' in path '{s}'"))?;
+        out += &unit.repeat(n);
+        rest = &rest[close + 1..];
+    }
+    out += rest;
+    Ok(out)
 }
 
 /// What a write writes: a repeated byte, or a seeded pattern (different bytes per offset,
@@ -152,6 +213,9 @@ pub enum Step {
         to: Path,
     },
     Mkdir {
+        path: Path,
+    },
+    Rmdir {
         path: Path,
     },
     /// `lseek(fd, off, whence)` (`SEEK_DATA` = 3, `SEEK_HOLE` = 4).
@@ -287,6 +351,7 @@ impl Scenario {
                 Step::Open { path, .. }
                 | Step::Unlink { path }
                 | Step::Mkdir { path }
+                | Step::Rmdir { path }
                 | Step::Stat { path } => add(path),
                 Step::Rename { from, to } => {
                     add(from);
@@ -356,7 +421,7 @@ impl Scenario {
             }
             let err = |m: String| format!("line {}: {m}: {line}", i + 1);
             if let Some(p) = line.strip_prefix("untracked ") {
-                sc.untracked.push(parse_path(p.trim()));
+                sc.untracked.push(parse_path(p.trim()).map_err(err)?);
                 continue;
             }
             if let Some(n) = line.strip_prefix("small-fs ") {
@@ -385,6 +450,7 @@ impl Step {
             | Step::Unlink { .. }
             | Step::Rename { .. }
             | Step::Mkdir { .. }
+            | Step::Rmdir { .. }
             | Step::Stat { .. }
             | Step::Sync
             | Step::PowerCut => vec![],
@@ -500,6 +566,7 @@ impl fmt::Display for Step {
             Step::Unlink { path } => write!(f, "unlink {path}"),
             Step::Rename { from, to } => write!(f, "rename {from} {to}"),
             Step::Mkdir { path } => write!(f, "mkdir {path}"),
+            Step::Rmdir { path } => write!(f, "rmdir {path}"),
             Step::Lseek { fd, off, whence } => {
                 let w = match whence {
                     0 => "SET".to_string(),
@@ -590,11 +657,17 @@ fn parse_fd(s: &str) -> Result<FdRef, String> {
         .map_err(|_| format!("bad descriptor '{s}' (a slot 0-255 or fd:N)"))
 }
 
-fn parse_path(s: &str) -> Path {
-    match s.strip_prefix("other:") {
-        Some(r) => Path::other(r),
-        None => Path::main(s),
-    }
+fn parse_path(s: &str) -> Result<Path, String> {
+    let (other, rel) = match s.strip_prefix("other:") {
+        Some(r) => (true, r),
+        None => (false, s),
+    };
+    let rel = if rel == "\"\"" {
+        String::new()
+    } else {
+        expand_runs(rel)?
+    };
+    Ok(Path { other, rel })
 }
 
 fn parse_fill(s: &str) -> Result<Fill, String> {
@@ -649,7 +722,7 @@ pub fn parse_step(line: &str) -> Result<Step, String> {
                 slot: args[0]
                     .parse()
                     .map_err(|_| format!("bad slot '{}'", args[0]))?,
-                path: parse_path(args[1]),
+                path: parse_path(args[1])?,
                 flags: parse_open_flags(args[2])?,
             }
         }
@@ -716,20 +789,26 @@ pub fn parse_step(line: &str) -> Result<Step, String> {
         "unlink" => {
             want(1)?;
             Step::Unlink {
-                path: parse_path(args[0]),
+                path: parse_path(args[0])?,
             }
         }
         "rename" => {
             want(2)?;
             Step::Rename {
-                from: parse_path(args[0]),
-                to: parse_path(args[1]),
+                from: parse_path(args[0])?,
+                to: parse_path(args[1])?,
             }
         }
         "mkdir" => {
             want(1)?;
             Step::Mkdir {
-                path: parse_path(args[0]),
+                path: parse_path(args[0])?,
+            }
+        }
+        "rmdir" => {
+            want(1)?;
+            Step::Rmdir {
+                path: parse_path(args[0])?,
             }
         }
         "lseek" => {
@@ -798,7 +877,7 @@ pub fn parse_step(line: &str) -> Result<Step, String> {
         "stat" => {
             want(1)?;
             Step::Stat {
-                path: parse_path(args[0]),
+                path: parse_path(args[0])?,
             }
         }
         "fill-up" => {

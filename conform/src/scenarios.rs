@@ -23,6 +23,10 @@ const SAME: &str = "open 0 a RDWR|CREAT|TRUNC\npwrite 0 0 16384 0x61\nopen 1 b R
 /// hole at the end.
 const SPARSE: &str = "open 0 a RDWR|CREAT|TRUNC\npwrite 0 0 4096 pat2\npwrite 0 12288 4096 pat3\nftruncate 0 20480\n";
 
+/// Path lookup: `f` a 1-byte file, `d` an empty directory, `e` a directory holding the
+/// empty file `c`.
+const FDE: &str = "open 5 f RDWR|CREAT|TRUNC\npwrite 5 0 1 0x66\nclose 5\nmkdir d\nmkdir e\nopen 5 e/c RDWR|CREAT|TRUNC\nclose 5\n";
+
 /// `(name, what it pins, steps)`.
 const TABLE: &[(&str, &str, &str)] = &[
     // ------------------------------------------------------------ copy_file_range
@@ -759,6 +763,80 @@ const TABLE: &[(&str, &str, &str)] = &[
         "XFS counts read (page-cached) unwritten blocks as data for SEEK_DATA; btrfs and tmpfs do not",
         "open 0 a RDWR|CREAT\nfallocate 0 0x0 0 16384\npread 0 4096 100\nlseek 0 0 DATA\nlseek 0 4096 HOLE\nfallocate 0 0x3 4096 4096\nlseek 0 0 DATA",
     ),
+    // ------------------------------------------------------------ path lookup
+    // `$FDE`: `f` a file, `d` an empty directory, `e` a directory holding the file `c`;
+    // `n` never exists. Paths are absolute in the scenario's directory, so `.` and `..`
+    // stand for what `rmdir .` and `rmdir ..` are in it.
+    (
+        "path_open_creat_trailing_slash",
+        "open(O_CREAT) of a name with a trailing slash is EISDIR, checked before anything about the name: no file is created",
+        "$FDE\nopen 0 n/ WRONLY|CREAT\nopen 0 n/ WRONLY|CREAT|EXCL\nopen 0 f/ WRONLY|CREAT\nopen 0 d/ RDONLY|CREAT\nopen 0 d/ RDONLY|CREAT|EXCL\nopen 0 {y*256}/ WRONLY|CREAT\nstat n",
+    ),
+    (
+        "path_open_trailing_slash",
+        "without O_CREAT a trailing slash asks for a directory: ENOTDIR after a file, ENOENT for nothing",
+        "$FDE\nopen 0 f/ RDONLY\nopen 0 f// RDONLY\nopen 0 f/ RDONLY|TRUNC\nopen 0 f/ WRONLY|DIRECTORY\nopen 0 n/ RDONLY\nopen 0 d/ RDONLY\nopen 1 d// RDONLY\nopen 2 d/ WRONLY\nstat f/\nstat n/\nstat d/",
+    ),
+    (
+        "path_open_creat_dot",
+        "open(O_CREAT) of ., .. or the directory: EEXIST with O_EXCL, else EISDIR; n/. is ENOENT",
+        "$FDE\nopen 0 d/. RDONLY|CREAT\nopen 0 d/. RDONLY|CREAT|EXCL\nopen 0 d/.. RDONLY|CREAT\nopen 0 d RDONLY|CREAT\nopen 0 d RDONLY|CREAT|EXCL\nopen 0 n/. WRONLY|CREAT\nopen 0 d/. RDONLY\nopen 1 d/. WRONLY",
+    ),
+    (
+        "path_dotdot_is_walked",
+        "`..` steps out of what was walked into: after a file ENOTDIR, after nothing ENOENT (never dropped with the name before it)",
+        "$FDE\nopen 0 f/.. RDONLY\nopen 0 f/. RDONLY\nopen 0 f/../f RDONLY\nopen 0 f/./ RDONLY\nopen 0 n/.. RDONLY\nopen 0 n/../f RDONLY\nopen 0 d/../f RDONLY\nstat f/..\nstat n/..\nstat e/../e/c",
+    ),
+    (
+        "path_unlink_trailing_slash_and_dots",
+        "unlink of a file with a trailing slash is ENOTDIR (the file stays); of a directory EISDIR; of . or .. EISDIR",
+        "$FDE\nunlink f/\nunlink f//\nunlink n/\nunlink d/\nunlink d\nunlink d/.\nunlink d/..\nunlink f/.\nunlink n/.\nunlink .\nstat f\nunlink f",
+    ),
+    (
+        "path_rmdir_dots",
+        "rmdir of . is EINVAL, of .. ENOTEMPTY, before the directory is even looked at; a trailing slash is fine",
+        "$FDE\nrmdir d/.\nrmdir d/..\nrmdir .\nrmdir ..\nrmdir e/.\nrmdir f/\nrmdir f\nrmdir f/.\nrmdir n/\nrmdir n/.\nrmdir n/..\nrmdir e\nstat d\nrmdir d/",
+    ),
+    (
+        "path_mkdir_trailing_slash_and_dots",
+        "mkdir takes a trailing slash; ., .. and an existing name are EEXIST; n/. ENOENT; a file as parent ENOTDIR",
+        "$FDE\nmkdir g/\nmkdir f/\nmkdir d/\nmkdir d/.\nmkdir d/..\nmkdir n/.\nmkdir f/x\nstat g",
+    ),
+    (
+        "path_rename_dots",
+        "rename from or to a path ending in . or .. is EBUSY, once both parents resolve (a missing parent is ENOENT first)",
+        "$FDE\nrename d/. h\nrename d/.. h\nrename d e/.\nrename d e/..\nrename f d/.\nrename n d/.\nrename d/. f\nrename d/ d/.\nrename d h/.\nrename d/. n/x\nrename n/x d/.\nrename f/. h\nstat d\nstat h",
+    ),
+    (
+        "path_rename_trailing_slash",
+        "a trailing slash on either side of a rename asks for a directory source: ENOTDIR for a file; a directory moves",
+        "$FDE\nrename f/ g\nrename f g/\nrename f d/\nrename f e/c/\nrename e/c/ e/c\nrename f/ f\nrename n/ g\nrename d d/\nrename d/ g/\nstat g\nstat f",
+    ),
+    (
+        "path_rename_ancestors",
+        "renaming over an ancestor of the source is ENOTEMPTY; a directory into itself EINVAL",
+        "$FDE\nrename e/c e\nrename e/c .\nmkdir d/x\nrename d/x d\nrename d d/x/y\nrename d/x d/x/y\nstat e/c",
+    ),
+    (
+        "path_rename_xdev_first",
+        "EXDEV is checked before EBUSY and ENOTDIR, after both parents resolve",
+        "$FDE\nrename d/. other:h\nrename f/ other:h\nrename f other:.\nrename f other:n/h\nrename n other:h",
+    ),
+    (
+        "path_empty",
+        "the empty path is ENOENT for every call",
+        "$FDE\nopen 0 \"\" RDONLY\nopen 0 \"\" WRONLY|CREAT\nstat \"\"\nunlink \"\"\nrmdir \"\"\nmkdir \"\"\nrename \"\" h\nrename f \"\"\nstat f",
+    ),
+    (
+        "path_name_too_long",
+        "a name of 256 bytes is ENAMETOOLONG where it is looked up (after a missing or non-directory component before it); 255 bytes are fine",
+        "$FDE\nopen 0 {y*256} WRONLY|CREAT\nopen 0 {y*256} RDONLY\nopen 0 {y*256}/n RDONLY\nopen 0 n/{y*256} RDONLY\nopen 0 f/{y*256} RDONLY\nmkdir {y*256}\nunlink {y*256}\nrmdir {y*256}\nrename f {y*256}\nrename f/ {y*256}\nrename n {y*256}\nrename {y*256} h\nstat {y*256}\nopen 1 {y*255} WRONLY|CREAT\nstat {y*255}",
+    ),
+    (
+        "path_too_long",
+        "a path of 4096 bytes or more (PATH_MAX, counting the NUL) is ENAMETOOLONG before any lookup; just under it works",
+        "$FDE\nopen 0 {./*2040}f RDONLY\nopen 1 {./*2050}f RDONLY\nopen 1 n{/*4100} WRONLY|CREAT\nstat {./*2050}f\nunlink {./*2050}f\nrmdir {./*2050}d\nmkdir {./*2050}g\nrename {./*2050}f h\nrename f {./*2050}h\nrename n {./*2050}h\nstat f",
+    ),
 ];
 
 /// The `ENOSPC` scenarios: each on its own small filesystem, filled with `fill-up`, the last
@@ -1092,6 +1170,7 @@ fn expand(text: &str) -> String {
             "$ABD" => ABD,
             "$SAME" => SAME,
             "$SPARSE" => SPARSE,
+            "$FDE" => FDE,
             "$PC" => PC,
             "$PCX" => PCX,
             _ => {

@@ -15,35 +15,74 @@ pub const MODELS: &[&str] = &[
     "xfs-like",
 ];
 
-/// Parses a size with `xfs_io`'s suffixes: `k`, `m`, `g`, `t`, `p`, `e` (powers of 1024,
-/// either case), `s` (512-byte sectors); a `0x` prefix for hexadecimal.
+/// The block size [`cvtnum`]'s `b` suffix multiplies by (xfs_io uses 4096 on non-XFS files).
+pub const CVT_BLOCK: u64 = 4096;
+/// The sector size [`cvtnum`]'s `s` suffix multiplies by.
+pub const CVT_SECTOR: u64 = 512;
+
+/// xfs_io's `cvtnum`, the number syntax of scripts and mount specs alike: decimal, `0x`
+/// hex, leading-`0` octal, with one optional suffix `k m g t p e` (powers of 1024, either
+/// case), `s` (512-byte sectors) or `b` (4096-byte blocks); at most `i64::MAX`; negative
+/// numbers are errors.
 ///
 /// # Errors
-/// A message naming the bad size (empty, not a number, unknown suffix, overflow).
-pub fn parse_size(s: &str) -> Result<u64, String> {
-    let bad = || format!("invalid size '{s}'");
+/// A short description of what is wrong (`not a number`, `negative`, `too large`).
+pub fn cvtnum(s: &str) -> Result<u64, &'static str> {
     let t = s.trim();
-    if t.is_empty() {
-        return Err(bad());
+    if t.starts_with('-') {
+        return Err("negative numbers are not allowed");
     }
-    if let Some(hex) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
-        return u64::from_str_radix(hex, 16).map_err(|_| bad());
-    }
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (num, suffix) = t.split_at(split);
-    let n: u64 = num.parse().map_err(|_| bad())?;
-    let mult: u64 = match suffix.to_ascii_lowercase().as_str() {
-        "" => 1,
-        "s" => 512,
-        "k" => 1 << 10,
-        "m" => 1 << 20,
-        "g" => 1 << 30,
-        "t" => 1 << 40,
-        "p" => 1 << 50,
-        "e" => 1 << 60,
-        _ => return Err(bad()),
+    let t = t.strip_prefix('+').unwrap_or(t);
+    let (radix, digits_start) = if t.starts_with("0x") || t.starts_with("0X") {
+        (16, 2)
+    } else if t.starts_with('0') && t.len() > 1 {
+        (8, 1)
+    } else {
+        (10, 0)
     };
-    n.checked_mul(mult).ok_or_else(bad)
+    let body = &t[digits_start..];
+    let end = body
+        .find(|c: char| !c.is_digit(radix))
+        .unwrap_or(body.len());
+    let (digits, suffix) = body.split_at(end);
+    let n: u64 = if digits.is_empty() {
+        if radix == 8 {
+            0 // "0" followed by a non-octal character: strtoll read the 0
+        } else {
+            return Err("not a number");
+        }
+    } else {
+        u64::from_str_radix(digits, radix).map_err(|_| "too large")?
+    };
+    let mult: u64 = match suffix {
+        "" => 1,
+        s if s.len() == 1 => match s.as_bytes()[0].to_ascii_lowercase() {
+            b'b' => CVT_BLOCK,
+            b's' => CVT_SECTOR,
+            b'k' => 1 << 10,
+            b'm' => 1 << 20,
+            b'g' => 1 << 30,
+            b't' => 1 << 40,
+            b'p' => 1 << 50,
+            b'e' => 1 << 60,
+            _ => return Err("not a number"),
+        },
+        _ => return Err("not a number"),
+    };
+    let v = n.checked_mul(mult).ok_or("too large")?;
+    if v > i64::MAX as u64 {
+        return Err("too large");
+    }
+    Ok(v)
+}
+
+/// Parses a size of a mount option or a command-line flag: [`cvtnum`]'s syntax (the same
+/// numbers a script takes).
+///
+/// # Errors
+/// `invalid size 'S': WHY` (empty, not a number, negative, unknown suffix, too large).
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    cvtnum(s).map_err(|why| format!("invalid size '{s}': {why}"))
 }
 
 /// A parsed spec: the model name and its `key=value` options in order.
@@ -56,8 +95,13 @@ pub struct Spec {
 impl Spec {
     /// Parses `MODEL[:k=v,...]`. A bare word (`nodatacow`) is a flag: `(word, "")`.
     ///
+    /// Only the first `:` separates the model from its options: an option holding another
+    /// `:` is refused, so that `nfs-like:server=nfs-like:server=plain` cannot smuggle a
+    /// whole spec in as one option's value (an nfs-like server takes a model name; its
+    /// options are the client's `size=`, `journal=` and `srvKEY=`).
+    ///
     /// # Errors
-    /// A message for an empty model.
+    /// A message for an empty model or an option holding a `:`.
     pub fn parse(s: &str) -> Result<Spec, String> {
         let (model, opts) = s.split_once(':').unwrap_or((s, ""));
         if model.is_empty() {
@@ -65,6 +109,12 @@ impl Spec {
         }
         let mut options = Vec::new();
         for kv in opts.split(',').filter(|x| !x.is_empty()) {
+            if kv.contains(':') {
+                return Err(format!(
+                    "{model}: mount option '{kv}' holds a ':' (a spec is MODEL:key=value,...; \
+                     option values are plain words)"
+                ));
+            }
             let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
             options.push((k.to_string(), v.to_string()));
         }
@@ -87,9 +137,9 @@ impl Spec {
         let mut rest = Vec::new();
         for (k, v) in &self.options {
             match k.as_str() {
-                "size" => base.size = parse_size(v)?,
+                "size" => base.size = key_size(k, v)?,
                 "chunk" => {
-                    base.chunk_size = parse_size(v)?;
+                    base.chunk_size = key_size(k, v)?;
                     if base.chunk_size == 0 {
                         return Err("chunk must be at least 1 byte".into());
                     }
@@ -120,6 +170,11 @@ impl Spec {
     }
 }
 
+/// The size of mount option `key`: `key: invalid size 'V': WHY` when it does not parse.
+fn key_size(key: &str, v: &str) -> Result<u64, String> {
+    parse_size(v).map_err(|e| format!("{key}: {e}"))
+}
+
 /// A boolean mount option: bare (`nodatacow`) or `1/0`, `on/off`, `yes/no`, `true/false`.
 fn parse_flag(model: &str, k: &str, v: &str) -> Result<bool, String> {
     match v {
@@ -140,7 +195,7 @@ fn make_btrfs(sp: &Spec) -> Result<Arc<dyn FileSystem>, String> {
     let mut flavor = Btrfs::default();
     for (k, v) in &rest {
         match k.as_str() {
-            "max_inline" => flavor.max_inline = parse_size(v)?,
+            "max_inline" => flavor.max_inline = key_size(k, v)?,
             "nodatacow" => flavor.nodatacow = parse_flag(&sp.model, k, v)?,
             "datacow" => flavor.nodatacow = !parse_flag(&sp.model, k, v)?,
             _ => return Err(format!("{}: unknown mount option '{k}'", sp.model)),
@@ -157,7 +212,7 @@ fn make_ocfs2(sp: &Spec) -> Result<Arc<dyn FileSystem>, String> {
     let cluster = sp.options.iter().rev().find(|(k, _)| k == "cluster");
     let mut flavor = match cluster {
         _ if xfs => Ocfs2::xfs(),
-        Some((_, v)) => Ocfs2::with_cluster(parse_size(v)?)?,
+        Some((k, v)) => Ocfs2::with_cluster(key_size(k, v)?)?,
         None => Ocfs2::with_cluster(4096)?,
     };
     let (opts, rest) = sp.local_options(flavor.options(LocalOptions::default()))?;
@@ -218,6 +273,51 @@ mod tests {
         assert!(parse_size("").is_err());
         assert!(parse_size("99999999999e").is_err());
         assert!(parse_size("-1").is_err());
+    }
+
+    #[test]
+    fn sizes_take_every_number_form_of_scripts() {
+        assert_eq!(parse_size("2b"), Ok(8192), "4096-byte blocks");
+        assert_eq!(parse_size("010"), Ok(8), "leading zero is octal");
+        assert_eq!(parse_size("0x10k"), Ok(16 << 10));
+        assert_eq!(cvtnum("12kk"), Err("not a number"));
+        assert_eq!(
+            parse_size("-1").unwrap_err(),
+            "invalid size '-1': negative numbers are not allowed"
+        );
+    }
+
+    #[test]
+    fn size_errors_name_the_option() {
+        for (spec, want) in [
+            ("btrfs-like:max_inline=-1", "max_inline: invalid size '-1'"),
+            ("plain:size=lots", "size: invalid size 'lots': not a number"),
+            ("plain:chunk=1q", "chunk: invalid size '1q'"),
+            (
+                "ocfs2-like:cluster=9e",
+                "cluster: invalid size '9e': too large",
+            ),
+        ] {
+            let e = make(spec).err().unwrap();
+            assert!(e.contains(want), "{spec}: {e}");
+        }
+        assert!(make("btrfs-like:max_inline=0x800").is_ok());
+        assert!(make("plain:size=4096b").is_ok());
+    }
+
+    #[test]
+    fn an_option_cannot_hold_a_nested_spec() {
+        for spec in [
+            "nfs-like:server=nfs-like:server=plain",
+            "nfs-like:server=btrfs-like:size=1g",
+            "plain:size=1g:chunk=4k",
+        ] {
+            let e = make(spec)
+                .err()
+                .unwrap_or_else(|| panic!("{spec} accepted"));
+            assert!(e.contains("holds a ':'"), "{spec}: {e}");
+        }
+        assert!(make("nfs-like:server=plain,size=1g").is_ok());
     }
 
     #[test]

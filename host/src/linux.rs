@@ -10,7 +10,8 @@
 //! `..` at the root stays at the root (as in a chroot) and no path can reach outside it.
 //! Calls that act on a name in a directory (`mkdir`, `unlink`, `rmdir`, `rename`) resolve
 //! the parent that way and pass the last component, unchanged, to the `*at` call, so the
-//! kernel still sees trailing slashes, `.` and `..` exactly as the caller wrote them.
+//! kernel still sees trailing slashes, `.` and `..` exactly as the caller wrote them. A
+//! path holding a NUL byte never reaches the kernel: it is `EINVAL`, as in the simulator.
 //!
 //! # File descriptors
 //!
@@ -140,10 +141,15 @@ fn cvt_long(r: libc::c_long) -> SysResult<libc::c_long> {
     if r < 0 { Err(last_errno()) } else { Ok(r) }
 }
 
-/// The path as the kernel reads it: a C string ends at the first NUL.
-fn c_path(path: &str) -> CString {
-    let cut = path.split('\0').next().unwrap_or_default();
-    CString::new(cut).unwrap_or_default()
+/// The path as a C string. A C caller cannot pass a path with a NUL byte inside (its
+/// string ends there); like the simulator (`syscall::process::c_path`), this side refuses
+/// such a path with `EINVAL` before any system call, rather than quietly acting on the
+/// part before the NUL.
+///
+/// # Errors
+/// `EINVAL` for a path holding a NUL byte.
+fn c_path(path: &str) -> SysResult<CString> {
+    CString::new(path).map_err(|_| Errno::EINVAL)
 }
 
 /// The last component of a path that names something in a directory.
@@ -159,10 +165,12 @@ enum Last {
 /// `filename_parentat` does.
 ///
 /// # Errors
-/// `ENOENT` for an empty path, `ENAMETOOLONG` for one of `PATH_MAX` bytes or more (the
-/// checks `getname` makes before any lookup).
+/// `EINVAL` for a path holding a NUL byte ([`c_path`]); `ENOENT` for an empty path,
+/// `ENAMETOOLONG` for one of `PATH_MAX` bytes or more (the checks `getname` makes before
+/// any lookup).
 fn split_parent(path: &str) -> SysResult<(CString, Last)> {
-    let p = path.split('\0').next().unwrap_or_default();
+    let p = path;
+    c_path(p)?;
     if p.is_empty() {
         return Err(Errno::ENOENT);
     }
@@ -171,13 +179,13 @@ fn split_parent(path: &str) -> SysResult<(CString, Last)> {
     }
     let trimmed = p.trim_end_matches('/');
     if trimmed.is_empty() {
-        return Ok((c_path("/"), Last::Root));
+        return Ok((c_path("/")?, Last::Root));
     }
     let (dir, last) = match trimmed.rfind('/') {
         Some(i) => (&p[..=i], &p[i + 1..]),
         None => (".", p),
     };
-    Ok((c_path(dir), Last::Name(c_path(last))))
+    Ok((c_path(dir)?, Last::Name(c_path(last)?)))
 }
 
 /// `openat2(dirfd, path, how)`, retried on the `EAGAIN` a scoped lookup reports when a
@@ -501,7 +509,7 @@ impl Syscalls for Linux {
     /// rejected.
     fn open(&mut self, path: &str, flags: i32, mode: u32) -> SysResult<i32> {
         let how = open_how_like_open(flags, mode);
-        let fd = openat2(self.root_fd.as_raw_fd(), &c_path(path), &how)?;
+        let fd = openat2(self.root_fd.as_raw_fd(), &c_path(path)?, &how)?;
         let raw = std::os::fd::IntoRawFd::into_raw_fd(fd);
         self.fds.insert(raw);
         Ok(raw)
@@ -611,7 +619,7 @@ impl Syscalls for Linux {
             mode: 0,
             resolve: libc::RESOLVE_IN_ROOT,
         };
-        let fd = openat2(self.root_fd.as_raw_fd(), &c_path(path), &how)?;
+        let fd = openat2(self.root_fd.as_raw_fd(), &c_path(path)?, &how)?;
         fstat_raw(fd.as_raw_fd())
     }
 
@@ -779,31 +787,33 @@ mod tests {
     use super::*;
 
     fn name(s: &str) -> Last {
-        Last::Name(c_path(s))
+        Last::Name(cs(s))
+    }
+
+    fn cs(s: &str) -> CString {
+        c_path(s).unwrap()
     }
 
     #[test]
     fn split_parent_keeps_the_last_component_as_written() {
-        assert_eq!(split_parent("/a/b").unwrap(), (c_path("/a/"), name("b")));
-        assert_eq!(split_parent("/a/b/").unwrap(), (c_path("/a/"), name("b/")));
-        assert_eq!(
-            split_parent("/a//b//").unwrap(),
-            (c_path("/a//"), name("b//"))
-        );
-        assert_eq!(split_parent("/a").unwrap(), (c_path("/"), name("a")));
-        assert_eq!(split_parent("a").unwrap(), (c_path("."), name("a")));
-        assert_eq!(split_parent("/a/..").unwrap(), (c_path("/a/"), name("..")));
-        assert_eq!(split_parent("/").unwrap(), (c_path("/"), Last::Root));
-        assert_eq!(split_parent("///").unwrap(), (c_path("/"), Last::Root));
+        assert_eq!(split_parent("/a/b").unwrap(), (cs("/a/"), name("b")));
+        assert_eq!(split_parent("/a/b/").unwrap(), (cs("/a/"), name("b/")));
+        assert_eq!(split_parent("/a//b//").unwrap(), (cs("/a//"), name("b//")));
+        assert_eq!(split_parent("/a").unwrap(), (cs("/"), name("a")));
+        assert_eq!(split_parent("a").unwrap(), (cs("."), name("a")));
+        assert_eq!(split_parent("/a/..").unwrap(), (cs("/a/"), name("..")));
+        assert_eq!(split_parent("/").unwrap(), (cs("/"), Last::Root));
+        assert_eq!(split_parent("///").unwrap(), (cs("/"), Last::Root));
     }
 
     #[test]
     fn split_parent_reports_getname_errors() {
         assert_eq!(split_parent(""), Err(Errno::ENOENT));
-        assert_eq!(split_parent("\0/a"), Err(Errno::ENOENT));
+        assert_eq!(split_parent("\0/a"), Err(Errno::EINVAL));
         assert_eq!(split_parent(&"/".repeat(4096)), Err(Errno::ENAMETOOLONG));
         assert!(split_parent(&"/".repeat(4095)).is_ok());
-        assert_eq!(split_parent("/a\0/b").unwrap(), (c_path("/"), name("a")));
+        assert_eq!(split_parent("/a\0/b"), Err(Errno::EINVAL));
+        assert_eq!(split_parent("/a\0"), Err(Errno::EINVAL));
     }
 
     #[test]

@@ -13,7 +13,7 @@ use vfs::file::{Mode, OpenFile};
 use vfs::fs::{Stat, falloc_flags};
 use vfs::sync::Arc;
 use vfs::task::Task;
-use vfs::vfs::Vfs;
+use vfs::vfs::{Last, Parent, Vfs};
 
 use crate::api::{DedupeDest, DedupeOutcome, StatBuf, SysResult, Syscalls, o, seek};
 
@@ -25,6 +25,21 @@ pub const FIRST_FD: i32 = 3;
 
 /// Most open files per process (`RLIMIT_NOFILE` soft limit).
 pub const MAX_FDS: usize = 1024;
+
+/// The path as the lab's system calls take it. A C caller cannot pass a NUL byte inside a
+/// path (its string ends there, and the kernel never sees the rest); a Rust `&str` can.
+/// The lab's answer is `EINVAL`, before any lookup: the call is refused rather than
+/// silently applied to the part before the NUL — as Rust's `std::fs` and Python's `os`
+/// refuse such a path before making the call.
+///
+/// # Errors
+/// `EINVAL` for a path that holds a NUL byte.
+pub fn c_path(path: &str) -> KResult<&str> {
+    if path.contains('\0') {
+        return Err(Errno::EINVAL);
+    }
+    Ok(path)
+}
 
 /// A simulated process.
 pub struct Process {
@@ -137,7 +152,7 @@ impl Process {
     /// # Errors
     /// Path lookup errors.
     pub fn set_attrs(&mut self, path: &str, attrs: vfs::extent::Attrs) -> KResult<()> {
-        let (mnt, ino) = self.vfs.resolve(path)?;
+        let (mnt, ino) = self.vfs.resolve(c_path(path)?)?;
         mnt.fs.set_attrs(&self.task, ino, attrs)
     }
 }
@@ -152,9 +167,12 @@ impl Syscalls for Process {
     }
 
     /// `open(2)` (`do_sys_open` → `path_openat`): `EINVAL` for an invalid access mode;
-    /// `ENOENT`/`ENOTDIR` from the path walk; `EEXIST` for `O_CREAT|O_EXCL` on an existing
-    /// name; `EISDIR` for a directory opened for writing or with `O_CREAT`; `ENOTDIR` for
-    /// `O_DIRECTORY` on a file; `EPERM` for write access to an immutable file or non-append
+    /// the path's errors ([`c_path`], [`Vfs::resolve_parent`]); with `O_CREAT`, `EISDIR`
+    /// for a trailing `/` (`open("n/", O_CREAT)` never creates a file), then `EEXIST` for
+    /// `O_EXCL` on anything that exists (`.`, `..` and `/` included) and `EISDIR` for a
+    /// directory; without it, `ENOENT`/`ENAMETOOLONG` for the last name and `ENOTDIR` for a
+    /// trailing `/` after a file; `EISDIR` for a directory opened for writing;
+    /// `ENOTDIR` for `O_DIRECTORY` on a file; `EPERM` for write access to an immutable file or non-append
     /// write access to an append-only one; `EMFILE` when the table is full.
     fn open(&mut self, path: &str, flags: i32, _mode: u32) -> SysResult<i32> {
         let acc = flags & o::ACCMODE;
@@ -166,13 +184,29 @@ impl Syscalls for Process {
             write: acc == o::WRONLY || acc == o::RDWR,
             append: flags & o::APPEND != 0,
         };
+        let path = c_path(path)?;
         let (mnt, ino) = if flags & o::CREAT != 0 {
-            let (mnt, dir, name) = match self.vfs.resolve_parent(path) {
-                // The root of a mount exists and is a directory.
-                Err(Errno::EBUSY) => return Err(Errno::EISDIR),
-                r => r?,
+            // open_last_lookups: with O_CREAT a trailing slash is EISDIR before any lookup.
+            let p = self.vfs.resolve_parent(path)?;
+            // `.`, `..`, `/` and a mount point name an existing directory (do_open).
+            let existing_dir = || {
+                Err(if flags & o::EXCL != 0 {
+                    Errno::EEXIST
+                } else {
+                    Errno::EISDIR
+                })
             };
-            match mnt.fs.lookup(dir, &name) {
+            let Last::Name(name) = &p.last else {
+                return existing_dir();
+            };
+            if p.slash {
+                return Err(Errno::EISDIR);
+            }
+            if p.covered.is_some() {
+                return existing_dir();
+            }
+            let Parent { mnt, dir, .. } = p;
+            match mnt.fs.lookup(dir, name) {
                 Ok(ino) => {
                     if flags & o::EXCL != 0 {
                         return Err(Errno::EEXIST);
@@ -183,7 +217,7 @@ impl Syscalls for Process {
                     (mnt, ino)
                 }
                 Err(Errno::ENOENT) => {
-                    let ino = mnt.fs.create(&self.task, dir, &name, FileKind::Regular)?;
+                    let ino = mnt.fs.create(&self.task, dir, name, FileKind::Regular)?;
                     (mnt, ino)
                 }
                 Err(e) => return Err(e),
@@ -382,47 +416,99 @@ impl Syscalls for Process {
         }
     }
 
+    /// `mkdir(2)` (`filename_create`): the path's errors; `EEXIST` for `.`, `..`, `/`
+    /// and a mount point; then the filesystem's answer (`ENAMETOOLONG`, `EEXIST`,
+    /// `ENOSPC`). A trailing `/` is allowed: the new name is a directory.
     fn mkdir(&mut self, path: &str, _mode: u32) -> SysResult<()> {
-        let (mnt, dir, name) = match self.vfs.resolve_parent(path) {
-            Err(Errno::EBUSY) => return Err(Errno::EEXIST),
-            r => r?,
+        let p = self.vfs.resolve_parent(c_path(path)?)?;
+        let Some(name) = p.name().filter(|_| p.covered.is_none()) else {
+            return Err(Errno::EEXIST);
         };
-        mnt.fs.create(&self.task, dir, &name, FileKind::Directory)?;
+        p.mnt
+            .fs
+            .create(&self.task, p.dir, name, FileKind::Directory)?;
         Ok(())
     }
 
+    /// `unlink(2)` (`do_unlinkat`): the path's errors; `EISDIR` for `.`, `..`, `/` and a
+    /// mount point; `ENOENT`/`ENAMETOOLONG` for the name; with a trailing `/`, `EISDIR`
+    /// for a directory and `ENOTDIR` for anything else (never an unlink); then the
+    /// filesystem's answer (`EISDIR` for a directory).
     fn unlink(&mut self, path: &str) -> SysResult<()> {
-        let (mnt, dir, name) = match self.vfs.resolve_parent(path) {
-            Err(Errno::EBUSY) => return Err(Errno::EISDIR),
-            r => r?,
+        let p = self.vfs.resolve_parent(c_path(path)?)?;
+        let Some(name) = p.name().filter(|_| p.covered.is_none()) else {
+            return Err(Errno::EISDIR);
         };
-        let ino = mnt.fs.remove(&self.task, dir, &name, false)?;
-        mnt.unlinked(ino);
+        if p.slash {
+            let ino = p.mnt.fs.lookup(p.dir, name)?;
+            return Err(match p.mnt.fs.getattr(ino)?.kind {
+                FileKind::Directory => Errno::EISDIR,
+                _ => Errno::ENOTDIR,
+            });
+        }
+        let ino = p.mnt.fs.remove(&self.task, p.dir, name, false)?;
+        p.mnt.unlinked(ino);
         Ok(())
     }
 
+    /// `rmdir(2)` (`do_rmdir`): the path's errors; `ENOTEMPTY` for `..`, `EINVAL` for `.`,
+    /// `EBUSY` for `/` and a mount point; then the filesystem's answer (`ENOENT`,
+    /// `ENAMETOOLONG`, `ENOTDIR`, `ENOTEMPTY`).
     fn rmdir(&mut self, path: &str) -> SysResult<()> {
-        let (mnt, dir, name) = self.vfs.resolve_parent(path)?;
-        let ino = mnt.fs.remove(&self.task, dir, &name, true)?;
-        mnt.unlinked(ino);
+        let p = self.vfs.resolve_parent(c_path(path)?)?;
+        let name = match &p.last {
+            Last::DotDot => return Err(Errno::ENOTEMPTY),
+            Last::Dot => return Err(Errno::EINVAL),
+            Last::Root => return Err(Errno::EBUSY),
+            Last::Name(_) if p.covered.is_some() => return Err(Errno::EBUSY),
+            Last::Name(n) => n,
+        };
+        let ino = p.mnt.fs.remove(&self.task, p.dir, name, true)?;
+        p.mnt.unlinked(ino);
         Ok(())
     }
 
-    /// `rename(2)`: `EXDEV` across mounts; otherwise the filesystem's answer.
+    /// `rename(2)` (`do_renameat2`): the old path's errors, then the new one's; `EXDEV`
+    /// across mounts; `EBUSY` when either path ends in `.`, `..` or is `/`, or names a
+    /// mount point; `ENOENT`/`ENAMETOOLONG` for the old name, `ENAMETOOLONG` for the new
+    /// one; `ENOTDIR` for a trailing `/` on either side when the source is not a
+    /// directory; `ENOTEMPTY` for a target that is an ancestor of the source; then the
+    /// filesystem's answer.
     fn rename(&mut self, old: &str, new: &str) -> SysResult<()> {
-        let (om, odir, oname) = self.vfs.resolve_parent(old)?;
-        let (nm, ndir, nname) = self.vfs.resolve_parent(new)?;
-        if om.dev != nm.dev {
+        let o = self.vfs.resolve_parent(c_path(old)?)?;
+        let n = self.vfs.resolve_parent(c_path(new)?)?;
+        if o.mnt.dev != n.mnt.dev {
             return Err(Errno::EXDEV);
         }
-        if let Some(replaced) = om.fs.rename(&self.task, odir, &oname, ndir, &nname)? {
-            om.unlinked(replaced);
+        let (Some(oname), Some(nname)) = (o.name(), n.name()) else {
+            return Err(Errno::EBUSY);
+        };
+        if o.covered.is_some() || n.covered.is_some() {
+            return Err(Errno::EBUSY);
+        }
+        let fs = &o.mnt.fs;
+        let src = fs.lookup(o.dir, oname)?;
+        let target = match fs.lookup(n.dir, nname) {
+            Ok(t) => Some(t),
+            Err(Errno::ENOENT) => None,
+            Err(e) => return Err(e),
+        };
+        if (o.slash || n.slash) && fs.getattr(src)?.kind != FileKind::Directory {
+            return Err(Errno::ENOTDIR);
+        }
+        // The filesystem answers EINVAL for a directory moved into itself; a target that
+        // is an ancestor of the source is ENOTEMPTY, before any check of the two kinds.
+        if target.is_some_and(|t| o.walked_through(o.mnt.dev, t)) {
+            return Err(Errno::ENOTEMPTY);
+        }
+        if let Some(replaced) = fs.rename(&self.task, o.dir, oname, n.dir, nname)? {
+            o.mnt.unlinked(replaced);
         }
         Ok(())
     }
 
     fn stat(&mut self, path: &str) -> SysResult<StatBuf> {
-        let (mnt, ino) = self.vfs.resolve(path)?;
+        let (mnt, ino) = self.vfs.resolve(c_path(path)?)?;
         Ok(Self::statbuf(&mnt.fs.getattr(ino)?, mnt.dev))
     }
 

@@ -163,6 +163,44 @@ fn splice_and_write_to_the_same_range() {
     });
 }
 
+/// nfs-like asynchronous COPY ‖ write to the destination (issue 16): the VFS holds the
+/// destination's inode lock from COPY to CB_OFFLOAD, as Linux's client does, so the write
+/// lands wholly before or wholly after the copy — never between its server chunks, and
+/// never under a copy that runs on after its call returned: once both calls are back,
+/// more traffic changes nothing.
+#[test]
+fn async_nfs_copy_and_write_to_the_destination() {
+    let _s = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    model(|| {
+        let vfs = setup("nfs-like:server=plain,async=1,copy=bytes,copychunk=1k,size=1m,chunk=1k");
+        let a = splice_thread(&vfs, 1, "/f0", "/f1", 0);
+        let v = vfs.clone();
+        let b = thread::spawn(move || {
+            let mut p = Process::new(v, 2);
+            let fd = p.open("/f1", o::RDWR, 0).expect("open");
+            p.pwrite(fd, &Data::fill(b'c', 2 * CHUNK), 0)
+        });
+        assert_eq!(a.join().expect("a"), Ok(2 * CHUNK as usize));
+        assert_eq!(b.join().expect("b"), Ok(2 * CHUNK as usize));
+        let c = chunks(&content(&vfs, "/f1"));
+        let allowed: [&[u8]; 2] = [b"aa", b"cc"];
+        assert!(
+            allowed.contains(&c.as_slice()),
+            "interleaved with the copy: {c:?}"
+        );
+        let mut p = Process::new(vfs.clone(), 3);
+        p.task.wait_until(60_000_000_000);
+        let fd = p.open("/f0", o::RDWR, 0).expect("open");
+        p.fsync(fd).expect("fsync");
+        assert_eq!(
+            chunks(&content(&vfs, "/f1")),
+            c,
+            "the file changed afterwards"
+        );
+        fsck(&vfs);
+    });
+}
+
 /// splice ‖ truncate of the source: the copy stops where the source ended when it read;
 /// it reports exactly what it copied.
 #[test]

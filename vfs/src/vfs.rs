@@ -1,8 +1,16 @@
 //! Mounts, the inode cache, open files and path lookup.
 //!
 //! Every mount is its own filesystem (its own super block): calls that need one filesystem
-//! compare [`Mount::dev`] and answer `EXDEV` across mounts. Paths are absolute; `.` and `..`
-//! are resolved lexically.
+//! compare [`Mount::dev`] and answer `EXDEV` across mounts.
+//!
+//! Path lookup follows the kernel's rules (`fs/namei.c`): a path is walked component by
+//! component from `/` (the lab has no working directory, so every path is absolute);
+//! `..` steps back to the directory walked through, so `f/..` is `ENOTDIR` for a file `f`
+//! and `nosuch/..` is `ENOENT`; the last component is left to the caller together with
+//! its kind ([`Last`]: a name, `.`, `..`, or none for `/`) and whether a `/` follows it,
+//! because every call treats those differently (`rmdir d/.` is `EINVAL`, `unlink f/` is
+//! `ENOTDIR`, `open("n/", O_CREAT)` is `EISDIR`). The lab's answer for a path holding a
+//! NUL byte, which no C caller can pass, is in the syscall layer.
 
 use std::collections::HashMap;
 
@@ -119,17 +127,33 @@ pub struct Vfs {
     next_dev: AtomicUsize,
 }
 
-/// Splits a path into normalised components.
+/// Longest path the kernel accepts, counting the NUL that ends the C string
+/// (`PATH_MAX`): a path of `PATH_MAX` bytes or more is `ENAMETOOLONG`.
+pub const PATH_MAX: usize = 4096;
+
+/// The checks made on a path before any lookup (`getname` in the kernel): `ENOENT` for an
+/// empty path, `ENAMETOOLONG` for one of [`PATH_MAX`] bytes or more.
 ///
 /// # Errors
-/// `ENOENT` for an empty path; `ENAMETOOLONG` for a path over 4096 bytes.
-pub fn components(path: &str) -> KResult<Vec<&str>> {
+/// `ENOENT`, `ENAMETOOLONG`.
+pub fn check_path(path: &str) -> KResult<()> {
     if path.is_empty() {
         return Err(Errno::ENOENT);
     }
-    if path.len() >= 4096 {
+    if path.len() >= PATH_MAX {
         return Err(Errno::ENAMETOOLONG);
     }
+    Ok(())
+}
+
+/// Splits a path into lexically normalised components (`.` dropped, `..` removes the
+/// previous component). Only for naming mount points and finding the mount a path lies
+/// on; lookups walk the path component by component ([`Vfs::resolve`]).
+///
+/// # Errors
+/// As [`check_path`].
+pub fn components(path: &str) -> KResult<Vec<&str>> {
+    check_path(path)?;
     let mut out: Vec<&str> = Vec::new();
     for c in path.split('/') {
         match c {
@@ -141,6 +165,90 @@ pub fn components(path: &str) -> KResult<Vec<&str>> {
         }
     }
     Ok(out)
+}
+
+/// What the last component of a path is (the kernel's `last_type`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Last {
+    /// An ordinary name.
+    Name(String),
+    /// `.`: the directory itself.
+    Dot,
+    /// `..`: the directory's parent.
+    DotDot,
+    /// The path is `/` (or only slashes): there is no last component.
+    Root,
+}
+
+/// A path resolved up to its last component ([`Vfs::resolve_parent`]).
+#[derive(Debug)]
+pub struct Parent {
+    /// The mount of the directory the last component is in.
+    pub mnt: Arc<Mount>,
+    /// That directory (for `.` and `..`: the directory they are found in).
+    pub dir: Ino,
+    /// The last component.
+    pub last: Last,
+    /// The last component was followed by `/`: it must name a directory.
+    pub slash: bool,
+    /// For a [`Last::Name`] that is a mount point: the mount whose root it is. The lab
+    /// mounts over a path whether or not the parent filesystem has that directory, so a
+    /// mount point is found by its path, not by a lookup.
+    pub covered: Option<Arc<Mount>>,
+    /// The directories walked, root first (`..` steps back along them).
+    stack: Vec<At>,
+}
+
+/// Where a walk stands: a directory (or, at the end, any inode) and its absolute path.
+#[derive(Clone, Debug)]
+struct At {
+    mnt: Arc<Mount>,
+    ino: Ino,
+    path: String,
+}
+
+impl At {
+    fn is_dir(&self) -> KResult<bool> {
+        Ok(self.mnt.fs.getattr(self.ino)?.kind == FileKind::Directory)
+    }
+
+    fn child_path(&self, name: &str) -> String {
+        if self.path == "/" {
+            format!("/{name}")
+        } else {
+            format!("{}/{name}", self.path)
+        }
+    }
+}
+
+impl Parent {
+    fn new(stack: Vec<At>, last: Last, slash: bool, covered: Option<Arc<Mount>>) -> Parent {
+        let top = stack.last().expect("never empty");
+        Parent {
+            mnt: top.mnt.clone(),
+            dir: top.ino,
+            last,
+            slash,
+            covered,
+            stack,
+        }
+    }
+
+    /// Whether the walk went through inode `ino` of mount `dev` (the directories from `/`
+    /// down to [`Parent::dir`], all of them its ancestors: directories form a tree).
+    pub fn walked_through(&self, dev: u64, ino: Ino) -> bool {
+        self.stack
+            .iter()
+            .any(|at| at.mnt.dev == dev && at.ino == ino)
+    }
+
+    /// The last component's name, if it is an ordinary name.
+    pub fn name(&self) -> Option<&str> {
+        match &self.last {
+            Last::Name(n) => Some(n),
+            _ => None,
+        }
+    }
 }
 
 impl Vfs {
@@ -197,39 +305,113 @@ impl Vfs {
         Ok((best.1.clone(), comps[best.0..].to_vec()))
     }
 
-    fn walk(mnt: &Mount, comps: &[&str]) -> KResult<Ino> {
-        let mut ino = ROOT_INO;
-        for c in comps {
-            ino = mnt.fs.lookup(ino, c)?;
+    /// The mount at exactly `path` (normalised), if any.
+    fn mounted_at(&self, path: &str) -> Option<Arc<Mount>> {
+        self.mounts.lock().iter().find(|m| m.path == path).cloned()
+    }
+
+    /// Steps from `at` into `name`: a mount point enters the root of what is mounted
+    /// there; anything else is looked up in `at`'s filesystem.
+    fn enter(&self, at: &At, name: &str) -> KResult<At> {
+        let path = at.child_path(name);
+        if let Some(m) = self.mounted_at(&path) {
+            return Ok(At {
+                mnt: m,
+                ino: ROOT_INO,
+                path,
+            });
         }
-        Ok(ino)
+        let ino = at.mnt.fs.lookup(at.ino, name)?;
+        Ok(At {
+            mnt: at.mnt.clone(),
+            ino,
+            path,
+        })
     }
 
-    /// Resolves a path to its mount and inode.
+    /// Walks every component but the last, in order, as the kernel's `link_path_walk`
+    /// does: `.` stays, `..` steps back (never above `/`, and out of a mount to the
+    /// directory it is mounted on), a name is looked up; after each component that more
+    /// components follow, where the walk stands must be a directory. Paths are absolute
+    /// (a leading `/` may be left out: the lab has no working directory).
     ///
     /// # Errors
-    /// `ENOENT`, `ENOTDIR` (a non-directory in the middle), `ENAMETOOLONG`.
-    pub fn resolve(&self, path: &str) -> KResult<(Arc<Mount>, Ino)> {
-        let (mnt, comps) = self.mount_of(path)?;
-        let ino = Self::walk(&mnt, &comps)?;
-        Ok((mnt, ino))
-    }
-
-    /// Resolves all but the last component: the directory and the final name.
-    ///
-    /// # Errors
-    /// As [`Vfs::resolve`]; `EBUSY` for a mount point itself (it has no name inside its
-    /// filesystem); `ENOTDIR` if the parent is not a directory.
-    pub fn resolve_parent(&self, path: &str) -> KResult<(Arc<Mount>, Ino, String)> {
-        let (mnt, comps) = self.mount_of(path)?;
-        let Some((last, dirs)) = comps.split_last() else {
-            return Err(Errno::EBUSY);
+    /// As [`check_path`]; then, component by component, `ENOENT`, `ENAMETOOLONG` (a name
+    /// over 255 bytes, from the filesystem's lookup) or `ENOTDIR` (something other than a
+    /// directory in the middle).
+    pub fn resolve_parent(&self, path: &str) -> KResult<Parent> {
+        check_path(path)?;
+        let root = self.mounts.lock().first().cloned().ok_or(Errno::ENOENT)?;
+        let mut stack = vec![At {
+            mnt: root,
+            ino: ROOT_INO,
+            path: "/".into(),
+        }];
+        let comps: Vec<&str> = path.split('/').filter(|c| !c.is_empty()).collect();
+        let Some((&last, dirs)) = comps.split_last() else {
+            return Ok(Parent::new(stack, Last::Root, false, None));
         };
-        let dir = Self::walk(&mnt, dirs)?;
-        if mnt.fs.getattr(dir)?.kind != FileKind::Directory {
+        for &c in dirs {
+            match c {
+                "." => {}
+                ".." => {
+                    if stack.len() > 1 {
+                        stack.pop();
+                    }
+                }
+                name => {
+                    let next = self.enter(stack.last().expect("never empty"), name)?;
+                    stack.push(next);
+                }
+            }
+            if !stack.last().expect("never empty").is_dir()? {
+                return Err(Errno::ENOTDIR);
+            }
+        }
+        let slash = path.ends_with('/');
+        let (last, covered) = match last {
+            "." => (Last::Dot, None),
+            ".." => (Last::DotDot, None),
+            name => {
+                let at = stack.last().expect("never empty");
+                (
+                    Last::Name(name.to_string()),
+                    self.mounted_at(&at.child_path(name)),
+                )
+            }
+        };
+        Ok(Parent::new(stack, last, slash, covered))
+    }
+
+    /// Resolves a path to its mount and inode: [`Vfs::resolve_parent`], then the last
+    /// component; a trailing `/` asks for a directory.
+    ///
+    /// # Errors
+    /// As [`Vfs::resolve_parent`]; `ENOENT` or `ENAMETOOLONG` for the last name;
+    /// `ENOTDIR` for a trailing `/` after something other than a directory.
+    pub fn resolve(&self, path: &str) -> KResult<(Arc<Mount>, Ino)> {
+        let p = self.resolve_parent(path)?;
+        let at = self.last_of(p)?;
+        Ok((at.mnt, at.ino))
+    }
+
+    /// What the last component of `p` names.
+    fn last_of(&self, mut p: Parent) -> KResult<At> {
+        let slash = p.slash;
+        let at = match &p.last {
+            Last::Root | Last::Dot => p.stack.pop().expect("never empty"),
+            Last::DotDot => {
+                if p.stack.len() > 1 {
+                    p.stack.pop();
+                }
+                p.stack.pop().expect("never empty")
+            }
+            Last::Name(name) => self.enter(p.stack.last().expect("never empty"), name)?,
+        };
+        if slash && !at.is_dir()? {
             return Err(Errno::ENOTDIR);
         }
-        Ok((mnt, dir, last.to_string()))
+        Ok(at)
     }
 
     /// Crashes every mount to its permitted state `pick` and forgets in-memory inodes.
@@ -238,5 +420,243 @@ impl Vfs {
             m.fs.crash(pick);
             m.drop_caches();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Path lookup by the kernel's rules, on a namespace-only filesystem over [`Image`].
+
+    use super::*;
+    use crate::clock::CostModel;
+    use crate::data::Data;
+    use crate::extent::{Attrs, Image};
+    use crate::fs::{Fault, FaultReport, Stat, StatFs};
+    use crate::task::Task;
+
+    /// A filesystem with a namespace and nothing else (data calls: `EOPNOTSUPP`).
+    struct Tree {
+        img: Mutex<Image>,
+        cost: CostModel,
+    }
+
+    impl FileSystem for Tree {
+        fn fs_type(&self) -> &str {
+            "tree"
+        }
+        fn statfs(&self) -> StatFs {
+            StatFs {
+                block_size: 4096,
+                blocks: 16,
+                free: 16,
+            }
+        }
+        fn cost(&self) -> &CostModel {
+            &self.cost
+        }
+        fn lookup(&self, dir: Ino, name: &str) -> KResult<Ino> {
+            self.img.lock().lookup(dir, name)
+        }
+        fn create(&self, _: &Task, dir: Ino, name: &str, kind: FileKind) -> KResult<Ino> {
+            self.img.lock().create(dir, name, kind)
+        }
+        fn remove(&self, _: &Task, dir: Ino, name: &str, rmdir: bool) -> KResult<Ino> {
+            self.img.lock().remove(dir, name, rmdir)
+        }
+        fn rename(&self, _: &Task, od: Ino, on: &str, nd: Ino, nn: &str) -> KResult<Option<Ino>> {
+            self.img.lock().rename(od, on, nd, nn)
+        }
+        fn evict(&self, ino: Ino) {
+            self.img.lock().evict(ino);
+        }
+        fn getattr(&self, ino: Ino) -> KResult<Stat> {
+            Stat::of(&self.img.lock(), ino)
+        }
+        fn set_attrs(&self, _: &Task, _: Ino, _: Attrs) -> KResult<()> {
+            Err(Errno::EOPNOTSUPP)
+        }
+        fn read(&self, _: &Task, _: Ino, _: u64, _: u64) -> KResult<Data> {
+            Err(Errno::EOPNOTSUPP)
+        }
+        fn write(&self, _: &Task, _: Ino, _: u64, _: &Data) -> KResult<u64> {
+            Err(Errno::EOPNOTSUPP)
+        }
+        fn truncate(&self, _: &Task, _: Ino, _: u64) -> KResult<()> {
+            Err(Errno::EOPNOTSUPP)
+        }
+        fn fallocate(&self, _: &Task, _: Ino, _: u32, _: u64, _: u64) -> KResult<()> {
+            Err(Errno::EOPNOTSUPP)
+        }
+        fn fsync(&self, _: &Task, _: Ino, _: bool) -> KResult<()> {
+            Ok(())
+        }
+        fn sync_fs(&self, _: &Task) -> KResult<()> {
+            Ok(())
+        }
+        fn seek_data_hole(&self, _: Ino, _: u64, _: bool) -> KResult<u64> {
+            Err(Errno::EOPNOTSUPP)
+        }
+        fn image(&self) -> Image {
+            self.img.lock().clone()
+        }
+        fn crash_states(&self) -> Vec<Image> {
+            vec![self.image()]
+        }
+        fn crash(&self, _: usize) {}
+        fn inject(&self, _: &Task, _: Fault) -> KResult<FaultReport> {
+            Err(Errno::EOPNOTSUPP)
+        }
+    }
+
+    fn tree() -> Arc<dyn FileSystem> {
+        Arc::new(Tree {
+            img: Mutex::new(Image::new(4096, 16)),
+            cost: CostModel::local_ssd(),
+        })
+    }
+
+    /// `/f` (file), `/d` (directory), `/d/g` (file), and a second filesystem on `/m`
+    /// holding `/m/x` (file).
+    fn vfs() -> Vfs {
+        let v = Vfs::new();
+        let root = v.mount("/", tree()).unwrap();
+        let t = Task::new(1);
+        root.fs
+            .create(&t, ROOT_INO, "f", FileKind::Regular)
+            .unwrap();
+        let d = root
+            .fs
+            .create(&t, ROOT_INO, "d", FileKind::Directory)
+            .unwrap();
+        root.fs.create(&t, d, "g", FileKind::Regular).unwrap();
+        let m = v.mount("/m", tree()).unwrap();
+        m.fs.create(&t, ROOT_INO, "x", FileKind::Regular).unwrap();
+        v
+    }
+
+    fn ino(v: &Vfs, path: &str) -> KResult<(u64, Ino)> {
+        v.resolve(path).map(|(m, i)| (m.dev, i))
+    }
+
+    #[test]
+    fn getname_checks_come_first() {
+        let v = vfs();
+        assert_eq!(v.resolve("").unwrap_err(), Errno::ENOENT);
+        assert_eq!(v.resolve_parent("").unwrap_err(), Errno::ENOENT);
+        // PATH_MAX counts the NUL: 4095 bytes are fine, 4096 are too long.
+        let ok = format!("{}f", "./".repeat(2047));
+        assert_eq!(ok.len(), 4095);
+        assert_eq!(ino(&v, &ok), ino(&v, "/f"));
+        let long = format!("{ok}f");
+        assert_eq!(v.resolve(&long).unwrap_err(), Errno::ENAMETOOLONG);
+        assert_eq!(
+            v.resolve(&"/".repeat(4096)).unwrap_err(),
+            Errno::ENAMETOOLONG
+        );
+    }
+
+    #[test]
+    fn a_name_over_255_bytes_is_too_long_where_it_is_looked_up() {
+        let v = vfs();
+        let long = "y".repeat(256);
+        assert_eq!(
+            v.resolve(&format!("/{long}")).unwrap_err(),
+            Errno::ENAMETOOLONG
+        );
+        assert_eq!(
+            v.resolve(&format!("/{long}/n")).unwrap_err(),
+            Errno::ENAMETOOLONG
+        );
+        // A missing or non-directory component before it is found first.
+        assert_eq!(v.resolve(&format!("/n/{long}")).unwrap_err(), Errno::ENOENT);
+        assert_eq!(
+            v.resolve(&format!("/f/{long}")).unwrap_err(),
+            Errno::ENOTDIR
+        );
+        // As the last component it is left to the caller.
+        let p = v.resolve_parent(&format!("/{long}")).unwrap();
+        assert_eq!(p.name(), Some(long.as_str()));
+        assert!(
+            v.resolve(&format!("/{}", "y".repeat(255)))
+                .is_err_and(|e| e == Errno::ENOENT)
+        );
+    }
+
+    #[test]
+    fn a_trailing_slash_asks_for_a_directory() {
+        let v = vfs();
+        assert_eq!(v.resolve("/f/").unwrap_err(), Errno::ENOTDIR);
+        assert_eq!(v.resolve("/f//").unwrap_err(), Errno::ENOTDIR);
+        assert_eq!(v.resolve("/d/g/").unwrap_err(), Errno::ENOTDIR);
+        assert_eq!(v.resolve("/n/").unwrap_err(), Errno::ENOENT);
+        assert_eq!(ino(&v, "/d/"), ino(&v, "/d"));
+        assert_eq!(ino(&v, "/d//"), ino(&v, "/d"));
+        let p = v.resolve_parent("/f/").unwrap();
+        assert!(p.slash);
+        assert_eq!(p.name(), Some("f"));
+        assert!(!v.resolve_parent("/f").unwrap().slash);
+    }
+
+    #[test]
+    fn dot_and_dotdot_are_walked_not_dropped() {
+        let v = vfs();
+        // Something other than a directory cannot be walked through, not even by `.`/`..`.
+        assert_eq!(v.resolve("/f/.").unwrap_err(), Errno::ENOTDIR);
+        assert_eq!(v.resolve("/f/..").unwrap_err(), Errno::ENOTDIR);
+        assert_eq!(v.resolve("/f/../d").unwrap_err(), Errno::ENOTDIR);
+        assert_eq!(v.resolve("/f/./").unwrap_err(), Errno::ENOTDIR);
+        // A missing directory cannot be walked out of.
+        assert_eq!(v.resolve("/n/..").unwrap_err(), Errno::ENOENT);
+        assert_eq!(v.resolve("/n/../f").unwrap_err(), Errno::ENOENT);
+        assert_eq!(v.resolve("/n/.").unwrap_err(), Errno::ENOENT);
+        assert_eq!(ino(&v, "/d/../f"), ino(&v, "/f"));
+        assert_eq!(ino(&v, "/d/./g"), ino(&v, "/d/g"));
+        assert_eq!(ino(&v, "/.."), ino(&v, "/"));
+        assert_eq!(ino(&v, "/../../d"), ino(&v, "/d"));
+        assert_eq!(ino(&v, "d"), ino(&v, "/d"), "no working directory: from /");
+    }
+
+    #[test]
+    fn the_last_component_is_classified() {
+        let v = vfs();
+        let d = ino(&v, "/d").unwrap().1;
+        let p = v.resolve_parent("/d/.").unwrap();
+        assert_eq!((p.last.clone(), p.dir, p.slash), (Last::Dot, d, false));
+        let p = v.resolve_parent("/d/..").unwrap();
+        assert_eq!((p.last.clone(), p.dir), (Last::DotDot, d));
+        let p = v.resolve_parent("/d/./").unwrap();
+        assert_eq!((p.last.clone(), p.slash), (Last::Dot, true));
+        for root in ["/", "///"] {
+            let p = v.resolve_parent(root).unwrap();
+            assert_eq!((p.last.clone(), p.dir), (Last::Root, ROOT_INO));
+        }
+        let p = v.resolve_parent("/d/g").unwrap();
+        assert_eq!((p.name(), p.dir), (Some("g"), d));
+        assert!(p.walked_through(p.mnt.dev, d) && p.walked_through(p.mnt.dev, ROOT_INO));
+        // The parent must exist and be a directory; the name need not exist.
+        assert_eq!(v.resolve_parent("/n/x").unwrap_err(), Errno::ENOENT);
+        assert_eq!(v.resolve_parent("/f/x").unwrap_err(), Errno::ENOTDIR);
+        assert_eq!(v.resolve_parent("/d/n").unwrap().name(), Some("n"));
+    }
+
+    #[test]
+    fn mounts_are_entered_and_left() {
+        let v = vfs();
+        let (mdev, _) = ino(&v, "/m").unwrap();
+        let (rdev, _) = ino(&v, "/").unwrap();
+        assert_ne!(mdev, rdev);
+        assert_eq!(ino(&v, "/m"), Ok((mdev, ROOT_INO)));
+        assert_eq!(ino(&v, "/m/."), Ok((mdev, ROOT_INO)));
+        assert_eq!(ino(&v, "/m/x").unwrap().0, mdev);
+        assert_eq!(ino(&v, "/m/../f"), ino(&v, "/f"));
+        assert_eq!(ino(&v, "/m/.."), Ok((rdev, ROOT_INO)));
+        // The mount point's name, as a last component, is covered by the mount.
+        let p = v.resolve_parent("/m").unwrap();
+        assert_eq!(p.name(), Some("m"));
+        assert_eq!(p.covered.as_ref().map(|m| m.dev), Some(mdev));
+        assert!(v.resolve_parent("/f").unwrap().covered.is_none());
+        // Inside the mount the parent is the mount's root.
+        let p = v.resolve_parent("/m/x").unwrap();
+        assert_eq!((p.mnt.dev, p.dir), (mdev, ROOT_INO));
     }
 }

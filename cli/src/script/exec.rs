@@ -185,7 +185,8 @@ impl Runner {
                 writeln!(out, "{}", rec.to_json(line.lineno, line.name).to_line())?;
             } else {
                 for l in &rec.lines {
-                    writeln!(out, "{l}")?;
+                    // Lines quote input (an echo, a path): never raw control characters.
+                    writeln!(out, "{}", super::parse::escape_controls(l))?;
                 }
             }
         }
@@ -420,13 +421,19 @@ impl Runner {
         r.set("files", list);
     }
 
+    /// The message for file-table entry `i` that does not exist (xfs_io's, or, with
+    /// nothing open, what to do about it).
+    fn no_entry(&self, what: &str, i: i64) -> String {
+        match self.files.len() {
+            0 => format!("file {i}: {NO_FILES}"),
+            n => format!("{what} {i} is out of range (0-{})", n - 1),
+        }
+    }
+
     fn file(&mut self, r: &mut Record, index: Option<i64>) {
         if let Some(i) = index {
             if i < 0 || i >= self.files.len() as i64 {
-                let m = format!(
-                    "value {i} is out of range (0-{})",
-                    self.files.len() as i64 - 1
-                );
+                let m = self.no_entry("value", i);
                 r.fail(m.clone(), m);
                 return;
             }
@@ -455,10 +462,7 @@ impl Runner {
         match src {
             Source::Index(i) => {
                 if *i < 0 || *i >= self.files.len() as i64 {
-                    let m = format!(
-                        "file value {i} is out of range (0-{})",
-                        self.files.len() as i64 - 1
-                    );
+                    let m = self.no_entry("file value", *i);
                     r.fail(m.clone(), m);
                     None
                 } else {
@@ -1459,6 +1463,26 @@ impl Runner {
             Err(e) => return r.errno("inject", e),
         };
         let res = mnt.fs.inject(&self.proc.task, fault);
+        if let (
+            Err(Errno::EOPNOTSUPP),
+            Inject::Reboot { .. } | Inject::RebootAfter { .. } | Inject::Partition { .. },
+        ) = (&res, i)
+            && mnt.fs.fs_type() != "nfs-like"
+        {
+            let what = match i {
+                Inject::Partition { .. } => "partition",
+                _ => "reboot",
+            };
+            return r.errno_text(
+                format!(
+                    "inject {what}: {} is a {} mount; {what} needs an nfs-like mount \
+                     (mount nfs-like:server=MODEL DIR)",
+                    mnt.path,
+                    mnt.fs.fs_type(),
+                ),
+                Errno::EOPNOTSUPP,
+            );
+        }
         if let (Err(Errno::ENXIO), Inject::Media { path, off }) = (&res, i) {
             return r.errno_text(
                 format!("inject: no block behind offset {off} of {path} (a hole, or past EOF)"),

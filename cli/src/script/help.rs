@@ -285,7 +285,9 @@ pub fn long_help() -> String {
         "Runs a script of xfs_io commands (plus splice and lab commands) against a simulated\n\
          process whose / is a fresh filesystem of the --fs model. One command per line; blank\n\
          lines and lines starting with # are ignored; a first line '# fs: MODEL' picks the model\n\
-         when --fs is not given. Paths are absolute or relative to /.\n\n\
+         when --fs is not given (and must name a valid model either way). The script is UTF-8\n\
+         (a byte-order mark at the start is skipped). Paths are absolute or relative to /, and\n\
+         are looked up as Linux does: 'rm a/' on a file is ENOTDIR, 'rmdir d/.' EINVAL.\n\n\
          Output follows xfs_io: 'wrote 65536/65536 bytes at offset 0', errors as 'pwrite: Bad file\n\
          descriptor', everything on standard output in order (like xfs_io 2>&1). Timing lines use\n\
          the task's VIRTUAL time from the filesystem's cost model, so transcripts are reproducible.\n\
@@ -295,7 +297,9 @@ pub fn long_help() -> String {
          error and exits with status 1 without running any line. Failing system calls do not stop\n\
          the script. --json prints one JSON object per command instead.\n\n\
          Numbers: decimal, 0x hex, 0-prefixed octal, with a suffix k m g t p e (powers of 1024),\n\
-         s (512) or b (4096), as xfs_io's cvtnum.\n\n\
+         s (512) or b (4096), as xfs_io's cvtnum; mount sizes (size=, chunk=, ...) take the same.\n\
+         An option given twice is checked both times; the last one counts. Control characters\n\
+         of the input are shown escaped (\\x1b) when a line or message repeats them.\n\n\
          Commands (xfs_io's are marked *):\n",
     );
     for c in COMMANDS {

@@ -132,22 +132,29 @@ pub struct ScriptArgs {
 
 /// `splicelab script`: returns the exit status (0 ran to the end, 1 bad input).
 pub fn run(args: &ScriptArgs) -> i32 {
-    let text = if args.file == "-" {
-        let mut s = String::new();
-        match io::Read::read_to_string(&mut io::stdin(), &mut s) {
-            Ok(_) => s,
+    let bytes = if args.file == "-" {
+        let mut b = Vec::new();
+        match io::Read::read_to_end(&mut io::stdin(), &mut b) {
+            Ok(_) => b,
             Err(e) => {
                 eprintln!("splicelab: cannot read standard input: {e}");
                 return 1;
             }
         }
     } else {
-        match std::fs::read_to_string(&args.file) {
-            Ok(s) => s,
+        match std::fs::read(&args.file) {
+            Ok(b) => b,
             Err(e) => {
                 eprintln!("splicelab: cannot read {}: {e}", args.file);
                 return 1;
             }
+        }
+    };
+    let text = match parse::decode(&bytes) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("{e}");
+            return 1;
         }
     };
     let script = match Script::parse(&text) {
@@ -169,29 +176,22 @@ pub fn run(args: &ScriptArgs) -> i32 {
             return 1;
         }
     };
-    let stdout = io::stdout();
-    let mut out = io::LineWriter::new(stdout.lock());
-    match runner.run(&script, &mut out).and_then(|()| out.flush()) {
-        Ok(()) => match &args.svg {
-            None => 0,
-            Some(dir) => match crate::pictures::write_svgs(dir, &runner.process().vfs) {
-                Ok(paths) => {
-                    for p in paths {
-                        eprintln!("splicelab: wrote {}", p.display());
-                    }
-                    0
+    let mut out = crate::out::stdout();
+    let r = runner.run(&script, &mut out).and_then(|()| out.flush());
+    let wrote_all = r.is_ok();
+    let status = crate::out::exit_status(&mut out, r.map(|()| 0), "splicelab: writing output", 1);
+    if let (true, Some(dir)) = (wrote_all, &args.svg) {
+        match crate::pictures::write_svgs(dir, &runner.process().vfs) {
+            Ok(paths) => {
+                for p in paths {
+                    eprintln!("splicelab: wrote {}", p.display());
                 }
-                Err(e) => {
-                    eprintln!("splicelab: --svg {}: {e}", dir.display());
-                    1
-                }
-            },
-        },
-        // A closed pipe (`| head`) is not an error worth a message.
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => 0,
-        Err(e) => {
-            eprintln!("splicelab: writing output: {e}");
-            1
+            }
+            Err(e) => {
+                eprintln!("splicelab: --svg {}: {e}", dir.display());
+                return 1;
+            }
         }
     }
+    status
 }

@@ -21,10 +21,7 @@ use vfs::sync::Arc;
 
 use super::help::{self, CmdInfo};
 
-/// The block size `cvtnum`'s `b` suffix multiplies by (xfs_io uses 4096 on non-XFS files).
-pub const CVT_BLOCK: u64 = 4096;
-/// The sector size `cvtnum`'s `s` suffix multiplies by.
-pub const CVT_SECTOR: u64 = 512;
+pub use fs_models::spec::{CVT_BLOCK, CVT_SECTOR, cvtnum};
 
 /// A malformed script line: where, and what is wrong with it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -37,7 +34,64 @@ pub struct UsageError {
 
 impl fmt::Display for UsageError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "script:{}: {}", self.line, self.message)
+        write!(
+            f,
+            "script:{}: {}",
+            self.line,
+            escape_controls(&self.message)
+        )
+    }
+}
+
+/// `text` with every control character but the tab written as an escape (`\x1b`, `\x00`,
+/// `\u{9b}`), so that input echoed back (a quoted word in a message, an `echo`) can neither
+/// move the cursor nor recolour the terminal, and shows what was there. Tabs stay: xfs_io's
+/// own tables (`seek`, `fiemap`) are tab-separated.
+pub fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
+    let escaped = |c: char| c.is_control() && c != '\t';
+    if !text.chars().any(escaped) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            c if !escaped(c) => out.push(c),
+            c if (c as u32) < 0x80 => out += &format!("\\x{:02x}", c as u32),
+            c => out += &format!("\\u{{{:x}}}", c as u32),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// The UTF-8 byte-order mark, skipped at the start of a script.
+const BOM: char = '\u{feff}';
+
+/// A script's bytes as text: a UTF-8 byte-order mark at the start is dropped, and bytes
+/// that are not UTF-8 are a usage error naming their line (a script is read whole before
+/// any line runs).
+///
+/// # Errors
+/// [`UsageError`] for the first line holding bytes that are not UTF-8.
+pub fn decode(bytes: &[u8]) -> Result<String, UsageError> {
+    match std::str::from_utf8(bytes) {
+        Ok(t) => Ok(t.strip_prefix(BOM).unwrap_or(t).to_string()),
+        Err(e) => {
+            let good = e.valid_up_to();
+            let line = 1 + bytes[..good].iter().filter(|&&b| b == b'\n').count();
+            let col = good
+                - bytes[..good]
+                    .iter()
+                    .rposition(|&b| b == b'\n')
+                    .map_or(0, |i| i + 1);
+            Err(UsageError {
+                line,
+                message: format!(
+                    "not UTF-8: byte 0x{:02x} at column {}",
+                    bytes[good],
+                    col + 1
+                ),
+            })
+        }
     }
 }
 
@@ -244,17 +298,26 @@ pub struct Script {
 }
 
 impl Script {
-    /// Parses a whole script.
+    /// Parses a whole script (a UTF-8 byte-order mark at the start is skipped). A first
+    /// line `# fs: MODEL` names the model for `/`; it must be a valid mount spec.
     ///
     /// # Errors
     /// The first malformed line, as a [`UsageError`].
     pub fn parse(text: &str) -> Result<Script, UsageError> {
+        let text = text.strip_prefix(BOM).unwrap_or(text);
         let mut script = Script::default();
         for (i, raw) in text.lines().enumerate() {
             let lineno = i + 1;
             let t = raw.trim();
             if i == 0 {
                 script.fs_hint = fs_hint(t);
+                if let Some(spec) = &script.fs_hint {
+                    // A bad model here is this line's fault, whatever --fs says.
+                    fs_models::spec::make(spec).map_err(|e| UsageError {
+                        line: lineno,
+                        message: format!("fs: {e}"),
+                    })?;
+                }
             }
             if t.is_empty() || t.starts_with('#') {
                 continue;
@@ -281,69 +344,23 @@ fn fs_hint(line: &str) -> Option<String> {
     (!model.is_empty()).then(|| model.to_string())
 }
 
-/// xfs_io's `cvtnum`: see the module documentation.
+/// `strtoul(s, &end, 0)` that must consume the whole word (seeds, counts).
 ///
 /// # Errors
-/// A short description of what is wrong (`not a number`, `negative`, `too large`).
-pub fn cvtnum(s: &str) -> Result<u64, &'static str> {
+/// `"not a number"`, or `"too large"` for a number above `u64::MAX`.
+fn strtoul(s: &str) -> Result<u64, &'static str> {
     let t = s.trim();
-    if t.starts_with('-') {
-        return Err("negative numbers are not allowed");
-    }
-    let t = t.strip_prefix('+').unwrap_or(t);
-    let (radix, digits_start) = if t.starts_with("0x") || t.starts_with("0X") {
-        (16, 2)
-    } else if t.starts_with('0') && t.len() > 1 {
-        (8, 1)
-    } else {
-        (10, 0)
-    };
-    let body = &t[digits_start..];
-    let end = body
-        .find(|c: char| !c.is_digit(radix))
-        .unwrap_or(body.len());
-    let (digits, suffix) = body.split_at(end);
-    let n: u64 = if digits.is_empty() {
-        if radix == 8 {
-            0 // "0" followed by a non-octal character: strtoll read the 0
-        } else {
-            return Err("not a number");
-        }
-    } else {
-        u64::from_str_radix(digits, radix).map_err(|_| "too large")?
-    };
-    let mult: u64 = match suffix {
-        "" => 1,
-        s if s.len() == 1 => match s.as_bytes()[0].to_ascii_lowercase() {
-            b'b' => CVT_BLOCK,
-            b's' => CVT_SECTOR,
-            b'k' => 1 << 10,
-            b'm' => 1 << 20,
-            b'g' => 1 << 30,
-            b't' => 1 << 40,
-            b'p' => 1 << 50,
-            b'e' => 1 << 60,
-            _ => return Err("not a number"),
-        },
-        _ => return Err("not a number"),
-    };
-    let v = n.checked_mul(mult).ok_or("too large")?;
-    if v > i64::MAX as u64 {
-        return Err("too large");
-    }
-    Ok(v)
-}
-
-/// `strtoul(s, &end, 0)` that must consume the whole word (seeds, counts).
-fn strtoul(s: &str) -> Option<u64> {
-    let t = s.trim();
-    if let Some(h) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
-        u64::from_str_radix(h, 16).ok()
+    let r = if let Some(h) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+        u64::from_str_radix(h, 16)
     } else if t.len() > 1 && t.starts_with('0') {
-        u64::from_str_radix(&t[1..], 8).ok()
+        u64::from_str_radix(&t[1..], 8)
     } else {
-        t.parse().ok()
-    }
+        t.parse()
+    };
+    r.map_err(|e| match e.kind() {
+        std::num::IntErrorKind::PosOverflow => "too large",
+        _ => "not a number",
+    })
 }
 
 /// Parses `what` (for messages) with [`cvtnum`].
@@ -362,13 +379,21 @@ impl<'a> Opts<'a> {
         self.flags.iter().any(|(f, _)| *f == c)
     }
 
-    /// The argument of the last `-c`.
-    fn val(&self, c: char) -> Option<&'a str> {
-        self.flags
-            .iter()
-            .rev()
-            .find(|(f, _)| *f == c)
-            .and_then(|(_, v)| *v)
+    /// The argument of the last `-c`, parsed by `parse` — after every earlier `-c`'s
+    /// argument was parsed too: a repeated option is checked each time it is given, even
+    /// though only the last one counts (as with `getopt`, where each one is handled).
+    fn last<T>(
+        &self,
+        c: char,
+        mut parse: impl FnMut(&'a str) -> Result<T, String>,
+    ) -> Result<Option<T>, String> {
+        let mut last = None;
+        for (_, v) in self.flags.iter().filter(|(f, _)| *f == c) {
+            if let Some(v) = v {
+                last = Some(parse(v)?);
+            }
+        }
+        Ok(last)
     }
 }
 
@@ -397,7 +422,8 @@ fn getopt<'a>(info: &CmdInfo, words: &[&'a str], spec: &str) -> Result<Opts<'a>,
         let mut i = 0;
         while i < chars.len() {
             let c = chars[i];
-            let Some(pos) = spec.find(c) else {
+            // ':' marks arguments in the optstring; it is never an option itself.
+            let Some(pos) = spec.find(c).filter(|_| c != ':') else {
                 return Err(format!(
                     "{name}: invalid option -- '{c}' (usage: {})",
                     info.usage()
@@ -431,18 +457,29 @@ fn nargs(info: &CmdInfo, o: &Opts<'_>, allowed: &[usize]) -> Result<(), String> 
     if allowed.contains(&o.args.len()) {
         return Ok(());
     }
-    let want = match allowed {
-        [n] => format!("{n}"),
-        [a, b] => format!("{a} or {b}"),
-        _ => format!("{allowed:?}"),
-    };
     Err(format!(
-        "{}: expected {want} argument{}, got {} (usage: {})",
+        "{}: takes {}, got {} (usage: {})",
         info.name,
-        if allowed == [1] { "" } else { "s" },
+        arg_count_words(allowed),
         o.args.len(),
         info.usage()
     ))
+}
+
+/// How many arguments a command takes, in words: `no arguments`, `1 argument`,
+/// `at most 2 arguments`, `1 or 4 arguments`.
+fn arg_count_words(allowed: &[usize]) -> String {
+    let plural = |n: usize| if n == 1 { "" } else { "s" };
+    let contiguous_from_0 = allowed.iter().enumerate().all(|(i, &n)| i == n);
+    match allowed {
+        [] | [0] => "no arguments".into(),
+        [n] => format!("{n} argument{}", plural(*n)),
+        [.., last] if contiguous_from_0 => format!("at most {last} argument{}", plural(*last)),
+        [init @ .., last] => {
+            let init: Vec<String> = init.iter().map(|n| n.to_string()).collect();
+            format!("{} or {last} arguments", init.join(", "))
+        }
+    }
 }
 
 /// Parses one non-empty, non-comment line into its canonical name and command.
@@ -505,16 +542,17 @@ pub fn parse_line(line: &str) -> Result<(&'static str, Cmd), String> {
         "pwrite" => {
             let o = getopt(info, rest, "b:S:qCwW")?;
             nargs(info, &o, &[2])?;
-            let bs = match o.val('b') {
-                Some(b) => num(name, "buffer size", b)?,
-                None => super::DEFAULT_IO_BUFFER,
-            };
-            let seed = match o.val('S') {
-                Some(s) => {
-                    strtoul(s).ok_or_else(|| format!("pwrite: non-numeric seed -- {s}"))? as u8
-                }
-                None => 0xcd,
-            };
+            let bs = o
+                .last('b', |b| num(name, "buffer size", b))?
+                .unwrap_or(super::DEFAULT_IO_BUFFER);
+            // xfs_io fills with the seed's low byte (memset), so 0x161 fills with 0x61.
+            let seed = o
+                .last('S', |s| match strtoul(s) {
+                    Ok(v) => Ok(v as u8),
+                    Err("too large") => Err(format!("pwrite: seed too large -- {s}")),
+                    Err(_) => Err(format!("pwrite: non-numeric seed -- {s}")),
+                })?
+                .unwrap_or(0xcd);
             let len = num(name, "length", o.args[1])?;
             if bs > 0 && len.div_ceil(bs) > super::MAX_CALLS {
                 return Err(format!(
@@ -537,10 +575,9 @@ pub fn parse_line(line: &str) -> Result<(&'static str, Cmd), String> {
         "pread" => {
             let o = getopt(info, rest, "b:qvC")?;
             nargs(info, &o, &[2])?;
-            let bs = match o.val('b') {
-                Some(b) => num(name, "buffer size", b)?,
-                None => super::DEFAULT_IO_BUFFER,
-            };
+            let bs = o
+                .last('b', |b| num(name, "buffer size", b))?
+                .unwrap_or(super::DEFAULT_IO_BUFFER);
             Cmd::Pread {
                 off: num(name, "offset", o.args[0])?,
                 len: num(name, "length", o.args[1])?,
@@ -617,13 +654,10 @@ pub fn parse_line(line: &str) -> Result<(&'static str, Cmd), String> {
                 return Err("fiemap: -a (attribute fork) is not supported by splicelab".into());
             }
             nargs(info, &o, &[0, 1, 2])?;
-            let max = match o.val('n') {
-                Some(s) => Some(
-                    s.parse::<i64>()
-                        .map_err(|_| format!("fiemap: bad extent count '{s}'"))?,
-                ),
-                None => None,
-            };
+            let max = o.last('n', |s| {
+                s.parse::<i64>()
+                    .map_err(|_| format!("fiemap: bad extent count '{s}'"))
+            })?;
             Cmd::Fiemap {
                 verbose: o.has('v'),
                 lflag: o.has('l'),
@@ -668,49 +702,41 @@ pub fn parse_line(line: &str) -> Result<(&'static str, Cmd), String> {
             let src = source(info, &o)?;
             Cmd::CopyRange {
                 src,
-                soff: o
-                    .val('s')
-                    .map(|s| num(name, "source offset", s))
-                    .transpose()?
-                    .unwrap_or(0),
+                soff: o.last('s', |s| num(name, "source offset", s))?.unwrap_or(0),
                 doff: o
-                    .val('d')
-                    .map(|s| num(name, "destination offset", s))
-                    .transpose()?
+                    .last('d', |s| num(name, "destination offset", s))?
                     .unwrap_or(0),
-                len: o.val('l').map(|s| num(name, "length", s)).transpose()?,
+                len: o.last('l', |s| num(name, "length", s))?,
             }
         }
         "splice" => {
             let o = getopt(info, rest, "s:d:l:f:F:naCq")?;
             let src = source(info, &o)?;
-            let mut flags = match o.val('F') {
-                None => 0,
-                Some("never") => 0,
-                Some("may") => SPLICE_F_MAY_SHARE,
-                Some("must") => SPLICE_F_MUST_SHARE,
-                Some(s) => strtoul(s)
-                    .filter(|&v| v <= u64::from(u32::MAX))
-                    .ok_or_else(|| {
-                        format!("splice: bad -F '{s}': expected never, may, must or a flag value")
-                    })? as u32,
-            };
+            let mut flags = o
+                .last('F', |s| match s {
+                    "never" => Ok(0),
+                    "may" => Ok(SPLICE_F_MAY_SHARE),
+                    "must" => Ok(SPLICE_F_MUST_SHARE),
+                    s => strtoul(s)
+                        .ok()
+                        .and_then(|v| u32::try_from(v).ok())
+                        .ok_or_else(|| {
+                            format!(
+                                "splice: bad -F '{s}': expected never, may, must or a flag value"
+                            )
+                        }),
+                })?
+                .unwrap_or(0);
             if o.has('n') {
                 flags |= SPLICE_F_NONBLOCK;
             }
             Cmd::Splice {
                 src,
-                soff: o
-                    .val('s')
-                    .map(|s| num(name, "source offset", s))
-                    .transpose()?
-                    .unwrap_or(0),
+                soff: o.last('s', |s| num(name, "source offset", s))?.unwrap_or(0),
                 doff: o
-                    .val('d')
-                    .map(|s| num(name, "destination offset", s))
-                    .transpose()?
+                    .last('d', |s| num(name, "destination offset", s))?
                     .unwrap_or(0),
-                len: o.val('l').map(|s| num(name, "length", s)).transpose()?,
+                len: o.last('l', |s| num(name, "length", s))?,
                 flags,
                 all: o.has('a'),
                 quiet: o.has('q'),
@@ -774,12 +800,13 @@ pub fn parse_line(line: &str) -> Result<(&'static str, Cmd), String> {
 
 /// `SRC` or `-f N` of `copy_range` and `splice`.
 fn source(info: &CmdInfo, o: &Opts<'_>) -> Result<Source, String> {
-    match o.val('f') {
-        Some(n) => {
+    let index = o.last('f', |n| {
+        n.parse::<i64>()
+            .map_err(|_| format!("{}: bad file number '{n}'", info.name))
+    })?;
+    match index {
+        Some(i) => {
             nargs(info, o, &[0])?;
-            let i = n
-                .parse::<i64>()
-                .map_err(|_| format!("{}: bad file number '{n}'", info.name))?;
             Ok(Source::Index(i))
         }
         None => {
@@ -807,7 +834,7 @@ fn parse_signal(info: &CmdInfo, rest: &[&str]) -> Result<Cmd, String> {
 fn parse_chattr(info: &CmdInfo, rest: &[&str]) -> Result<Cmd, String> {
     let [mode, path] = rest else {
         return Err(format!(
-            "chattr: expected 2 arguments, got {} (usage: {})",
+            "chattr: takes 2 arguments, got {} (usage: {})",
             rest.len(),
             info.usage()
         ));
@@ -920,9 +947,9 @@ mod tests {
     fn malformed_lines_name_the_problem() {
         for (l, want) in [
             ("bogus 1 2", "unknown command 'bogus'"),
-            ("pwrite 0", "expected 2 arguments, got 1"),
+            ("pwrite 0", "pwrite: takes 2 arguments, got 1"),
             ("pwrite -x 0 1", "invalid option -- 'x'"),
-            ("pwrite -S 0 1", "expected 2 arguments, got 1"),
+            ("pwrite -S 0 1", "takes 2 arguments, got 1"),
             ("pwrite 0 -1", "negative numbers are not allowed"),
             ("pwrite zz 1", "bad offset 'zz'"),
             ("pwrite -S zz 0 1", "non-numeric seed"),
@@ -939,6 +966,68 @@ mod tests {
             let e = parse_line(l).err().unwrap_or_else(|| panic!("{l} parsed"));
             assert!(e.contains(want), "{l}: {e}");
         }
+    }
+
+    #[test]
+    fn repeated_options_are_each_checked_and_the_last_wins() {
+        assert!(parse_line("pwrite -b zz -b 4k 0 4k").is_err());
+        assert!(parse_line("pwrite -b 4k -b zz 0 4k").is_err());
+        match parse_line("pwrite -b 1m -b 4k 0 8k").unwrap().1 {
+            Cmd::Pwrite { bs, .. } => assert_eq!(bs, 4096),
+            _ => panic!(),
+        }
+        let e = parse_line("splice -F bogus -F must a").unwrap_err();
+        assert!(e.contains("'bogus'"), "{e}");
+        match parse_line("splice -F must -F may a").unwrap().1 {
+            Cmd::Splice { flags, .. } => assert_eq!(flags, SPLICE_F_MAY_SHARE),
+            _ => panic!(),
+        }
+        let e = parse_line("pwrite -: 0 4k").unwrap_err();
+        assert!(e.contains("invalid option -- ':'"), "{e}");
+    }
+
+    #[test]
+    fn argument_counts_in_words() {
+        assert_eq!(arg_count_words(&[0]), "no arguments");
+        assert_eq!(arg_count_words(&[1]), "1 argument");
+        assert_eq!(arg_count_words(&[2]), "2 arguments");
+        assert_eq!(arg_count_words(&[0, 1]), "at most 1 argument");
+        assert_eq!(arg_count_words(&[0, 1, 2]), "at most 2 arguments");
+        assert_eq!(arg_count_words(&[1, 4]), "1 or 4 arguments");
+    }
+
+    #[test]
+    fn seeds_that_overflow_are_too_large() {
+        assert_eq!(strtoul("0x61"), Ok(0x61));
+        assert_eq!(strtoul("99999999999999999999999"), Err("too large"));
+        assert_eq!(strtoul("zz"), Err("not a number"));
+        let e = parse_line("pwrite -S 99999999999999999999999 0 1").unwrap_err();
+        assert!(e.contains("seed too large"), "{e}");
+    }
+
+    #[test]
+    fn input_is_decoded_with_line_numbers_and_control_characters_escaped() {
+        assert_eq!(decode(b"\xef\xbb\xbfopen a\n").unwrap(), "open a\n");
+        let e = decode(b"open a\nstat\npwrite \xff\n").unwrap_err();
+        assert_eq!(e.line, 3);
+        assert_eq!(e.message, "not UTF-8: byte 0xff at column 8");
+        assert_eq!(
+            escape_controls("a\x1b[0m\x07\tb\u{9b}"),
+            "a\\x1b[0m\\x07\tb\\u{9b}"
+        );
+        let e = UsageError {
+            line: 1,
+            message: "unknown command '\x1b'".into(),
+        };
+        assert_eq!(e.to_string(), "script:1: unknown command '\\x1b'");
+        let s = Script::parse("\u{feff}open -f a\n").unwrap();
+        assert_eq!(s.lines[0].name, "open");
+        let e = Script::parse("# fs: bogus\nopen -f a\n").unwrap_err();
+        assert_eq!(e.line, 1);
+        assert!(
+            e.message
+                .starts_with("fs: unknown filesystem model 'bogus'")
+        );
     }
 
     #[test]

@@ -74,7 +74,16 @@ pub fn timestr(ns: Nanos, compact: bool) -> String {
 }
 
 /// `tdiv`: a rate per second of the (microsecond-truncated) duration.
+///
+/// Nothing done is a rate of 0, whatever the duration. xfs_io divides 0 by the measured
+/// time and prints `0.000000 bytes/sec` for a 0-byte `pwrite` or `pread` past EOF: a real
+/// call takes a few microseconds. Only when it measures no time at all does it print
+/// `-nan` (0/0); virtual time charges nothing for a call that moves no byte, so that rare
+/// case would become every case here.
 pub fn tdiv(value: f64, ns: Nanos) -> f64 {
+    if value == 0.0 {
+        return 0.0;
+    }
     let (sec, usec) = timeval(ns);
     value / (sec as f64 + usec as f64 / 1_000_000.0)
 }
@@ -233,11 +242,14 @@ mod tests {
             l[1],
             "64 KiB, 1 ops; 0.0000 sec (946.970 MiB/sec and 15151.5152 ops/sec)"
         );
+        // What xfs_io 6.1 prints for `pwrite 0 0` and `pread 100 10` past EOF.
         let z = report_io_times("wrote", 0, 0, 0, 0, 0, false);
         assert_eq!(
             z[1],
-            "0.000000 bytes, 0 ops; 0.0000 sec (-nan bytes/sec and -nan ops/sec)"
+            "0.000000 bytes, 0 ops; 0.0000 sec (0.000000 bytes/sec and 0.0000 ops/sec)"
         );
+        let z = report_io_times("read", 0, 100, 10, 0, 0, true);
+        assert_eq!(z[0], "0,0,0:00:00.00,0.000,0.000");
     }
 
     #[test]
