@@ -7,10 +7,12 @@
 //! per file through COMMIT), and which models promise the whole-filesystem commit of design
 //! assumption A5 (all local ones).
 
+use vfs::Data;
 use vfs::FileSystem;
 use vfs::clock::{CostModel, Nanos};
 use vfs::errno::Errno;
-use vfs::extent::ROOT_INO;
+use vfs::extent::{FileKind, ROOT_INO};
+use vfs::task::Task;
 
 /// The facts about one mounted model that the checks use.
 #[derive(Clone, Debug, PartialEq)]
@@ -25,7 +27,9 @@ pub struct Profile {
     pub remap_block: u64,
     /// Byte-copy chunk in bytes.
     pub chunk: u64,
-    /// Whether it has `->remap_file_range` at all.
+    /// Whether it shares extents: it has `->remap_file_range` and a one-block clone between
+    /// two new files works ([`probe_shares`]; xfs-like `reflink=0` has the method and
+    /// refuses every clone).
     pub shares: bool,
     /// Whether `FS_IOC_FIEMAP` works.
     pub fiemap: bool,
@@ -33,6 +37,9 @@ pub struct Profile {
     pub nfs: bool,
     /// Nothing survives a crash (tmpfs-like): `fsync` is no durability point.
     pub volatile: bool,
+    /// The most bytes one storage request carries ([`FileSystem::io_size`]: nfs-like
+    /// `wsize`).
+    pub io_size: u64,
     /// Growing a file rewrites its EOF block even when it is a hole or unwritten
     /// (btrfs `btrfs_truncate_block`; [`vfs::extent::Image::zero_eof_allocates`]).
     pub zero_eof_allocates: bool,
@@ -52,7 +59,8 @@ impl Profile {
             block: st.block_size,
             remap_block: fs.remap_block_size().max(1),
             chunk: fs.chunk_size().max(1),
-            shares: fs.has_remap(),
+            io_size: fs.io_size().max(1),
+            shares: probe_shares(fs),
             zero_eof_allocates: fs.image().zero_eof_allocates,
             fiemap: fs.fiemap(ROOT_INO) != Err(Errno::EOPNOTSUPP),
             cost: fs.cost().clone(),
@@ -94,17 +102,51 @@ impl Profile {
     }
 
     /// The virtual time a remap of `extents` extents may hold the inode locks: O(extents),
-    /// never O(bytes).
-    /// On a network client a remap first flushes and commits both files (NFS CLONE needs
-    /// the data on the server), so a few flushes and round trips are allowed there.
-    pub fn remap_hold_bound(&self, extents: u64) -> Nanos {
+    /// never O(bytes) — except on a network client, which first writes back and commits
+    /// both files under the locks (NFS CLONE and COPY need the data on the server; Linux's
+    /// client does the same inside `inode_lock`), and whose offloaded COPY runs under the
+    /// destination's lock: `dirty` is what the call may have to write back or have the
+    /// server copy meanwhile (the checks pass every byte the files hold), allowed there on
+    /// top of a few commits and round trips.
+    pub fn remap_hold_bound(&self, extents: u64, dirty: u64) -> Nanos {
         let c = &self.cost;
         let mut b = c.metadata(16 + 4 * extents) + 4 * c.rpc_rtt_ns;
         if self.nfs {
-            b += 8 * (c.flush_ns.max(1_000_000) + c.rpc_rtt_ns);
+            b += 8 * (c.flush_ns.max(1_000_000) + c.rpc_rtt_ns) + self.write_back_bound(dirty);
         }
         b
     }
+
+    /// What sending and storing `bytes` to a network server may take: the transfer, one
+    /// round trip per `io_size` request, and the server's write (or copy) of them.
+    pub fn write_back_bound(&self, bytes: u64) -> Nanos {
+        let c = &self.cost;
+        CostModel::transfer(bytes, c.net_bps)
+            + (bytes.div_ceil(self.io_size) + 1) * c.rpc_rtt_ns
+            + c.byte_copy(bytes)
+            + c.per_op_ns * (bytes.div_ceil(self.io_size) + 1)
+    }
+}
+
+/// Whether `fs` really shares extents: asks a fork of it (so `fs` itself is untouched) to
+/// clone one block between two new files. A model without a remap method does not; one
+/// that cannot be forked is taken at its word (`has_remap`).
+pub fn probe_shares(fs: &dyn FileSystem) -> bool {
+    if !fs.has_remap() {
+        return false;
+    }
+    let Some(f) = fs.fork() else {
+        return true;
+    };
+    let t = Task::new(0);
+    let bs = f.remap_block_size().max(f.statfs().block_size).max(1);
+    let cloned = (|| {
+        let a = f.create(&t, ROOT_INO, ".probe-src", FileKind::Regular)?;
+        let b = f.create(&t, ROOT_INO, ".probe-dst", FileKind::Regular)?;
+        f.write(&t, a, 0, &Data::fill(1, bs))?;
+        f.remap_file_range(&t, a, 0, b, 0, bs, 0)
+    })();
+    cloned != Err(Errno::EOPNOTSUPP)
 }
 
 /// The options the checks add to a mount spec that does not set them, when the model

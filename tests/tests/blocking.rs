@@ -126,7 +126,7 @@ fn must_share_moves_no_data_and_holds_locks_for_o_extents() {
         let st = p.task.take_stats();
         assert_eq!(r, Ok(SIZE as usize), "{model}");
         assert_eq!((st.bytes_copied, st.chunks), (0, 0), "{model}");
-        let bound = profile.remap_hold_bound(st.extents_remapped);
+        let bound = profile.remap_hold_bound(st.extents_remapped, 0);
         assert!(
             st.longest_hold <= bound,
             "{model}: {} > {bound}",
@@ -181,7 +181,7 @@ fn an_offloaded_copy_holds_the_destination_lock_per_copy() {
     assert_eq!(copies.len() as u64, SIZE / STEP, "one hold per COPY");
     // Each hold covers the server's copy of one step (the lock is really held while the
     // server works), and at most that plus the commits and round trips around it.
-    let step_bound = profile.cost.byte_copy(STEP) + profile.remap_hold_bound(0);
+    let step_bound = profile.remap_hold_bound(0, STEP);
     for &(a, b) in &copies {
         assert!(b - a >= profile.cost.byte_copy(STEP), "hold {} ns", b - a);
         assert!(b - a <= step_bound, "hold {} ns > {step_bound}", b - a);

@@ -127,6 +127,36 @@ fn nfs_like_async_copies_are_cancelled_and_lost_at_ci_size() {
     );
 }
 
+/// Issue 17: `check` tells a full disk or a model that cannot share from a property
+/// violation. Valid specs with a disk that fills up by itself (ENOSPC is then an honest
+/// answer), a cluster as large as a twelfth of the disk, and a reflink-capable model
+/// mounted without reflink (must-share's EOPNOTSUPP is then right) all pass.
+#[test]
+fn odd_but_valid_specs_pass() {
+    for spec in [
+        "plain:size=64k",
+        "tmpfs-like:size=64k",
+        "btrfs-like:size=1m",
+        "btrfs-like:nodatacow",
+        "ocfs2-like:cluster=1m,size=16m",
+        "xfs-like:reflink=0",
+        "nfs-like:server=plain,size=1m",
+        "nfs-like:wsize=1k",
+    ] {
+        let opts = check::runner::Options {
+            specs: vec![spec_for(spec)],
+            cases: 100,
+            seed: 17,
+            max_ops: 40,
+            ..check::runner::Options::default()
+        };
+        let out = check::runner::run(&opts, |_, _| {});
+        if let Some(f) = out.failure {
+            panic!("{spec}: case {} (seed {}): {}", f.case, f.seed, f.failure);
+        }
+    }
+}
+
 #[test]
 fn every_model_is_covered() {
     for m in fs_models::spec::MODELS {

@@ -131,6 +131,12 @@ pub trait FileSystem: Send + Sync {
     fn chunk_size(&self) -> u64 {
         1 << 20
     }
+    /// The most bytes one request to storage carries: nfs-like's `wsize` (a write-back of
+    /// `n` bytes is `n / io_size` round trips); unbounded for a local model. For checkers
+    /// that bound how long a flush may hold a lock.
+    fn io_size(&self) -> u64 {
+        u64::MAX
+    }
     /// The largest file size (`s_maxbytes`).
     fn max_file_size(&self) -> u64 {
         i64::MAX as u64

@@ -1031,6 +1031,10 @@ impl FileSystem for NfsClient {
         self.opts.chunk
     }
 
+    fn io_size(&self) -> u64 {
+        self.opts.wsize
+    }
+
     fn max_file_size(&self) -> u64 {
         self.server.backend().max_file_size()
     }
