@@ -865,6 +865,33 @@ impl Harness {
         Ok(aligned && !overlap && !inline && !self.different_domains(src, dst)?)
     }
 
+    /// The part of a may-share splice of `n` bytes (EOF-shortened) that it must share:
+    /// `(offset from the start, length)` of the whole remap blocks after the unaligned head,
+    /// when the offsets are congruent modulo the remap block and a must-share of exactly
+    /// that middle would have to succeed ([`Harness::share_must_work`]).
+    fn shareable_middle(
+        &self,
+        src: &str,
+        soff: u64,
+        dst: &str,
+        doff: u64,
+        n: u64,
+    ) -> Result<Option<(u64, u64)>, String> {
+        let rb = self.profile.remap_block;
+        if soff % rb != doff % rb {
+            return Ok(None);
+        }
+        let head = (rb - soff % rb) % rb;
+        if head >= n {
+            return Ok(None);
+        }
+        let len = (n - head) / rb * rb;
+        if len == 0 || !self.share_must_work(src, soff + head, dst, doff + head, len)? {
+            return Ok(None);
+        }
+        Ok(Some((head, len)))
+    }
+
     /// Whether the model keeps `src` and `dst` in different sharing domains (a per-inode
     /// tag both carry with different values, e.g. ocfs2's refcount trees): such files may
     /// refuse to share (`EOPNOTSUPP`, "will not share these files").
@@ -909,6 +936,14 @@ impl Harness {
         };
         let src_inline = must && self.block_map(src)?.inline;
         let should = must && self.share_must_work(src, soff, dst, doff, max)?;
+        let middle = if kind == CopyKind::Splice(Flag::May) {
+            self.shareable_middle(src, soff, dst, doff, max)?
+        } else {
+            None
+        };
+        // A signal already pending when the call starts: a byte copy must not move a byte
+        // (R5: EINTR before the first chunk), whatever it shares first.
+        let signal_first = self.faults.signal == Some(0);
         self.proc.task.take_stats();
         let (mut so, mut dof) = (soff, doff);
         let r = match kind {
@@ -948,6 +983,12 @@ impl Harness {
                 if overlap {
                     return Err(format!(
                         "{what} between overlapping ranges of one file returned {n}; expected EINVAL"
+                    ));
+                }
+                if signal_first && stats.chunks > 0 {
+                    return Err(format!(
+                        "{what} copied {} chunks ({} bytes) although a signal was pending before the first",
+                        stats.chunks, stats.bytes_copied
                     ));
                 }
                 if n > max || (max > 0 && n == 0) {
@@ -1024,6 +1065,16 @@ impl Harness {
                     CopyKind::Splice(Flag::May) | CopyKind::CopyRange => {
                         self.model.unknown(did, b0, b1);
                         self.model.may_be_shared(sid, s0, s1);
+                        // May-share shares every whole block it can: the aligned middle
+                        // a must-share of it would have to share, as far as the call got.
+                        if let Some((head, len)) = middle {
+                            let len = len.min(n.saturating_sub(head)) / self.bs() * self.bs();
+                            if len > 0 {
+                                let (m0, m1) = block_range(doff + head, len, self.bs());
+                                let (t0, t1) = block_range(soff + head, len, self.bs());
+                                self.promise_shared(sid, t0, t1, did, m0, m1);
+                            }
+                        }
                     }
                 }
                 self.check_blocking(&what, &stats)?;

@@ -428,6 +428,9 @@ pub struct GenConfig {
     pub blocks: u64,
     /// Most operations per sequence (after the initial creates).
     pub max_ops: usize,
+    /// Whether half the dedupes are near misses ([`near_miss`]). Off only to replay case
+    /// seeds found before near misses existed (the named regressions pin such seeds).
+    pub near_misses: bool,
     /// Whether to generate faults (media errors, ENOSPC, signals, reboots) and crashes.
     pub faults: bool,
 }
@@ -440,6 +443,7 @@ impl GenConfig {
             blocks: 12,
             max_ops,
             faults: true,
+            near_misses: true,
         }
     }
 
@@ -523,13 +527,87 @@ pub fn op(cfg: &GenConfig) -> BoxedStrategy<Op> {
     .boxed()
 }
 
-/// A sequence: two creates, then up to `max_ops` operations.
+/// A dedupe whose two ranges are equal but for one byte — the boundaries where a compare
+/// that is one byte short, or starts one byte late, passes unnoticed: the source range is
+/// copied over the destination (never-share splice), then `variant` picks the byte that
+/// differs: 0 the first of the range, 1 the last (the range is whole blocks), 2 the last
+/// byte of a partial EOF block (both files are first cut to end with the range, so the
+/// kernel compares up to EOF), 3 none (the dedupe must say SAME). The offsets are rounded
+/// down to `block`, as dedupe requires.
+pub fn near_miss(
+    (src, dst): (u8, u8),
+    (soff, doff, len): (u64, u64, u64),
+    variant: u8,
+    byte: u8,
+    block: u64,
+) -> Vec<Op> {
+    let (soff, doff) = (soff / block * block, doff / block * block);
+    let whole = (len / block).max(1) * block;
+    let len = if variant % 4 == 2 {
+        whole - 1 - u64::from(byte) % (block - 1).max(1)
+    } else {
+        whole
+    };
+    let mut v = Vec::new();
+    if variant % 4 == 2 {
+        v.push(Op::Truncate {
+            file: src,
+            size: soff + len,
+        });
+        v.push(Op::Truncate {
+            file: dst,
+            size: doff + len,
+        });
+    }
+    v.push(Op::Splice {
+        src,
+        dst,
+        soff,
+        doff,
+        len,
+        flag: Flag::Never,
+        nonblock: false,
+    });
+    let at = match variant % 4 {
+        0 => Some(doff),
+        1 | 2 => Some(doff + len - 1),
+        _ => None,
+    };
+    if let Some(off) = at {
+        v.push(Op::Pwrite {
+            file: dst,
+            off,
+            len: 1,
+            byte,
+        });
+    }
+    v.push(Op::Dedupe {
+        src,
+        dst,
+        soff,
+        doff,
+        len,
+    });
+    v
+}
+
+/// A sequence: two creates, then up to `max_ops` operations (a near-miss dedupe counts as
+/// one).
 pub fn ops(cfg: &GenConfig) -> BoxedStrategy<Vec<Op>> {
     let max = cfg.max_ops.max(1);
-    proptest::collection::vec(op(cfg), 1..=max)
+    let block = cfg.block;
+    let group = prop_oneof![
+        24 => op(cfg).prop_map(|o| vec![o]),
+        1 => (copy_args(cfg), 0..4u8, any::<u8>()).prop_map(
+            move |((src, dst, soff, doff, len), variant, byte)| {
+                near_miss((src, dst), (soff, doff, len), variant, byte, block)
+            }
+        ),
+    ];
+    proptest::collection::vec(group, 1..=max)
         .prop_map(|rest| {
             let mut v = vec![Op::Create { n: 0 }, Op::Create { n: 1 }];
-            v.extend(rest);
+            v.extend(rest.into_iter().flatten());
             v
         })
         .boxed()
@@ -707,7 +785,23 @@ pub fn random_ops(cfg: &GenConfig, seed: u64) -> Vec<Op> {
             },
             _ => Op::Reboot,
         };
-        out.push(op);
+        // Half the dedupes (from a bit the operand pick does not use) become a near miss.
+        match op {
+            Op::Dedupe {
+                src,
+                dst,
+                soff,
+                doff,
+                len,
+            } if cfg.near_misses && src & 0x40 != 0 => out.extend(near_miss(
+                (src, dst),
+                (soff, doff, len),
+                dst >> 6,
+                (soff ^ len) as u8,
+                bs,
+            )),
+            op => out.push(op),
+        }
     }
     out
 }

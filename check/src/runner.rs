@@ -105,6 +105,23 @@ pub fn generate(spec: &str, seed: u64, max_ops: usize) -> Result<Vec<Op>, String
     Ok(random_ops(&gen_config(spec, max_ops)?, seed))
 }
 
+/// [`generate`] as it was before near-miss dedupes ([`GenConfig::near_misses`] off): for
+/// named regressions that pin a case seed found then.
+///
+/// # Errors
+/// A bad spec.
+pub fn generate_without_near_misses(
+    spec: &str,
+    seed: u64,
+    max_ops: usize,
+) -> Result<Vec<Op>, String> {
+    let cfg = GenConfig {
+        near_misses: false,
+        ..gen_config(spec, max_ops)?
+    };
+    Ok(random_ops(&cfg, seed))
+}
+
 /// Shrinks a failing sequence (delta debugging): drops runs of operations, halving the run
 /// length down to single operations, then halves operands, while the failure persists
 /// (the two creates at the front stay). Returns the smallest failing sequence and its
