@@ -211,6 +211,10 @@ pub struct Harness {
     /// Live names in creation order; operands index into it.
     pub live: Vec<String>,
     fds: HashMap<String, i32>,
+    /// Descriptors of files that lost their last name (unlinked, or replaced by a
+    /// rename), kept open as the script runner's file table keeps them, until
+    /// [`Op::CloseUnlinked`] or a crash closes them.
+    orphans: Vec<(i32, Ino)>,
     inos: HashMap<String, Ino>,
     pub script: ScriptWriter,
     pub hist: History,
@@ -281,6 +285,7 @@ impl Harness {
             model,
             live: Vec::new(),
             fds: HashMap::new(),
+            orphans: Vec::new(),
             inos: HashMap::new(),
             script,
             hist,
@@ -315,6 +320,7 @@ impl Harness {
             model: self.model.clone(),
             live: self.live.clone(),
             fds: HashMap::new(),
+            orphans: Vec::new(),
             inos: self.inos.clone(),
             script: self.script.clone(),
             hist: self.hist.clone(),
@@ -525,6 +531,7 @@ impl Harness {
             }
             Op::Rename { to, .. } => self.rename(&t, &format!("f{}", to % NAMES)),
             Op::Unlink { .. } => self.unlink(&t),
+            Op::CloseUnlinked => self.close_unlinked(),
             Op::Splice {
                 soff,
                 doff,
@@ -796,7 +803,10 @@ impl Harness {
                 self.model.rename(old, new);
                 // The replaced file stays open (an orphan until a crash), as in the script
                 // runner's file table.
-                self.fds.remove(new);
+                if let Some(fd) = self.fds.remove(new) {
+                    let ino = self.ino(new)?;
+                    self.orphans.push((fd, ino));
+                }
                 self.live.retain(|n| n != new);
                 for n in &mut self.live {
                     if n == old {
@@ -828,13 +838,37 @@ impl Harness {
             Ok(()) => {
                 self.model.unlink(name);
                 self.live.retain(|n| n != name);
-                self.fds.remove(name);
+                if let Some(fd) = self.fds.remove(name) {
+                    let ino = self.ino(name)?;
+                    self.orphans.push((fd, ino));
+                }
                 self.inos.remove(name);
                 self.hist.record(&self.model);
                 Ok(())
             }
             Err(e) => self.accept(e, false, "unlink"),
         }
+    }
+
+    /// Closes every descriptor of a file with no name left: the last close evicts it, so
+    /// afterwards none of those inodes may be in the image (its blocks freed — fsck checks
+    /// the space after the step).
+    fn close_unlinked(&mut self) -> Result<(), String> {
+        self.script.forget_current();
+        for (fd, _) in &self.orphans {
+            self.proc
+                .close(*fd)
+                .map_err(|e| format!("close of an unlinked file: {e:?}"))?;
+        }
+        let img = self.fs.image();
+        for (_, ino) in std::mem::take(&mut self.orphans) {
+            if img.inode(ino).is_ok_and(|n| n.nlink == 0) {
+                return Err(format!(
+                    "inode {ino} lost its last name and its last descriptor, and is still there"
+                ));
+            }
+        }
+        Ok(())
     }
 
     // ------------------------------------------------------------------ copies
@@ -1459,6 +1493,7 @@ impl Harness {
         self.proc.vfs.crash_all(pick);
         self.proc.close_all();
         self.fds.clear();
+        self.orphans.clear();
         let want = &states[pick.min(states.len() - 1)];
         let img = self.fs.image();
         // The recovered image is the state `crash_states` listed under that number.

@@ -79,6 +79,9 @@ pub enum Op {
     Fsync {
         file: u8,
     },
+    /// Close every descriptor of a file that has no name any more (unlinked, or replaced by
+    /// a rename): the last close evicts it (script: `close -u`).
+    CloseUnlinked,
     /// Rename a live file to `f{to}` (replacing it if it exists).
     Rename {
         file: u8,
@@ -164,7 +167,11 @@ impl Op {
             | Op::CopyRange { dst, .. }
             | Op::Clone { dst, .. }
             | Op::Dedupe { dst, .. } => Some(dst),
-            Op::Create { .. } | Op::Crash { .. } | Op::Enospc { .. } | Op::Signal { .. } => None,
+            Op::Create { .. }
+            | Op::Crash { .. }
+            | Op::Enospc { .. }
+            | Op::Signal { .. }
+            | Op::CloseUnlinked => None,
             Op::Reboot | Op::RebootInCopy { .. } => None,
         }
     }
@@ -260,6 +267,7 @@ impl fmt::Debug for Op {
             Op::Fsync { file } => write!(f, "Fsync(#{file})"),
             Op::Rename { file, to } => write!(f, "Rename(#{file} -> f{})", to % NAMES),
             Op::Unlink { file } => write!(f, "Unlink(#{file})"),
+            Op::CloseUnlinked => write!(f, "CloseUnlinked"),
             Op::Splice {
                 src,
                 dst,
@@ -383,6 +391,7 @@ pub fn command(op: &Op, src: Option<&str>, dst: Option<&str>) -> String {
         Op::Fsync { .. } => "fsync".into(),
         Op::Rename { to, .. } => format!("mv {} f{}", dst.unwrap_or("?"), to % NAMES),
         Op::Unlink { .. } => format!("rm {}", dst.unwrap_or("?")),
+        Op::CloseUnlinked => "close -u".into(),
         Op::Splice {
             soff,
             doff,
@@ -419,6 +428,9 @@ pub fn command(op: &Op, src: Option<&str>, dst: Option<&str>) -> String {
 
 // ---------------------------------------------------------------------- generators
 
+/// The current generator ([`GenConfig::generation`]).
+pub const GENERATION: u8 = 2;
+
 /// The shape of generated sequences.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct GenConfig {
@@ -428,9 +440,12 @@ pub struct GenConfig {
     pub blocks: u64,
     /// Most operations per sequence (after the initial creates).
     pub max_ops: usize,
-    /// Whether half the dedupes are near misses ([`near_miss`]). Off only to replay case
-    /// seeds found before near misses existed (the named regressions pin such seeds).
-    pub near_misses: bool,
+    /// Which generator: [`GENERATION`] makes every kind of operation; 1 makes what the
+    /// generator made before near-miss dedupes ([`near_miss`]) and closing unlinked files
+    /// ([`Op::CloseUnlinked`]) — only to replay case seeds found then (the named regressions
+    /// pin such seeds). Later kinds are drawn from bits already drawn, so a seed's sequence
+    /// changes only where a new kind replaces an old operation.
+    pub generation: u8,
     /// Whether to generate faults (media errors, ENOSPC, signals, reboots) and crashes.
     pub faults: bool,
 }
@@ -443,7 +458,7 @@ impl GenConfig {
             blocks: 12,
             max_ops,
             faults: true,
-            near_misses: true,
+            generation: GENERATION,
         }
     }
 
@@ -506,6 +521,7 @@ pub fn op(cfg: &GenConfig) -> BoxedStrategy<Op> {
         2 => f().prop_map(|file| Op::Fsync { file }),
         1 => (f(), 0..NAMES).prop_map(|(file, to)| Op::Rename { file, to }),
         1 => f().prop_map(|file| Op::Unlink { file }),
+        1 => Just(Op::CloseUnlinked),
         9 => (copy_args(cfg), prop_oneof![Just(Flag::Never), Just(Flag::May), Just(Flag::Must)],
               prop_oneof![3 => Just(false), 1 => Just(true)])
             .prop_map(|((src, dst, soff, doff, len), flag, nonblock)| Op::Splice {
@@ -793,13 +809,19 @@ pub fn random_ops(cfg: &GenConfig, seed: u64) -> Vec<Op> {
                 soff,
                 doff,
                 len,
-            } if cfg.near_misses && src & 0x40 != 0 => out.extend(near_miss(
+            } if cfg.generation >= 2 && src & 0x40 != 0 => out.extend(near_miss(
                 (src, dst),
                 (soff, doff, len),
                 dst >> 6,
                 (soff ^ len) as u8,
                 bs,
             )),
+            // Half the unlinks (from a bit the operand pick does not use) are followed by
+            // closing every unlinked file, so that eviction at the last close runs.
+            Op::Unlink { file } if cfg.generation >= 2 && file & 0x40 != 0 => {
+                out.push(op);
+                out.push(Op::CloseUnlinked);
+            }
             op => out.push(op),
         }
     }

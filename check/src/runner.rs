@@ -105,18 +105,19 @@ pub fn generate(spec: &str, seed: u64, max_ops: usize) -> Result<Vec<Op>, String
     Ok(random_ops(&gen_config(spec, max_ops)?, seed))
 }
 
-/// [`generate`] as it was before near-miss dedupes ([`GenConfig::near_misses`] off): for
-/// named regressions that pin a case seed found then.
+/// [`generate`] with generator `generation` ([`GenConfig::generation`]): for named
+/// regressions that pin a case seed found with an earlier one.
 ///
 /// # Errors
 /// A bad spec.
-pub fn generate_without_near_misses(
+pub fn generate_with(
     spec: &str,
     seed: u64,
     max_ops: usize,
+    generation: u8,
 ) -> Result<Vec<Op>, String> {
     let cfg = GenConfig {
-        near_misses: false,
+        generation,
         ..gen_config(spec, max_ops)?
     };
     Ok(random_ops(&cfg, seed))

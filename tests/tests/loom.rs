@@ -201,6 +201,123 @@ fn async_nfs_copy_and_write_to_the_destination() {
     });
 }
 
+/// Makes `/f2` = two chunks of `c` on `vfs`'s root mount.
+fn third_file(vfs: &Arc<Vfs>) {
+    let mut p = Process::new(vfs.clone(), 0);
+    let fd = p.open("/f2", o::CREAT | o::RDWR, 0o644).expect("create");
+    p.pwrite(fd, &Data::fill(b'c', 2 * CHUNK), 0)
+        .expect("write");
+    p.close(fd).expect("close");
+}
+
+/// Issue 19: a remap (FICLONERANGE A→B) ‖ a byte copy the other way (splice B→A). Both
+/// take the two inode locks in the global order (`lock_two`; `remap_locked` for the whole
+/// call, the byte copy per chunk), so they cannot deadlock; the files end equal, each chunk
+/// the old or the new bytes of a serialisation.
+#[test]
+fn clone_and_opposite_splice() {
+    let _s = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    model(|| {
+        let vfs = setup("xfs-like:size=1m,chunk=1k");
+        let v = vfs.clone();
+        let a = thread::spawn(move || {
+            let mut p = Process::new(v, 1);
+            let s = p.open("/f0", o::RDONLY, 0).expect("open src");
+            let d = p.open("/f1", o::RDWR, 0).expect("open dst");
+            p.ficlonerange(d, s, 0, 0, 0)
+        });
+        let b = splice_thread(&vfs, 2, "/f1", "/f0", 0);
+        a.join().expect("a").expect("clone");
+        assert_eq!(b.join().expect("b"), Ok(2 * CHUNK as usize));
+        let (f0, f1) = (chunks(&content(&vfs, "/f0")), chunks(&content(&vfs, "/f1")));
+        let allowed: [&[u8]; 3] = [b"aa", b"ba", b"bb"];
+        assert!(allowed.contains(&f0.as_slice()), "f0 {f0:?}");
+        assert_eq!(f0, f1, "the clone and the copy interleaved wrongly");
+        fsck(&vfs);
+    });
+}
+
+/// Issue 19: must-share A→B ‖ must-share B→A on a sharing model: both remaps hold both
+/// inode locks for the whole call; taken in one global order whatever the arguments'
+/// order (this pins `remap_locked`'s lock order: with the planted `lock-in-argument-order`
+/// bug it deadlocks), one runs entirely before the other.
+#[test]
+fn must_share_in_both_directions() {
+    let _s = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    model(|| {
+        let vfs = setup("btrfs-like:size=1m,chunk=1k");
+        let a = splice_thread(&vfs, 1, "/f0", "/f1", 0x20);
+        let b = splice_thread(&vfs, 2, "/f1", "/f0", 0x20);
+        assert_eq!(a.join().expect("a"), Ok(2 * CHUNK as usize));
+        assert_eq!(b.join().expect("b"), Ok(2 * CHUNK as usize));
+        let (f0, f1) = (chunks(&content(&vfs, "/f0")), chunks(&content(&vfs, "/f1")));
+        assert_eq!(f0, f1);
+        assert!(f0 == b"aa" || f0 == b"bb", "a remap was torn: {f0:?}");
+        fsck(&vfs);
+    });
+}
+
+/// Issue 19: a remap ‖ a byte copy into the same destination from another file: the remap
+/// replaces the whole range at once, the copy goes chunk by chunk, so the destination is
+/// the remap's, the copy's, or the remap's with the copy's last chunk on top.
+#[test]
+fn remap_and_byte_copy_into_one_destination() {
+    let _s = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    model(|| {
+        let vfs = setup("xfs-like:size=1m,chunk=1k");
+        third_file(&vfs);
+        let a = splice_thread(&vfs, 1, "/f0", "/f1", 0x20);
+        let b = splice_thread(&vfs, 2, "/f2", "/f1", 0);
+        assert_eq!(a.join().expect("a"), Ok(2 * CHUNK as usize));
+        assert_eq!(b.join().expect("b"), Ok(2 * CHUNK as usize));
+        let f1 = chunks(&content(&vfs, "/f1"));
+        let allowed: [&[u8]; 3] = [b"aa", b"cc", b"ac"];
+        assert!(allowed.contains(&f1.as_slice()), "lost update: {f1:?}");
+        fsck(&vfs);
+    });
+}
+
+/// Issue 19: a splice across two mounts (the VFS byte copy takes the two inode locks in
+/// the global order: by mount, then inode number — two files with the same inode number on
+/// two mounts are two locks) ‖ a writer of the destination.
+#[test]
+fn cross_mount_splice_and_writer() {
+    let _s = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    model(|| {
+        let vfs = setup(SPEC);
+        vfs.mount(
+            "/m2",
+            fs_models::spec::make("btrfs-like:size=1m,chunk=1k").expect("spec"),
+        )
+        .expect("mount");
+        {
+            let mut p = Process::new(vfs.clone(), 0);
+            let fd = p.open("/m2/f1", o::CREAT | o::RDWR, 0o644).expect("create");
+            p.pwrite(fd, &Data::fill(b'b', 2 * CHUNK), 0)
+                .expect("write");
+            p.close(fd).expect("close");
+        }
+        let a = splice_thread(&vfs, 1, "/f0", "/m2/f1", 0);
+        let v = vfs.clone();
+        let b = thread::spawn(move || {
+            let mut p = Process::new(v, 2);
+            let fd = p.open("/m2/f1", o::RDWR, 0).expect("open");
+            p.pwrite(fd, &Data::fill(b'c', 2 * CHUNK), 0)
+        });
+        assert_eq!(a.join().expect("a"), Ok(2 * CHUNK as usize));
+        assert_eq!(b.join().expect("b"), Ok(2 * CHUNK as usize));
+        let c = chunks(&content(&vfs, "/m2/f1"));
+        let allowed: [&[u8]; 3] = [b"aa", b"ca", b"cc"];
+        assert!(allowed.contains(&c.as_slice()), "lost update: {c:?}");
+        assert_eq!(
+            chunks(&content(&vfs, "/f1")),
+            b"bb",
+            "the other mount's f1 untouched"
+        );
+        fsck(&vfs);
+    });
+}
+
 /// splice ‖ truncate of the source: the copy stops where the source ended when it read;
 /// it reports exactly what it copied.
 #[test]

@@ -562,10 +562,10 @@ fn regression_punch_in_first_block_after_truncate_up() {
 // (docs/design.md D1–D9). Each replays the generated case that found it (the seed the run
 // printed), through every check; each failed before its fix.
 
-/// Replays case seed `seed` as the generator made it when the bug was found (before
-/// near-miss dedupes).
+/// Replays case seed `seed` as the generator made it when the bug was found (generation 1,
+/// before near-miss dedupes and closing unlinked files).
 fn replay_case(spec: &str, seed: u64) {
-    let ops = check::runner::generate_without_near_misses(spec, seed, 40).expect("a valid spec");
+    let ops = check::runner::generate_with(spec, seed, 40, 1).expect("a valid spec");
     replay(spec, &ops);
 }
 

@@ -238,6 +238,7 @@ impl Runner {
             Cmd::Crash { pick } => self.crash(&mut r, *pick),
             Cmd::Inject(i) => self.inject(&mut r, i),
             Cmd::Fsck => self.fsck(&mut r),
+            Cmd::CloseUnlinked => self.close_unlinked(&mut r),
             // Everything else works on the current file.
             cmd => {
                 let Some(idx) = self.cur else {
@@ -454,6 +455,30 @@ impl Runner {
         } else {
             Some(idx.min(self.files.len() - 1))
         };
+        self.file_list(r);
+    }
+
+    /// `close -u`: closes every open file whose link count is 0 (unlinked, or replaced by
+    /// a rename); the last close evicts it. Lists the files still open.
+    fn close_unlinked(&mut self, r: &mut Record) {
+        let mut keep = Vec::new();
+        for (i, f) in std::mem::take(&mut self.files).into_iter().enumerate() {
+            let nameless = self.proc.fstat(f.fd).is_ok_and(|st| st.nlink == 0);
+            if !nameless {
+                keep.push((i, f));
+                continue;
+            }
+            if let Err(e) = self.proc.close(f.fd) {
+                r.errno("close", e);
+                keep.push((i, f));
+            }
+        }
+        let cur = self.cur;
+        self.cur = cur.and_then(|c| keep.iter().position(|(i, _)| *i == c));
+        if self.cur.is_none() && !keep.is_empty() {
+            self.cur = Some(keep.len() - 1);
+        }
+        self.files = keep.into_iter().map(|(_, f)| f).collect();
         self.file_list(r);
     }
 

@@ -62,8 +62,8 @@ pub const COMMANDS: &[CmdInfo] = &[
     c(
         "close",
         &["c"],
-        "",
-        "close the current file and list the files still open",
+        "[-u]",
+        "close the current file and list the files still open; -u (lab): instead close every open file that has no name any more (unlinked, or replaced by a rename), so the last close evicts it",
         true,
     ),
     c(

@@ -156,6 +156,8 @@ pub enum Cmd {
     File { index: Option<i64> },
     /// `close`.
     Close,
+    /// `close -u`: every open file without a name left.
+    CloseUnlinked,
     /// `pwrite [-qCwW] [-b BS] [-S SEED] OFF LEN`.
     Pwrite {
         off: u64,
@@ -526,11 +528,19 @@ pub fn parse_line(line: &str) -> Result<(&'static str, Cmd), String> {
             };
             Cmd::File { index }
         }
-        "close" | "fsync" | "fdatasync" | "sync" | "stat" | "fsck" | "quit" => {
+        "close" => {
+            let o = getopt(info, rest, "u")?;
+            nargs(info, &o, &[0])?;
+            if o.has('u') {
+                Cmd::CloseUnlinked
+            } else {
+                Cmd::Close
+            }
+        }
+        "fsync" | "fdatasync" | "sync" | "stat" | "fsck" | "quit" => {
             let o = getopt(info, rest, "")?;
             nargs(info, &o, &[0])?;
             match name {
-                "close" => Cmd::Close,
                 "fsync" => Cmd::Fsync,
                 "fdatasync" => Cmd::Fdatasync,
                 "sync" => Cmd::Sync,
