@@ -667,6 +667,16 @@ impl Harness {
             None
         };
         let free0 = self.fs.statfs().free;
+        // An overwrite of written, unshared blocks on a model that writes in place must not
+        // allocate at all — not merely net to zero (copy-on-write then free would).
+        let in_place = expect == Some(0)
+            && self.profile.overwrites_in_place
+            && off + len <= self.model.size(name);
+        let calls0 = if in_place {
+            self.fs.image().alloc.calls
+        } else {
+            0
+        };
         match self.proc.pwrite(fd, &Data::fill(byte, len), off as i64) {
             Ok(n) if n as u64 == len => {
                 self.model.pwrite(name, off, &Data::fill(byte, len));
@@ -675,6 +685,16 @@ impl Harness {
                 self.hist.record(&self.model);
                 if let Some(want) = expect {
                     self.check_pwrite_space(name, free0, want)?;
+                }
+                let calls = if in_place {
+                    self.fs.image().alloc.calls - calls0
+                } else {
+                    0
+                };
+                if calls != 0 {
+                    return Err(format!(
+                        "pwrite over written, unshared blocks of {name} made {calls} allocation calls; this model overwrites in place"
+                    ));
                 }
                 Ok(())
             }
@@ -1449,6 +1469,47 @@ impl Harness {
                 report.hits.len(),
                 report.hits
             ));
+        }
+        // Whoever the reference model says shares this block is hit too: a report that
+        // names fewer files than share the block understates what the error destroyed.
+        if !self.profile.nfs {
+            let hit = |ino: Ino, blk: u64| {
+                report
+                    .hits
+                    .iter()
+                    .any(|&(i, o)| i == ino && o / self.bs() == blk)
+            };
+            let mut partners = vec![(name.to_string(), b)];
+            for t in &self.model.tags {
+                let Class::SharedWith { file, delta } = t.class else {
+                    continue;
+                };
+                let (a, c) = (t.file, file);
+                if a == id && t.b0 <= b && b < t.b1 {
+                    if let Some(n) = self.model.name_of(c) {
+                        partners.push((n.to_string(), (b as i64 + delta) as u64));
+                    }
+                } else if c == id {
+                    let back = b as i64 - delta;
+                    if back >= t.b0 as i64
+                        && back < t.b1 as i64
+                        && let Some(n) = self.model.name_of(a)
+                    {
+                        partners.push((n.to_string(), back as u64));
+                    }
+                }
+            }
+            for (who, blk) in partners {
+                let Some(ino) = self.inos.get(&who).copied() else {
+                    continue; // no longer live: its blocks may be gone
+                };
+                if !hit(ino, blk) {
+                    return Err(format!(
+                        "a media error under block {b} of {name} does not report block {blk} of {who}, which shares it: {:?}",
+                        report.hits
+                    ));
+                }
+            }
         }
         Ok(())
     }

@@ -1,11 +1,11 @@
 //! What the checks need to know about a model, found by asking the mounted filesystem.
 //!
 //! The checker names no model in its logic: block size, remap granularity, chunk size,
-//! whether it can share, whether FIEMAP works and the cost model all come from the
-//! [`FileSystem`] trait. Two facts come from the model's type name because the trait has no
-//! way to say them: nfs-like is a network client (the server holds the image; durability is
-//! per file through COMMIT), and which models promise the whole-filesystem commit of design
-//! assumption A5 (all local ones).
+//! whether it can share (asked with a clone on a fork), whether FIEMAP works and the cost
+//! model all come from the [`FileSystem`] trait. Facts of the contract come from the
+//! model's type name, because asking the model would let a broken one answer for itself:
+//! nfs-like is a network client (the server holds the image; durability is per file
+//! through COMMIT), and which models overwrite unshared blocks in place (SPEC §4).
 
 use vfs::Data;
 use vfs::FileSystem;
@@ -37,6 +37,9 @@ pub struct Profile {
     pub nfs: bool,
     /// Nothing survives a crash (tmpfs-like): `fsync` is no durability point.
     pub volatile: bool,
+    /// Whether an overwrite of written, unshared blocks stays in place (no allocation call):
+    /// [`overwrites_in_place`].
+    pub overwrites_in_place: bool,
     /// The most bytes one storage request carries ([`FileSystem::io_size`]: nfs-like
     /// `wsize`).
     pub io_size: u64,
@@ -61,6 +64,7 @@ impl Profile {
             chunk: fs.chunk_size().max(1),
             io_size: fs.io_size().max(1),
             shares: probe_shares(fs),
+            overwrites_in_place: overwrites_in_place(fs.fs_type()),
             zero_eof_allocates: fs.image().zero_eof_allocates,
             fiemap: fs.fiemap(ROOT_INO) != Err(Errno::EOPNOTSUPP),
             cost: fs.cost().clone(),
@@ -149,6 +153,16 @@ pub fn probe_shares(fs: &dyn FileSystem) -> bool {
     cloned != Err(Errno::EOPNOTSUPP)
 }
 
+/// Whether model `fs_type` promises to overwrite written, unshared blocks in place (no
+/// allocation call): a fact of the contract, not something to ask the model — a model that
+/// copied on every overwrite would answer a probe "no" and escape the check. SPEC §4 for
+/// ocfs2-like ("in-place overwrite of unshared clusters") and so xfs-like, its 4 KiB
+/// configuration; plain and tmpfs-like by design; btrfs-like copies every write, and a
+/// network client's writes reach the server later.
+pub fn overwrites_in_place(fs_type: &str) -> bool {
+    matches!(fs_type, "ocfs2-like" | "xfs-like" | "plain" | "tmpfs-like")
+}
+
 /// The options the checks add to a mount spec that does not set them, when the model
 /// accepts them: a small disk (64 MiB) so images stay cheap; a 16 KiB byte-copy chunk so
 /// that copies of a few blocks take several chunks (signals, blocking and
@@ -184,4 +198,36 @@ pub fn all_specs() -> Vec<String> {
         .iter()
         .map(|m| spec_for(m))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn profile(spec: &str) -> Profile {
+        let spec = spec_for(spec);
+        let fs = fs_models::spec::make(&spec).expect("spec");
+        Profile::of(&spec, &*fs)
+    }
+
+    #[test]
+    fn probes_ask_the_model() {
+        for (spec, shares, in_place) in [
+            ("plain", false, true),
+            ("tmpfs-like", false, true),
+            ("btrfs-like", true, false),
+            ("ocfs2-like", true, true),
+            ("xfs-like", true, true),
+            ("xfs-like:reflink=0", false, true),
+            ("nfs-like", true, false),
+            ("nfs-like:server=plain", false, false),
+        ] {
+            let p = profile(spec);
+            assert_eq!(
+                (p.shares, p.overwrites_in_place),
+                (shares, in_place),
+                "{spec}"
+            );
+        }
+    }
 }
