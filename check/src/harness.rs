@@ -988,7 +988,8 @@ impl Harness {
         } else {
             None
         };
-        let src_inline = must && self.block_map(src)?.inline;
+        // (A network client's map is the server's, which may not have the data yet.)
+        let src_inline = must && self.profile.client_view_map() && self.block_map(src)?.inline;
         let should = must && self.share_must_work(src, soff, dst, doff, max)?;
         let middle = if kind == CopyKind::Splice(Flag::May) {
             self.shareable_middle(src, soff, dst, doff, max)?
@@ -1024,6 +1025,16 @@ impl Harness {
             }
         };
         let stats = self.proc.task.take_stats();
+        // Data that became inline only during the call (a network client sending a tiny
+        // source before the CLONE; btrfs zeroing a one-byte hole file's EOF block before a
+        // clone past its EOF) is copied the same way: the model says so, in full — less
+        // than a block, no chunk, nothing shared.
+        let src_inline = src_inline
+            || (must
+                && stats.chunks == 0
+                && stats.bytes_shared == 0
+                && stats.bytes_copied > 0
+                && stats.bytes_copied < self.bs());
         self.counters.offloads_cancelled += stats.offloads_cancelled;
         self.counters.offloads_restarted += stats.offloads_restarted;
         self.proc.close(sfd).ok();
@@ -1104,7 +1115,14 @@ impl Harness {
                     }
                     CopyKind::Splice(Flag::Must) if src_inline => {
                         // btrfs copies an inline source extent instead of sharing it
-                        // (clone_copy_inline_extent): less than a block, O(1).
+                        // (clone_copy_inline_extent): less than a block, O(1), and
+                        // reported as copied, not shared.
+                        if stats.bytes_shared != 0 || stats.bytes_copied != n {
+                            return Err(format!(
+                                "must-share of an inline source reported {} bytes shared and {} copied; it copies all {n}",
+                                stats.bytes_shared, stats.bytes_copied
+                            ));
+                        }
                         self.model.unknown(did, b0, b1);
                     }
                     CopyKind::Splice(Flag::Must) => {

@@ -230,7 +230,10 @@ impl Flavor for Btrfs {
         // is a hole, which the generic path shares (punches) like any other.
         if img.inode(src)?.inline.is_some() && soff == 0 {
             task.charge(cost.metadata(0));
-            return self.clone_inline(img, src, dst, doff, len);
+            let n = self.clone_inline(img, src, dst, doff, len)?;
+            // Reported as what it is: bytes copied, none shared (docs/semantics.md §5).
+            task.with_stats(|s| s.bytes_copied += n);
+            return Ok(n);
         }
         cow::share_range(img, cost, task, src, soff, dst, doff, len)
     }

@@ -852,3 +852,38 @@ fn regression_nfs_copy_lost_in_a_reboot_is_sent_again() {
         "the copy was lost once and sent again"
     );
 }
+
+/// Issue 18: a must-share splice of a btrfs-like inline source (at most `max_inline`, 2 KiB)
+/// copies its bytes, as real btrfs's clone does, and reported them as shared. Now the model
+/// reports them as copied (`bytes_copied`, nothing shared), and the harness demands it.
+#[test]
+fn regression_btrfs_inline_must_share_reports_a_copy() {
+    for spec in [
+        "btrfs-like:size=64m,chunk=16k",
+        "nfs-like:size=64m,chunk=16k",
+    ] {
+        replay(
+            spec,
+            &[
+                Op::Create { n: 0 },
+                Op::Create { n: 1 },
+                Op::Pwrite {
+                    file: 0,
+                    off: 0,
+                    len: 100,
+                    byte: 0x61,
+                },
+                Op::Fsync { file: 0 },
+                Op::Splice {
+                    src: 0,
+                    dst: 1,
+                    soff: 0,
+                    doff: 0,
+                    len: 100,
+                    flag: Flag::Must,
+                    nonblock: false,
+                },
+            ],
+        );
+    }
+}

@@ -207,14 +207,16 @@ pub fn remap_locked(
     };
     if n > 0 {
         // A model that counted its work itself (a network client folds in the server's
-        // figures) is not counted twice.
+        // figures) is not counted twice; what it reports having copied instead of shared
+        // (btrfs's inline extents) is not counted as shared.
         let now = task.stats();
+        let copied = now.bytes_copied - before.bytes_copied;
         let bytes = if now.bytes_shared == before.bytes_shared {
-            n
+            n.saturating_sub(copied)
         } else {
             0
         };
-        let extents = if now.extents_remapped == before.extents_remapped {
+        let extents = if now.extents_remapped == before.extents_remapped && copied < n {
             extents_in(fout, pos_out, n)
         } else {
             0

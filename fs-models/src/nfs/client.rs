@@ -968,7 +968,13 @@ impl NfsClient {
         if r == Err(Errno::EOPNOTSUPP) {
             cs.clone_unsupported = true;
         }
-        r
+        let (n, copied) = r?;
+        // What the server shared, and what its file system copied instead (btrfs inline).
+        task.with_stats(|s| {
+            s.bytes_shared += n - copied;
+            s.bytes_copied += copied;
+        });
+        Ok(n)
     }
 
     /// Combines the server's SEEK with the cached ranges.
@@ -1327,9 +1333,7 @@ impl FileSystem for NfsClient {
         self.before_modify(&mut cs, task, dst)?;
         self.commit_for_copy(&mut cs, task, src)?;
         self.commit_for_copy(&mut cs, task, dst)?;
-        let n = self.clone_rpc(&mut cs, task, src, soff, dst, doff, len)?;
-        task.with_stats(|s| s.bytes_shared += n);
-        Ok(n)
+        self.clone_rpc(&mut cs, task, src, soff, dst, doff, len)
     }
 
     /// COPY (RFC 7862 §15.2), intra-server; returns the bytes whose destination now holds

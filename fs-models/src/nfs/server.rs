@@ -686,7 +686,9 @@ impl NfsServer {
         })
     }
 
-    /// `CLONE` (RFC 7862 §15.13): all or nothing, committed before the reply.
+    /// `CLONE` (RFC 7862 §15.13): all or nothing, committed before the reply. Returns the
+    /// bytes cloned and, of those, the bytes the backend copied instead of sharing (btrfs's
+    /// inline extents), as its task reported them.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn clone_range(
         &self,
@@ -696,13 +698,16 @@ impl NfsServer {
         dst: Ino,
         doff: u64,
         len: u64,
-    ) -> NfsResult<u64> {
+    ) -> NfsResult<(u64, u64)> {
         let mut s = self.enter(st);
+        let copied0 = st.stats().bytes_copied;
         let n = self
             .backend
             .remap_file_range(st, src, soff, dst, doff, len, 0)?;
+        let copied = (st.stats().bytes_copied - copied0).min(n);
         self.commit_metadata(st, dst)?;
-        s.stats.bytes_shared += n;
-        Ok(n)
+        s.stats.bytes_shared += n - copied;
+        s.stats.bytes_copied += copied;
+        Ok((n, copied))
     }
 }
