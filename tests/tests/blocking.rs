@@ -241,3 +241,36 @@ fn a_writer_racing_an_async_copy_waits_for_it_and_nothing_lands_later() {
         "the file changed after both calls returned"
     );
 }
+
+/// Issue 19: a byte copy between two mounts with different `chunk=` sizes moves chunks of
+/// the smaller one, so each hold of the destination's lock is at most one small chunk —
+/// a copy that used the larger chunk would hold it four times as long.
+#[test]
+fn a_cross_mount_copy_holds_each_lock_at_most_one_chunk_of_the_smaller_mount() {
+    const SMALL: u64 = 16 << 10;
+    let (vfs, _, t0) = setup("plain");
+    let small = format!("btrfs-like:size=64m,chunk={SMALL}");
+    let fs = fs_models::spec::make(&small).expect("spec");
+    let profile = Profile::of(&small, &*fs);
+    vfs.mount("/m", fs).expect("mount");
+    let mut p = Process::new(vfs.clone(), 1);
+    p.task.wait_until(t0);
+    let s = p.open("/src", o::RDONLY, 0).expect("open");
+    let d = p.open("/m/dst", o::CREAT | o::RDWR, 0o644).expect("create");
+    let (mnt, ino) = vfs.resolve("/m/dst").expect("dst");
+    mnt.inode(ino).lock.record_timeline(true);
+    let (mut a, mut b) = (0u64, 0u64);
+    let r = p.splice(s, Some(&mut a), d, Some(&mut b), SIZE as usize, 0);
+    assert_eq!(r, Ok(SIZE as usize));
+    let holds = holds_of(&vfs, "/m/dst", 1);
+    assert_eq!(holds.len() as u64, SIZE / SMALL, "one hold per small chunk");
+    // The bound of a 16 KiB chunk on either model: the plain source's reads cost the same.
+    let bound = profile.chunk_hold_bound();
+    for (a, b) in holds {
+        assert!(
+            b - a <= bound,
+            "a hold of {} ns > {bound} (one {SMALL}-byte chunk)",
+            b - a
+        );
+    }
+}

@@ -659,4 +659,24 @@ mod tests {
         let p = v.resolve_parent("/m/x").unwrap();
         assert_eq!((p.mnt.dev, p.dir), (mdev, ROOT_INO));
     }
+
+    /// Issue 19: the global lock order is by mount, then inode number — two files with the
+    /// same inode number on two mounts are two locks, and `lock_two` takes both (a key that
+    /// ignored the mount would take one and leave the other file unlocked).
+    #[test]
+    fn lock_order_key_includes_the_mount() {
+        use crate::lock::lock_two;
+        use crate::task::Task;
+        let vfs = Vfs::new();
+        let a = vfs.mount("/", tree()).unwrap();
+        let b = vfs.mount("/m", tree()).unwrap();
+        let (ia, ib) = (a.inode(7), b.inode(7));
+        assert_ne!(ia.order(), ib.order());
+        let t = Task::new(1);
+        let (_ga, gb) =
+            lock_two((&ia.lock, ia.order()), (&ib.lock, ib.order()), &t, false).unwrap();
+        assert!(gb.is_some(), "two locks for two files");
+        let other = Task::new(2);
+        assert!(ia.lock.try_lock(&other).is_err() && ib.lock.try_lock(&other).is_err());
+    }
 }
