@@ -7,7 +7,7 @@
 //! First fit is the placement rule (design assumption A10): the first free run, in address
 //! order from the hint and then wrapping round to block 0, that is long enough. The free runs
 //! are kept twice: in a `BTreeMap` by start (neighbour merging, log replay, listing) and in
-//! a [`FitIndex`], a treap by start whose nodes know the longest run in their subtree, so
+//! a `FitIndex`, a treap by start whose nodes know the longest run in their subtree, so
 //! the first fit is found in O(log n) in the number of free runs instead of by a scan.
 
 use std::collections::BTreeMap;
