@@ -605,21 +605,34 @@ fn first_difference(proc: &mut Process, a: i32, b: i32, len: u64) -> Result<Opti
 
 /// The MD5 of a whole file, read through the process.
 fn md5_of(proc: &mut Process, fd: i32) -> Result<String, Errno> {
+    md5_file(proc, fd).map(|(hex, _)| hex)
+}
+
+/// The MD5 (lowercase hex) of the file open as `fd` and its length, read through the
+/// process in 1 MiB `pread`s from offset 0 to EOF, as `md5sum` reads. The data is hashed
+/// piece by piece as it comes ([`vfs::Data::feed`]): holes and fill runs from reused
+/// buffers, real bytes in place; nothing is built per byte but pattern data, a piece at
+/// a time. Every byte is still hashed (MD5 has no shortcut for a run of zeroes), so the
+/// time is MD5's throughput; the memory is O(1).
+///
+/// # Errors
+/// The first failing `pread`.
+pub fn md5_file(proc: &mut Process, fd: i32) -> Result<(String, u64), Errno> {
     const CHUNK: u64 = 1 << 20;
     let mut h = Md5::new();
-    let mut buf = vec![0u8; CHUNK as usize];
     let mut off = 0u64;
     loop {
         let d = proc.pread(fd, CHUNK as usize, off as i64)?;
         if d.is_empty() {
             break;
         }
-        let n = d.len() as usize;
-        d.read_into(0, &mut buf[..n]);
-        h.update(&buf[..n]);
-        off += n as u64;
+        d.feed(|piece| h.update(piece));
+        off += d.len();
     }
-    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+    Ok((
+        h.finalize().iter().map(|b| format!("{b:02x}")).collect(),
+        off,
+    ))
 }
 
 /// Whether DST is exactly the first `len` bytes of SRC: `Ok(None)` if so, else what is

@@ -376,10 +376,11 @@ impl<F: Flavor> LocalFs<F> {
                 continue;
             };
             let first_past = own.div_ceil(bs);
+            // Written blocks past the old on-disk EOF: only the mappings from there on are
+            // looked at (O(log n + what lies past EOF), not every extent of the file).
             let beyond = node
-                .map
-                .iter()
-                .any(|(&s, m)| s + m.len > first_past && !m.unwritten);
+                .mappings_in(first_past, u64::MAX)
+                .any(|(_, m)| !m.unwritten);
             if before.is_some() && img.inode(ino).ok().map(|n| n.size) == before {
                 // The size did not change: the disk keeps its own. The change may have
                 // put data in the on-disk EOF block past it (a clone inside the in-memory
@@ -479,7 +480,13 @@ impl<F: Flavor> LocalFs<F> {
         for (ino, start, d) in pieces {
             journal.cleaned(ino, start, start + d.len());
             Self::take_up_eof_block(img, journal, ino, start);
-            let before = vfs::crash::layout(journal.disk(), ino);
+            // Whether the write went in place is decided on the blocks it covers and the
+            // old EOF block (which extending writes zero), not on the whole file's map.
+            let disk = journal.disk();
+            let bs = disk.block_size();
+            let old_size = disk.inode(ino).map_or(start, |n| n.size);
+            let (from, to) = (start.min(old_size) / bs, (start + d.len()).div_ceil(bs));
+            let before = vfs::crash::layout_in(disk, ino, from, to);
             if self
                 .flavor
                 .write(journal.disk_mut(), ino, start, &d)
@@ -488,7 +495,7 @@ impl<F: Flavor> LocalFs<F> {
                 journal.write_back_all(img);
                 return;
             }
-            if before.is_some() && vfs::crash::layout(journal.disk(), ino) == before {
+            if before.is_some() && vfs::crash::layout_in(journal.disk(), ino, from, to) == before {
                 journal.overwrote_in_place(ino, start, &d);
             }
         }
@@ -924,7 +931,7 @@ impl<F: Flavor> FileSystem for LocalFs<F> {
             // allocated means no hole before EOF.
             let bytes = match &node.inline {
                 Some(d) => d.len(),
-                None => node.map.values().map(|m| m.len).sum::<u64>() * img.block_size(),
+                None => node.mapped * img.block_size(),
             };
             if !data
                 && off < node.size

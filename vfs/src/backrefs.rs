@@ -5,9 +5,13 @@
 //! it), and an image holds one set per extent — two while a journal snapshot still holds the
 //! old extent. So up to two references live inline in the extent, with no allocation at
 //! all (sharing an extent into a second file allocates nothing for its back-reference), and
-//! only an extent shared into more files gets a B-tree set.
+//! only an extent shared into more files gets a set — a persistent one ([`imbl::OrdSet`]):
+//! an extent shared by many mappings (a block reflinked into every position of a file) is
+//! copied whenever a change finds a journal snapshot still holding it, and that copy must
+//! cost O(1), not O(references), or each reflink would cost the references made before it.
 
-use std::collections::BTreeSet;
+use imbl::OrdSet;
+use imbl::shared_ptr::DefaultSharedPtr;
 
 use crate::extent::Ino;
 
@@ -22,8 +26,8 @@ pub struct Backrefs(Repr);
 enum Repr {
     /// `refs[..len]`, sorted, without duplicates; `len <= INLINE`.
     Inline { len: u8, refs: [Backref; INLINE] },
-    /// More than [`INLINE`] references at some point (it stays a B-tree when they drop).
-    Many(BTreeSet<Backref>),
+    /// More than [`INLINE`] references at some point (it stays a set when they drop).
+    Many(OrdSet<Backref>),
 }
 
 /// References kept inline.
@@ -61,14 +65,14 @@ impl Backrefs {
                         true
                     }
                     Err(_) => {
-                        let mut set: BTreeSet<Backref> = refs[..n].iter().copied().collect();
+                        let mut set: OrdSet<Backref> = refs[..n].iter().copied().collect();
                         set.insert(r);
                         self.0 = Repr::Many(set);
                         true
                     }
                 }
             }
-            Repr::Many(set) => set.insert(r),
+            Repr::Many(set) => set.insert(r).is_none(),
         }
     }
 
@@ -86,7 +90,7 @@ impl Backrefs {
                     Err(_) => false,
                 }
             }
-            Repr::Many(set) => set.remove(r),
+            Repr::Many(set) => set.remove(r).is_some(),
         }
     }
 
@@ -123,7 +127,7 @@ impl Backrefs {
 /// Iterator over [`Backrefs`], in order.
 pub enum Iter<'a> {
     Inline(std::slice::Iter<'a, Backref>),
-    Many(std::collections::btree_set::Iter<'a, Backref>),
+    Many(imbl::ordset::Iter<'a, Backref, DefaultSharedPtr>),
 }
 
 impl<'a> Iterator for Iter<'a> {
@@ -159,6 +163,7 @@ impl FromIterator<Backref> for Backrefs {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeSet;
 
     /// The set behaves like a `BTreeSet`, before and after it becomes one.
     #[test]

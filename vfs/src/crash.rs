@@ -67,11 +67,27 @@ impl Timers {
     }
 }
 
-/// At most this many physical extents plus inodes in an image for which every logged
-/// change keeps its own crash-state snapshot; past it only the forced state and the newest
-/// device view are offered (both ends of the permitted range), so long runs on big images
-/// do not pay a snapshot per operation.
+/// At most this many extents plus inodes in an image for which every logged change keeps
+/// its own crash-state snapshot; past it only the forced state and the newest device view
+/// are offered (both ends of the permitted range), so long runs on big images do not pay a
+/// snapshot per operation. Extents are counted as the larger of the physical extents and
+/// the mappings that reference them ([`snapshot_size`]): a block reflinked into thousands
+/// of places is one physical extent but thousands of mappings, and the change after a
+/// snapshot copies the inode's whole map, so without counting them every reflink into a big
+/// file would copy the file's map (issue 17).
 pub const SNAPSHOT_EXTENT_LIMIT: usize = 4096;
+
+/// Inodes plus the larger of physical extents and mappings in `img`, what
+/// [`SNAPSHOT_EXTENT_LIMIT`] bounds. O(inodes) only when inodes and physical extents are
+/// already within the limit (a snapshot then costs as much anyway).
+pub fn snapshot_size(img: &Image) -> usize {
+    let base = img.phys.len() + img.inodes.len();
+    if base > SNAPSHOT_EXTENT_LIMIT {
+        return base;
+    }
+    let mappings: usize = img.inodes.values().map(|n| n.map.len()).sum();
+    img.inodes.len() + img.phys.len().max(mappings)
+}
 
 /// An inode's extent map by allocation identity ([`crate::extent::PhysExtent::origin`]):
 /// physical-extent keys are reused after a free, allocation ids never are. Pieces that
@@ -143,7 +159,7 @@ fn replay_log(committed: &Image, log: &[(Ino, Image)]) -> Image {
 }
 
 /// What a crash state records of a file's placement: its size, its extents by allocation
-/// ([`extents`]) and whether it is inline. Writeback that leaves it unchanged overwrote
+/// (`extents`) and whether it is inline. Writeback that leaves it unchanged overwrote
 /// allocated blocks in place ([`Journal::overwrote_in_place`]).
 pub type Layout = (u64, Vec<(u64, u64, (u64, u64), bool)>, bool);
 
@@ -151,6 +167,32 @@ pub type Layout = (u64, Vec<(u64, u64, (u64, u64), bool)>, bool);
 pub fn layout(img: &Image, ino: Ino) -> Option<Layout> {
     let n = img.inode(ino).ok()?;
     Some((n.size, extents(img, n), n.inline.is_some()))
+}
+
+/// `ino`'s [`Layout`] in `img` restricted to file blocks `[from, to)`: its size, whether it
+/// is inline, and the extents (by allocation, clipped to the range) there. O(log n + extents
+/// in the range), for writeback, which asks whether a write changed the placement of the
+/// blocks it covers; a write changes nothing outside them but the old EOF block, which the
+/// caller includes in the range.
+pub fn layout_in(img: &Image, ino: Ino, from: u64, to: u64) -> Option<Layout> {
+    let n = img.inode(ino).ok()?;
+    let mut out: Vec<(u64, u64, (u64, u64), bool)> = Vec::new();
+    for (s, m) in n.mappings_in(from, to) {
+        let (a, b) = (s.max(from), (s + m.len).min(to));
+        let origin = img.phys[m.phys].origin;
+        let origin = (origin.0, origin.1 + (a - s));
+        if let Some(last) = out.last_mut()
+            && last.0 + last.1 == a
+            && last.2.0 == origin.0
+            && last.2.1 + last.1 == origin.1
+            && last.3 == m.unwritten
+        {
+            last.1 += b - a;
+            continue;
+        }
+        out.push((a, b - a, origin, m.unwritten));
+    }
+    Some((n.size, out, n.inline.is_some()))
 }
 
 /// Data of one inode that is in the page cache only.
@@ -546,7 +588,7 @@ impl Journal {
         if self.rule != Atomicity::MetadataLog {
             return;
         }
-        if self.disk.phys.len() + self.disk.inodes.len() > SNAPSHOT_EXTENT_LIMIT {
+        if snapshot_size(&self.disk) > SNAPSHOT_EXTENT_LIMIT {
             // Only the newest device view (taken when states are asked for).
             self.pending.clear();
             self.pending_dropped = true;

@@ -36,6 +36,28 @@ pub struct Data {
     segs: Vec<Segment>,
 }
 
+thread_local! {
+    /// Bytes of lazy data (zero, fill, pattern) this thread has materialised into buffers.
+    static MATERIALISED: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+fn count_materialised(n: usize) {
+    MATERIALISED.with(|c| c.set(c.get() + n as u64));
+}
+
+/// Bytes of lazy data (zero, fill byte, seeded pattern — not real bytes) the calling
+/// thread has materialised into buffers so far: the measure tests use to show that a
+/// command's memory and work are bounded by its pieces, not by the bytes it covers.
+pub fn materialised() -> u64 {
+    MATERIALISED.with(std::cell::Cell::get)
+}
+
+/// Zeroes fed by [`Data::feed`] without building them.
+static ZEROS: [u8; FEED_PIECE] = [0; FEED_PIECE];
+
+/// The largest piece [`Data::feed`] hands over.
+pub const FEED_PIECE: usize = 64 * 1024;
+
 /// The byte at pattern position `pos` of pattern `seed` (splitmix64 of the 8-byte word).
 pub fn pattern_byte(seed: u64, pos: u64) -> u8 {
     pattern_word(seed, pos >> 3)[(pos & 7) as usize]
@@ -70,6 +92,9 @@ impl Src {
     }
 
     fn fill(&self, out: &mut [u8]) {
+        if !matches!(self, Src::Bytes { .. }) {
+            count_materialised(out.len());
+        }
         match self {
             Src::Zero => out.fill(0),
             Src::Fill(b) => out.fill(*b),
@@ -243,6 +268,55 @@ impl Data {
         buf[done as usize..].fill(0);
     }
 
+    /// Feeds the content to `f` in order, in pieces of at most [`FEED_PIECE`] bytes, without
+    /// building it: zero runs come from one static buffer, a fill run from one buffer filled
+    /// once (at most one piece), real bytes straight from their buffer; only pattern data is
+    /// generated, a piece at a time into a reused buffer. Memory is O(1) whatever the length
+    /// (for hashing: `md5sum`).
+    pub fn feed(&self, mut f: impl FnMut(&[u8])) {
+        let mut scratch: Vec<u8> = Vec::new();
+        for s in &self.segs {
+            let mut left = s.len;
+            match &s.src {
+                Src::Zero => {
+                    while left > 0 {
+                        let n = left.min(FEED_PIECE as u64) as usize;
+                        f(&ZEROS[..n]);
+                        left -= n as u64;
+                    }
+                }
+                Src::Fill(b) => {
+                    let piece = left.min(FEED_PIECE as u64) as usize;
+                    scratch.clear();
+                    scratch.resize(piece, *b);
+                    count_materialised(piece);
+                    while left > 0 {
+                        let n = left.min(piece as u64) as usize;
+                        f(&scratch[..n]);
+                        left -= n as u64;
+                    }
+                }
+                Src::Pattern { .. } => {
+                    let mut at = 0u64;
+                    while left > 0 {
+                        let n = left.min(FEED_PIECE as u64) as usize;
+                        scratch.resize(n, 0);
+                        s.src.slice(at).fill(&mut scratch[..n]);
+                        f(&scratch[..n]);
+                        at += n as u64;
+                        left -= n as u64;
+                    }
+                }
+                Src::Bytes { buf, start } => {
+                    let bytes = &buf[*start..*start + s.len as usize];
+                    for piece in bytes.chunks(FEED_PIECE) {
+                        f(piece);
+                    }
+                }
+            }
+        }
+    }
+
     /// Materialises the whole range. Only for ranges known to be small.
     pub fn to_vec(&self) -> Vec<u8> {
         let mut v = vec![0u8; self.len() as usize];
@@ -301,6 +375,24 @@ impl Data {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn feed_gives_the_bytes_and_materialises_only_patterns() {
+        let mut d = Data::zero(200_000);
+        d.push(150_000, Src::Fill(0x61));
+        d.append(Data::pattern(9, 5, 100_000));
+        d.append(Data::bytes(&[1, 2, 3]));
+        let before = materialised();
+        let mut got = Vec::new();
+        d.feed(|p| {
+            assert!(!p.is_empty() && p.len() <= FEED_PIECE);
+            got.extend_from_slice(p);
+        });
+        let fed = materialised() - before;
+        assert_eq!(got, d.to_vec());
+        // One piece of the fill run, and the pattern: never the zeroes or the bytes.
+        assert_eq!(fed, FEED_PIECE as u64 + 100_000);
+    }
 
     #[test]
     fn fill_of_a_tebibyte_is_one_segment() {

@@ -30,6 +30,7 @@ use slab::Slab;
 use crate::backrefs::Backrefs;
 use crate::data::Data;
 use crate::errno::{Errno, KResult};
+use crate::rangeset::RangeSet;
 use crate::space::{Allocator, Run};
 
 /// An inode number within one filesystem.
@@ -123,8 +124,9 @@ pub struct InodeImage {
     /// XFS's `SEEK_DATA`/`SEEK_HOLE` count them as data (iomap consults the page cache
     /// for unwritten extents); models with that behaviour record reads here
     /// ([`Image::note_read_unwritten`]). A block leaves the set when it is unmapped,
-    /// shifted, or explicitly forgotten (the kernel truncates the page cache there).
-    pub cached_unwritten: BTreeSet<u64>,
+    /// shifted, or explicitly forgotten (the kernel truncates the page cache there). Kept
+    /// as runs, so reading a huge preallocated range costs one entry, not one per block.
+    pub cached_unwritten: RangeSet,
 }
 
 impl InodeImage {
@@ -141,7 +143,7 @@ impl InodeImage {
             version: 0,
             mapped: 0,
             stale_tail: false,
-            cached_unwritten: BTreeSet::new(),
+            cached_unwritten: RangeSet::new(),
         }
     }
 
@@ -578,10 +580,7 @@ impl Image {
         let Some(node) = node_mut(&mut self.inodes, ino) else {
             return;
         };
-        let cached: Vec<u64> = node.cached_unwritten.range(from..to).copied().collect();
-        for b in cached {
-            node.cached_unwritten.remove(&b);
-        }
+        node.cached_unwritten.remove(from, to);
         let gone: Vec<u64> = node.map.range(from..to).map(|(&s, _)| s).collect();
         for s in gone {
             let m = node.map.remove(&s).expect("collected above");
@@ -994,7 +993,7 @@ impl Image {
     fn shift_mappings(&mut self, ino: Ino, from: u64, delta: i64) -> KResult<()> {
         self.split_at(ino, from);
         let node = self.inode_mut(ino)?;
-        node.cached_unwritten.split_off(&from);
+        node.cached_unwritten.remove_from(from);
         let moved: Vec<(u64, Mapping)> = node
             .map
             .range(from..)
@@ -1311,7 +1310,7 @@ impl Image {
             for (s, m) in node.mappings_in(fb, u64::MAX) {
                 let first = s.max(fb);
                 let hit = if m.unwritten {
-                    cached.range(first..s + m.len).next().copied()
+                    cached.first_in(first, s + m.len)
                 } else {
                     Some(first)
                 };
@@ -1334,8 +1333,8 @@ impl Image {
             }
             if m.unwritten {
                 let end = s + m.len;
-                while pos < end && cached.contains(&pos) {
-                    pos += 1;
+                if pos < end {
+                    pos = cached.end_of_run(pos).min(end);
                 }
                 if pos < end {
                     break;
@@ -1359,12 +1358,14 @@ impl Image {
             return;
         }
         let (b0, b1) = (off / bs, end.div_ceil(bs));
-        let hits: Vec<u64> = node
+        let hits: Vec<(u64, u64)> = node
             .mappings_in(b0, b1)
             .filter(|(_, m)| m.unwritten)
-            .flat_map(|(s, m)| s.max(b0)..(s + m.len).min(b1))
+            .map(|(s, m)| (s.max(b0), (s + m.len).min(b1)))
             .collect();
-        node.cached_unwritten.extend(hits);
+        for (from, to) in hits {
+            node.cached_unwritten.insert(from, to);
+        }
     }
 
     /// Makes the unwritten blocks of `[from, to)` written (zero) data: tmpfs's `fallocate`
@@ -1387,10 +1388,7 @@ impl Image {
     /// the page cache there: punch, zero range).
     pub fn forget_cached(&mut self, ino: Ino, from: u64, to: u64) {
         if let Some(node) = node_mut(&mut self.inodes, ino) {
-            let gone: Vec<u64> = node.cached_unwritten.range(from..to).copied().collect();
-            for b in gone {
-                node.cached_unwritten.remove(&b);
-            }
+            node.cached_unwritten.remove(from, to);
         }
     }
 
@@ -1574,6 +1572,33 @@ mod tests {
     fn clean(i: &Image) {
         let p = i.fsck();
         assert!(p.is_empty(), "{p:#?}");
+    }
+
+    #[test]
+    fn regression_reading_unwritten_blocks_caches_runs_not_blocks() {
+        // Issue 17: reading preallocated blocks recorded each block, so a 1 GiB read left
+        // 262,144 entries that every later change of the inode copied (xfs-like).
+        let blocks = (1u64 << 30) / BS;
+        let mut i = Image::new(BS, blocks + 64);
+        let a = i.create(ROOT_INO, "a", FileKind::Regular).unwrap();
+        i.preallocate(a, 0, blocks * BS, false).unwrap();
+        for chunk in 0..1024 {
+            let len = blocks * BS / 1024;
+            i.note_read_unwritten(a, chunk * len, len);
+        }
+        let node = i.inode(a).unwrap();
+        assert_eq!(
+            node.cached_unwritten.runs(),
+            1,
+            "one run for the whole read"
+        );
+        assert_eq!(i.seek(a, 0, true), Ok(0), "read unwritten blocks are data");
+        assert_eq!(i.seek(a, 0, false), Ok(blocks * BS));
+        i.forget_cached(a, 10, 20);
+        assert_eq!(i.inode(a).unwrap().cached_unwritten.runs(), 2);
+        assert_eq!(i.seek(a, 0, false), Ok(10 * BS));
+        assert_eq!(i.seek(a, 10 * BS, true), Ok(20 * BS));
+        clean(&i);
     }
 
     #[test]

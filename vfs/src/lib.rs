@@ -6,7 +6,7 @@
 //! | module | kernel counterpart |
 //! |---|---|
 //! | [`errno`] | `include/uapi/asm-generic/errno*.h` |
-//! | [`data`], [`extent`], [`backrefs`], [`space`] | a filesystem's on-disk extent trees, back-references and refcounts, allocator |
+//! | [`data`], [`extent`], [`backrefs`], [`space`], [`rangeset`] | a filesystem's on-disk extent trees, back-references and refcounts, allocator |
 //! | [`fs`] | `struct file_operations` / `super_operations` |
 //! | [`vfs`] | mount table, inode cache, path walk |
 //! | [`lock`], [`sync`] | `i_rwsem`, `lock_two_nondirectories` |
@@ -28,6 +28,7 @@ pub mod extent;
 pub mod file;
 pub mod fs;
 pub mod lock;
+pub mod rangeset;
 pub mod remap;
 pub mod replay;
 pub mod space;

@@ -95,6 +95,7 @@ pub fn run_child(group: &str, args: &[String]) -> Result<(), String> {
         "checking" => checking::child(args),
         "scale-files" => scale::files_child(args),
         "scale-extents" => scale::extents_child(args),
+        "scale-reflinks" => scale::reflinks_child(args),
         other => Err(format!("unknown child group {other}")),
     }
 }

@@ -1,7 +1,8 @@
 //! Group 5: the scale curve.
 //!
-//! Time and memory as the file count (1 … 1,000,000 files created in one directory) and
-//! the extent count (1 … 1,000,000 extents in one file) grow, each point in a fresh
+//! Time and memory as the file count (1 … 1,000,000 files created in one directory), the
+//! extent count (1 … 1,000,000 extents in one file) and the reflink count (1 … 1,000,000
+//! one-block must-share splices onto the end of one file) grow, each point in a fresh
 //! process. Every step of ×10 compares the per-item cost with the previous point's: more
 //! than ×2 per ×10 step is flagged as super-linear.
 //!
@@ -182,6 +183,49 @@ pub fn extents_child(args: &[String]) -> Result<(), String> {
     }
     emit("splice_ns", copy.median);
     emit("splice_calls", calls);
+    Ok(())
+}
+
+/// Child: `MODEL N`: writes one block to `/c`, then N times must-share-splices block 0 of
+/// `/c` onto its own end (`splice -d … -l 4k -F must c`): each call is one reflink into a
+/// file that already holds all the earlier ones. Emits the total time and the time of the
+/// last `min(N, 1000)` reflinks (the marginal cost at that size).
+///
+/// # Errors
+/// The first failing call.
+pub fn reflinks_child(args: &[String]) -> Result<(), String> {
+    let model: String = arg(args, 0, "model")?;
+    let n: u64 = arg(args, 1, "reflinks")?;
+    let (mut p, fs) = sim(&model)?;
+    let bs = fs.statfs().block_size;
+    let c = p
+        .open("/c", o::CREAT | o::RDWR, 0o644)
+        .map_err(|x| format!("open: {x:?}"))?;
+    p.pwrite(c, &vfs::Data::fill(b'a', bs), 0)
+        .map_err(|x| format!("pwrite: {x:?}"))?;
+    p.fsync(c).map_err(|x| format!("fsync: {x:?}"))?;
+    let tail = n.min(1000);
+    let (mem, r) = peak_growth(|| {
+        let t = Instant::now();
+        let mut tail_start = t;
+        for b in 1..=n {
+            if b == n - tail + 1 {
+                tail_start = Instant::now();
+            }
+            let (mut oi, mut oo) = (0u64, b * bs);
+            match p.splice(c, Some(&mut oi), c, Some(&mut oo), bs as usize, MUST_SHARE) {
+                Ok(k) if k as u64 == bs => {}
+                r => return Err(format!("splice to block {b}: {r:?}")),
+            }
+        }
+        Ok((t.elapsed().as_nanos(), tail_start.elapsed().as_nanos()))
+    });
+    let (total, last) = r?;
+    emit("reflinks", n);
+    emit("total_ns", total);
+    emit("tail_ns", last);
+    emit("tail", tail);
+    emit("mem", mem.bytes);
     Ok(())
 }
 
@@ -411,6 +455,84 @@ pub fn run(run: &mut Run) {
         }
     }
     t.note("File size 2·E blocks (a one-block hole after each extent). Each point in a fresh process; FICLONE: median of up to 5 (each to a new file, unlinked untimed), RSS Δ of the first; the must-share copy is splice(SPLICE_F_MUST_SHARE) called until the file is done (median of up to 5). Extent steps are flagged from 1,000 extents on (below that, fixed per-call costs dominate the per-extent figure).");
+    run.table(t);
+
+    // ---------------------------------------------------------------- reflink count
+    let mut t = Table::new(
+        "5c. Scale: N reflinks into one file",
+        &[
+            "model",
+            "reflinks",
+            "total",
+            "per reflink",
+            "÷ previous point",
+            "last ≤1,000: per reflink",
+            "÷ previous point",
+            "÷ memcpy 4 KiB",
+            "peak RSS Δ per reflink",
+            "super-linear?",
+        ],
+    );
+    for model in ["xfs-like", "ocfs2-like", "btrfs-like"] {
+        let mut prev: Option<f64> = None;
+        let mut prev_tail: Option<f64> = None;
+        let mut skip: Option<String> = None;
+        for &n in &points {
+            if let Some(why) = &skip {
+                t.row(vec![model.into(), count(n), why.clone()]);
+                continue;
+            }
+            eprint!("  scale: {model} {} reflinks …", count(n));
+            let r = spawn_child("scale-reflinks", &[model.to_string(), n.to_string()]);
+            eprintln!(" done");
+            let f = match r {
+                Ok(f) => f,
+                Err(err) => {
+                    t.row(vec![model.into(), count(n), "error".into(), err]);
+                    skip = Some("skipped after an error".into());
+                    continue;
+                }
+            };
+            let g = |k| num(&f, k).unwrap_or(f64::NAN);
+            let per = g("total_ns") / g("reflinks");
+            let per_tail = g("tail_ns") / g("tail");
+            let (r, flagged) = step(prev, per);
+            let (rt, tflag) = step(prev_tail, per_tail);
+            let mut flag_cell = String::new();
+            // From 1,000 reflinks on: below that, fixed per-call costs dominate.
+            if n >= 1000 && (flagged || tflag) {
+                flag_cell = format!("FLAG: per reflink {r}, marginal {rt}");
+                flags.push(format!(
+                    "{model}: per-reflink cost {r} (marginal {rt}) from {} to {} reflinks",
+                    count(n / 10),
+                    count(n)
+                ));
+            }
+            t.row(vec![
+                model.into(),
+                count(n),
+                ns(g("total_ns")),
+                ns(per),
+                r,
+                ns(per_tail),
+                rt,
+                ratio(per / run.memcpy_4k.median),
+                bytes(g("mem") / g("reflinks")),
+                if flag_cell.is_empty() {
+                    "no".into()
+                } else {
+                    flag_cell
+                },
+            ]);
+            let next_s = g("total_ns") * 10.0 / 1e9;
+            if next_s > limit {
+                skip = Some(format!("skipped: projected ≈ {next_s:.0} s"));
+            }
+            prev = Some(per);
+            prev_tail = Some(per_tail);
+        }
+    }
+    t.note("Each point in a fresh process: one block written to /c and fsynced, then N × splice(/c, off_in 0, /c, off_out = b·4 KiB, 4 KiB, SPLICE_F_MUST_SHARE) for b = 1 … N — every call one reflink of the same block onto the end of the file, which holds all the earlier ones (a metadata-log model snapshots its device view after each). per reflink: total ÷ N; last ≤1,000: the marginal cost at that size (the last min(N, 1,000) calls). ÷ previous point: against the point with 10× fewer reflinks, flagged above ×2 from 1,000 reflinks on; ÷ memcpy 4 KiB: against the same-run baseline.");
     run.table(t);
     let n = flags.len();
     run.target(

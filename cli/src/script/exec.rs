@@ -3,7 +3,6 @@
 use std::collections::HashMap;
 use std::io::{self, Write};
 
-use md5::{Digest, Md5};
 use serde_json::{Value, json};
 use syscall::api::{DedupeDest, fiemap_req, o, seek};
 use syscall::{Process, Syscalls};
@@ -101,6 +100,29 @@ impl Record {
     }
 }
 
+/// Where a command's long output goes: straight to the transcript's writer (`run`), or,
+/// without one, into the record's lines (`exec`). A write error is kept for `run` to
+/// return, and stops the command.
+struct Streamed<'a> {
+    out: Option<&'a mut dyn Write>,
+    error: Option<io::Error>,
+}
+
+impl Streamed<'_> {
+    /// One output line of `r`'s command.
+    fn line(&mut self, r: &mut Record, l: String) {
+        match &mut self.out {
+            None => r.line(l),
+            Some(_) if self.error.is_some() => {}
+            Some(w) => {
+                if let Err(e) = writeln!(w, "{l}") {
+                    self.error = Some(e);
+                }
+            }
+        }
+    }
+}
+
 const NO_FILES: &str = "no files are open, try 'help open'";
 
 /// The message when a command's loop reaches [`super::MAX_CALLS`].
@@ -180,7 +202,18 @@ impl Runner {
             if self.quit {
                 break;
             }
-            let rec = self.exec(line);
+            // Long outputs (`pread -v`) go to `out` line by line as they are made, not
+            // through the record; JSON has no text lines, so there they go nowhere.
+            let mut discard = io::sink();
+            let sink: &mut dyn Write = if self.json { &mut discard } else { &mut *out };
+            let mut streamed = Streamed {
+                out: Some(sink),
+                error: None,
+            };
+            let rec = self.exec_to(line, &mut streamed);
+            if let Some(e) = streamed.error {
+                return Err(e);
+            }
             if self.json {
                 writeln!(out, "{}", rec.to_json(line.lineno, line.name).to_line())?;
             } else {
@@ -195,6 +228,17 @@ impl Runner {
 
     /// Runs one line.
     pub fn exec(&mut self, line: &Line) -> Record {
+        self.exec_to(
+            line,
+            &mut Streamed {
+                out: None,
+                error: None,
+            },
+        )
+    }
+
+    /// Runs one line; long outputs go to `streamed` when it has a writer.
+    fn exec_to(&mut self, line: &Line, streamed: &mut Streamed<'_>) -> Record {
         let mut r = Record::new();
         match &line.cmd {
             Cmd::Open { path, flags } => self.open(&mut r, path.as_deref(), *flags),
@@ -246,13 +290,13 @@ impl Runner {
                     return r;
                 };
                 let f = self.files[idx].clone();
-                self.on_file(&mut r, cmd, &f);
+                self.on_file(&mut r, cmd, &f, streamed);
             }
         }
         r
     }
 
-    fn on_file(&mut self, r: &mut Record, cmd: &Cmd, f: &FileEntry) {
+    fn on_file(&mut self, r: &mut Record, cmd: &Cmd, f: &FileEntry, streamed: &mut Streamed<'_>) {
         let fd = f.fd;
         match cmd {
             Cmd::Close => self.close(r),
@@ -275,7 +319,7 @@ impl Runner {
                 verbose,
                 quiet,
                 compact,
-            } => self.pread(r, fd, *off, *len, *bs, *verbose, *quiet, *compact),
+            } => self.pread(r, fd, *off, *len, *bs, *verbose, *quiet, *compact, streamed),
             Cmd::Truncate { size } => {
                 if let Err(e) = self.proc.ftruncate(fd, *size as i64) {
                     r.errno("ftruncate", e);
@@ -590,11 +634,13 @@ impl Runner {
         verbose: bool,
         quiet: bool,
         compact: bool,
+        streamed: &mut Streamed<'_>,
     ) {
         let t0 = self.proc.task.now();
         let (mut off, mut left, mut total, mut ops) = (offset, count, 0u64, 0u64);
         r.set("offset", offset);
         r.set("count", count);
+        let mut buf = Vec::new();
         // io/pread.c read_forward.
         while left > 0 {
             if ops == super::MAX_CALLS {
@@ -616,13 +662,18 @@ impl Runner {
             }
             ops += 1;
             if verbose {
-                let mut buf = vec![0u8; 64 * 1024];
+                // 64 KiB at a time, each line written out as it is made (xfs_io's
+                // dump_buffer prints every line; it collapses no runs).
+                buf.resize(64 * 1024, 0);
                 let mut done = 0;
                 while done < n {
                     let k = (n - done).min(buf.len() as u64) as usize;
                     d.read_into(done, &mut buf[..k]);
-                    xfsfmt::dump_lines(off + done, &buf[..k], &mut r.lines);
+                    xfsfmt::dump_each(off + done, &buf[..k], |l| streamed.line(r, l));
                     done += k as u64;
+                    if streamed.error.is_some() {
+                        return;
+                    }
                 }
             }
             total += n;
@@ -1296,32 +1347,19 @@ impl Runner {
     }
 
     fn md5sum(&mut self, r: &mut Record, path: &str) {
-        const CHUNK: usize = 1 << 20;
         let prefix = format!("md5sum: {path}");
         let fd = match self.proc.open(&abs(path), o::RDONLY, 0) {
             Ok(fd) => fd,
             Err(e) => return r.errno(&prefix, e),
         };
-        let mut h = Md5::new();
-        let mut buf = vec![0u8; CHUNK];
-        let mut off = 0u64;
-        loop {
-            match self.proc.pread(fd, CHUNK, off as i64) {
-                Err(e) => {
-                    let _ = self.proc.close(fd);
-                    return r.errno(&prefix, e);
-                }
-                Ok(d) if d.is_empty() => break,
-                Ok(d) => {
-                    let n = d.len() as usize;
-                    d.read_into(0, &mut buf[..n]);
-                    h.update(&buf[..n]);
-                    off += n as u64;
-                }
+        let (hex, off) = match crate::cp::md5_file(&mut self.proc, fd) {
+            Ok(x) => x,
+            Err(e) => {
+                let _ = self.proc.close(fd);
+                return r.errno(&prefix, e);
             }
-        }
+        };
         let _ = self.proc.close(fd);
-        let hex: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
         r.line(format!("{hex}  {path}"));
         r.set("path", path);
         r.set("md5", hex);

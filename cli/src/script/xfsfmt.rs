@@ -4,6 +4,8 @@
 //!
 //! Times are the *virtual* time of the simulated task, so transcripts are deterministic.
 
+use std::fmt::Write as _;
+
 use vfs::clock::Nanos;
 
 const KIB: f64 = 1024.0;
@@ -121,10 +123,20 @@ pub fn report_io_times(
 
 /// `dump_buffer` (`pread -v`): 16 bytes a line, hex then the alphanumeric characters.
 pub fn dump_lines(offset: u64, bytes: &[u8], out: &mut Vec<String>) {
+    dump_each(offset, bytes, |l| out.push(l));
+}
+
+/// [`dump_lines`], each line handed to `emit` as it is made.
+pub fn dump_each(offset: u64, bytes: &[u8], mut emit: impl FnMut(String)) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     for (i, row) in bytes.chunks(16).enumerate() {
-        let mut s = format!("{:08x}:  ", offset + 16 * i as u64);
-        for b in row {
-            s.push_str(&format!("{b:02x} "));
+        // "%08llx:  ", then "%02x " per byte, a space, then the characters.
+        let mut s = String::with_capacity(12 + 4 * 16);
+        let _ = write!(s, "{:08x}:  ", offset + 16 * i as u64);
+        for &b in row {
+            s.push(HEX[usize::from(b >> 4)] as char);
+            s.push(HEX[usize::from(b & 15)] as char);
+            s.push(' ');
         }
         s.push(' ');
         for &b in row {
@@ -134,7 +146,7 @@ pub fn dump_lines(offset: u64, bytes: &[u8], out: &mut Vec<String>) {
                 '.'
             });
         }
-        out.push(s);
+        emit(s);
     }
 }
 
