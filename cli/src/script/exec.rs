@@ -1354,6 +1354,14 @@ impl Runner {
         };
         let (hex, off) = match crate::cp::md5_file(&mut self.proc, fd) {
             Ok(x) => x,
+            Err(vfs::Errno::EFBIG) => {
+                let _ = self.proc.close(fd);
+                let m = format!(
+                    "{prefix}: larger than the {} the lab hashes (MD5 reads every byte, holes too)",
+                    crate::tour::fmt_size(crate::cp::MD5_MAX_BYTES)
+                );
+                return r.errno_text(m, vfs::Errno::EFBIG);
+            }
             Err(e) => {
                 let _ = self.proc.close(fd);
                 return r.errno(&prefix, e);

@@ -199,7 +199,7 @@ pub const COMMANDS: &[CmdInfo] = &[
         "md5sum",
         &[],
         "PATH",
-        "print 'HEX  PATH' like md5sum(1), reading in 1 MiB chunks",
+        "print 'HEX  PATH' like md5sum(1), reading in 1 MiB chunks; at most 4 GiB (MD5 reads every byte, holes too)",
         false,
     ),
     c(
