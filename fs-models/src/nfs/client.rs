@@ -1162,14 +1162,15 @@ impl FileSystem for NfsClient {
         let mut base = Data::new();
         let mut pos = off;
         while pos < end.min(ssize) {
-            let want = (end.min(ssize) - pos).min(self.opts.wsize);
-            let d = self.rpc(
+            let want = end.min(ssize) - pos;
+            let (d, _) = self.rpc(
                 &mut cs,
                 task,
                 "READ",
                 0,
-                |st| self.server.read(st, ino, pos, want),
-                Data::len,
+                |st| self.server.read(st, ino, pos, want, self.opts.wsize),
+                // A hole travels as a hole segment (READ_PLUS): only data costs bytes.
+                |(d, hole)| d.len() - hole,
             )?;
             if d.is_empty() {
                 break;

@@ -114,7 +114,16 @@
 //!     an unacknowledged WRITE can.) Deterministic trigger: mount option `reboot_after=SIZE`,
 //!     script `inject reboot after SIZE`, or [`NfsServer::arm_reboot_after`] (reboot when an
 //!     async copy reaches SIZE bytes).
-//! 12. **Not modelled**: FIEMAP (NFS has none: `EOPNOTSUPP`, as on Linux), dedupe
+//! 12. **Holes cost nothing to copy or read** (work bounded by extents, never by bytes): a
+//!     server copy step is the source hole it starts at, whatever its length, plus the
+//!     data up to the next hole (at most `copychunk`); the hole is copied as a hole — data
+//!     the destination had there is punched out (DEALLOCATE) and a shorter destination is
+//!     extended (SETATTR) — so a copy between two exabyte sparse files is a few COPYs and
+//!     leaves the destination sparse. A READ answers a leading hole as one hole segment
+//!     (as READ_PLUS does, RFC 7862 §15.10), then at most `wsize` bytes; only data costs
+//!     wire bytes. (Linux nfsd copies holes as zeroes; the lab keeps them holes so that the
+//!     simulator's cost follows extents, spec §4.)
+//! 13. **Not modelled**: FIEMAP (NFS has none: `EOPNOTSUPP`, as on Linux), dedupe
 //!     (`EOPNOTSUPP`), silly rename (a file unlinked while open does not survive a server
 //!     reboot: `ESTALE`), other clients' changes to a file this client caches.
 

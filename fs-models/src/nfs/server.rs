@@ -297,8 +297,75 @@ impl NfsServer {
 
     // ------------------------------------------------------------------ copy engine
 
-    /// Copies up to `n` bytes (already clamped to the source EOF) by remap when allowed,
-    /// the rest by read + write. Returns `(copied, shared)`.
+    /// One server copy step of `[soff, soff + n)` (already clamped to the source EOF): the
+    /// source hole it starts with, whatever its length, then the data up to the next hole,
+    /// at most `copychunk` bytes.
+    /// Returns `(hole, data)`, the lengths of the two parts.
+    ///
+    /// A hole costs no data movement (the destination range is made a hole too, see
+    /// [`NfsServer::copy_hole`]), so only data counts against the step: a copy of a sparse
+    /// file takes steps in proportion to its data and extents, never to its size.
+    fn step(&self, src: Ino, soff: u64, n: u64) -> NfsResult<(u64, u64)> {
+        self.step_at_most(src, soff, n, self.opts.copy_chunk)
+    }
+
+    /// [`NfsServer::step`] with at most `max` bytes after the leading hole.
+    fn step_at_most(&self, src: Ino, soff: u64, n: u64, max: u64) -> NfsResult<(u64, u64)> {
+        if n == 0 {
+            return Ok((0, 0));
+        }
+        let hole = match self.backend.seek_data_hole(src, soff, true) {
+            Ok(data) => data.saturating_sub(soff).min(n),
+            // No data at or after `soff`: the rest of the range is a hole.
+            Err(Errno::ENXIO) => n,
+            Err(e) => return Err(e.into()),
+        };
+        if hole == n {
+            return Ok((hole, 0));
+        }
+        // The data part ends where the next hole starts, so that a hole is never copied
+        // as written zeroes.
+        let data = match self.backend.seek_data_hole(src, soff + hole, false) {
+            Ok(h) if h > soff + hole => h - (soff + hole),
+            _ => n - hole,
+        };
+        Ok((hole, data.min(n - hole).min(max)))
+    }
+
+    /// Copies a source hole: `[doff, doff + len)` of `dst` is made to read as zeroes without
+    /// writing a byte — data already there is punched out (`DEALLOCATE`), and a destination
+    /// shorter than `doff + len` grows to it (`SETATTR(size)`), as a copy of zeroes would
+    /// have grown it. Work is O(extents) whatever `len` is, and the destination keeps a hole.
+    fn copy_hole(&self, st: &Task, dst: Ino, doff: u64, len: u64) -> NfsResult<()> {
+        use vfs::fs::falloc_flags::{KEEP_SIZE, PUNCH_HOLE};
+        if len == 0 {
+            return Ok(());
+        }
+        let size = self.backend.getattr(dst)?.size;
+        let end = doff.saturating_add(len);
+        if doff < size {
+            let to = end.min(size);
+            match self.backend.seek_data_hole(dst, doff, true) {
+                Ok(p) if p < to => {
+                    self.backend
+                        .fallocate(st, dst, PUNCH_HOLE | KEEP_SIZE, doff, to - doff)?
+                }
+                Ok(_) | Err(Errno::ENXIO) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if end > size {
+            self.backend.truncate(st, dst, end)?;
+        }
+        Ok(())
+    }
+
+    /// Does one step ([`NfsServer::step`]) of copying `[soff, soff + n)` (already clamped
+    /// to the source EOF): the leading source hole as a hole, then the data part by remap
+    /// when allowed and by read + write for the rest. Returns `(copied, shared, asked)`:
+    /// bytes copied (holes included), bytes shared, and the step's length — fewer done
+    /// than asked means the copy cannot go on (the source ended, or an error after
+    /// progress).
     ///
     /// Whether the backend shares is decided for this request alone: a backend that
     /// refuses one pair of files (`EOPNOTSUPP` for two ocfs2 files in different refcount
@@ -314,7 +381,10 @@ impl NfsServer {
         dst: Ino,
         doff: u64,
         n: u64,
-    ) -> NfsResult<(u64, u64)> {
+    ) -> NfsResult<(u64, u64, u64)> {
+        let (hole, data) = self.step(src, soff, n)?;
+        self.copy_hole(st, dst, doff, hole)?;
+        let (soff, doff, n) = (soff + hole, doff + hole, data);
         let mut shared = 0;
         if self.opts.copy == CopyMethod::Reflink && self.backend.has_remap() && n > 0 {
             match self.backend.remap_file_range(
@@ -330,6 +400,8 @@ impl NfsServer {
                 // Not these files, or not this range (unaligned; nodatacow with datacow):
                 // vfs_copy_file_range falls back to a byte copy, so does this server.
                 Err(Errno::EOPNOTSUPP) | Err(Errno::EINVAL) | Err(Errno::EXDEV) => {}
+                // The hole part is in the destination: a short count, not an error.
+                Err(_) if hole > 0 => return Ok(self.count(s, hole, 0, hole + n)),
                 Err(e) => return Err(e.into()),
             }
         }
@@ -348,14 +420,20 @@ impl NfsServer {
                 });
             match rest {
                 Ok(k) => copied = k,
-                // The shared part is in the destination: a short count, not an error.
-                Err(_) if shared > 0 => {}
+                // The hole and shared parts are in the destination: a short count.
+                Err(_) if hole + shared > 0 => {}
                 Err(e) => return Err(e.into()),
             }
         }
-        s.stats.bytes_copied += copied;
-        s.stats.bytes_shared += shared;
-        Ok((copied, shared))
+        Ok(self.count(s, hole + copied, shared, hole + n))
+    }
+
+    /// Adds a step's figures to the statistics (saturating: a counter of bytes must not
+    /// wrap however many exabyte-sized sparse copies it sees) and returns them.
+    fn count(&self, s: &mut ServerState, copied: u64, shared: u64, asked: u64) -> (u64, u64, u64) {
+        s.stats.bytes_copied = s.stats.bytes_copied.saturating_add(copied);
+        s.stats.bytes_shared = s.stats.bytes_shared.saturating_add(shared);
+        (copied, shared, asked)
     }
 
     fn clamp_to_eof(&self, src: Ino, soff: u64, len: u64) -> NfsResult<u64> {
@@ -375,9 +453,8 @@ impl NfsServer {
         }
         let st = Task::new(SERVER_TID);
         st.wait_until(job.clock);
-        let want = (job.len - job.done).min(self.opts.copy_chunk);
         let r = self
-            .clamp_to_eof(job.src, job.soff + job.done, want)
+            .clamp_to_eof(job.src, job.soff + job.done, job.len - job.done)
             .and_then(|n| {
                 self.copy_piece(
                     s,
@@ -390,9 +467,9 @@ impl NfsServer {
                 )
             });
         let end = st.now();
-        let (copied, shared, status) = match r {
-            Ok((c, sh)) => (c, sh, Ok(())),
-            Err(e) => (0, 0, Err(e)),
+        let (copied, shared, want, status) = match r {
+            Ok((c, sh, asked)) => (c, sh, asked, Ok(())),
+            Err(e) => (0, 0, 0, Err(e)),
         };
         let done = job.done + copied + shared;
         if let Some(th) = s.reboot_after
@@ -402,7 +479,7 @@ impl NfsServer {
             self.reboot_locked(s, end);
             return CopyProgress::Lost { at: end };
         }
-        let finished = status.is_err() || done == job.len || copied + shared < want;
+        let finished = status.is_err() || done == job.len || want == 0 || copied + shared < want;
         let mut committed = StableHow::Unstable4;
         if finished
             && status.is_ok()
@@ -508,10 +585,28 @@ impl NfsServer {
         Ok(self.backend.fsync(st, ino, false)?)
     }
 
-    /// `READ`.
-    pub(crate) fn read(&self, st: &Task, ino: Ino, off: u64, len: u64) -> NfsResult<Data> {
+    /// `READ` as NFSv4.2's READ_PLUS answers it (RFC 7862 §15.10): the hole the range
+    /// starts with comes back as one hole segment whatever its length, followed by at most
+    /// `max` bytes read from the backend. Returns the content and the length of that
+    /// leading hole (which costs no bytes on the wire), so reading a sparse file takes
+    /// READs in proportion to its data, not its size.
+    pub(crate) fn read(
+        &self,
+        st: &Task,
+        ino: Ino,
+        off: u64,
+        len: u64,
+        max: u64,
+    ) -> NfsResult<(Data, u64)> {
         let _s = self.enter(st);
-        Ok(self.backend.read(st, ino, off, len)?)
+        let size = self.backend.getattr(ino)?.size;
+        let len = len.min(size.saturating_sub(off));
+        let (hole, data) = self.step_at_most(ino, off, len, max)?;
+        let mut out = Data::zero(hole);
+        if data > 0 {
+            out.append(self.backend.read(st, ino, off + hole, data)?);
+        }
+        Ok((out, hole))
     }
 
     /// `WRITE` with `stable` (RFC 8881 §18.32): anything but UNSTABLE4 is committed first.
@@ -604,8 +699,7 @@ impl NfsServer {
                 shared: 0,
             });
         }
-        let n = len.min(self.opts.copy_chunk);
-        let (copied, shared) = self.copy_piece(&mut s, st, src, soff, dst, doff, n)?;
+        let (copied, shared, _) = self.copy_piece(&mut s, st, src, soff, dst, doff, len)?;
         let count = copied + shared;
         let committed = if self.opts.copy_sync && count > 0 {
             self.backend.fsync(st, dst, false)?;
