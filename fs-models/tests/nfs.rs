@@ -1058,3 +1058,44 @@ fn regression_reading_a_huge_hole_takes_reads_in_proportion_to_data() {
     d.read_into((1 << 40) - 1, &mut b);
     assert_eq!(b, [0, b'x']);
 }
+
+#[test]
+fn regression_enospc_of_a_copy_destination_never_holds_the_source_hostage() {
+    // Issue 17: R2 committed every destination of a logged COPY from the source before
+    // the source changed — flushing the destination's dirty bytes too. When the server
+    // could not store those, every unlink, truncate, write and punch of the SOURCE
+    // answered ENOSPC, even after fsync(dst) had reported it. R2 now commits only what the
+    // destination has sent (the COPY); its dirty bytes and their error stay its own.
+    let c = client(spec::make("plain:size=16m").unwrap(), "wback=64m");
+    let task = Task::new(1);
+    let (s, d) = src_dst(&c, &task, MIB);
+    assert_eq!(c.copy_file_range(&task, s, 0, d, 0, MIB, may()), Ok(MIB));
+    // Cached in the client; more than the server can hold.
+    c.write(&task, d, MIB, &Data::fill(b'd', 32 * MIB)).unwrap();
+    assert_eq!(
+        c.fsync(&task, d, false),
+        Err(Errno::ENOSPC),
+        "dst's own error"
+    );
+    c.write(&task, s, 0, &Data::fill(b's', BS)).unwrap();
+    c.truncate(&task, s, 2 * BS).unwrap();
+    c.fallocate(
+        &task,
+        s,
+        vfs::fs::falloc_flags::PUNCH_HOLE | vfs::fs::falloc_flags::KEEP_SIZE,
+        0,
+        BS,
+    )
+    .unwrap();
+    c.remove(&task, ROOT_INO, "src", false).unwrap();
+    // The COPY was committed before the source changed: the destination keeps it.
+    assert!(on_server(&c, d, 0, MIB).same_content(&Data::pattern(7, 0, MIB)));
+    assert!(
+        c.read(&task, d, 0, MIB)
+            .unwrap()
+            .same_content(&Data::pattern(7, 0, MIB))
+    );
+    // The destination's dirty bytes still cannot be stored: its fsync says so.
+    assert_eq!(c.fsync(&task, d, false), Err(Errno::ENOSPC));
+    assert_clean(&c);
+}

@@ -41,7 +41,8 @@
 //! log starts with the COPY — after a client crash also what the crashed instance may have
 //! left UNSTABLE on the server, once per file; **R2** before anything modifies a file
 //! (write, truncate, fallocate, COPY/CLONE into it, unlink of its last name), every file
-//! whose log holds a COPY *from* it is committed first.
+//! whose log holds a COPY *from* it has what it sent committed first — not its dirty
+//! bytes, and a failure there is that file's error (its next `fsync`), never the source's.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -458,11 +459,17 @@ impl NfsClient {
     /// Flushes and commits `ino`, replaying its log while the verifier keeps changing.
     fn commit_file(&self, cs: &mut ClientState, task: &Task, ino: Ino) -> KResult<()> {
         self.flush(cs, task, ino)?;
+        self.commit_sent(cs, task, ino)
+    }
+
+    /// Commits what `ino` has sent (its uncommitted log), replaying the log while the
+    /// verifier keeps changing; bytes not sent yet stay dirty and cached.
+    fn commit_sent(&self, cs: &mut ClientState, task: &Task, ino: Ino) -> KResult<()> {
         for _ in 0..MAX_COMMIT_ROUNDS {
             let needs_commit = cs.files.get(&ino).is_some_and(|f| !f.log.is_empty());
             if !needs_commit {
                 if let Some(f) = cs.files.get_mut(&ino) {
-                    f.written = Overlay::default();
+                    f.written = f.dirty.clone();
                 }
                 cs.tidy(ino);
                 return Ok(());
@@ -471,7 +478,7 @@ impl NfsClient {
             let f = cs.file(ino);
             if !f.interrupted && f.log.iter().all(|e| e.verf() == v) {
                 f.log.clear();
-                f.written = Overlay::default();
+                f.written = f.dirty.clone();
                 cs.tidy(ino);
                 return Ok(());
             }
@@ -689,17 +696,23 @@ impl NfsClient {
         )
     }
 
-    /// R2: commits every file whose log copies from `ino`, before `ino` changes.
+    /// R2: commits every file whose log copies from `ino`, before `ino` changes — what
+    /// each of them has *sent* ([`NfsClient::commit_sent`]): the logged COPY must be
+    /// stable before its source changes; the destination's dirty bytes are not the
+    /// source's business and are not flushed here.
     ///
-    /// A commit that fails with `EIO` — a COPY that a server reboot lost and that cannot
-    /// be redone because its source lost the data too, or a media error under it — is the
-    /// copy's destination's loss, not this call's: it is kept for the destination's next
-    /// `fsync` ([`FileCache::wb_err`]) and its COPYs from `ino` are dropped from the log
-    /// (once `ino` changes they could only copy the wrong bytes).
+    /// A commit that fails for a reason of the destination's — `ENOSPC` or `EIO` when a
+    /// replay after a server reboot cannot store or redo the data, a media error — is the
+    /// destination's loss, not this call's: it is kept for the destination's next `fsync`
+    /// ([`FileCache::wb_err`]), as Linux reports a failed write-back through the mapping's
+    /// errseq, and the destination's COPYs from `ino` are dropped from its log (once `ino`
+    /// changes they could only copy the wrong bytes). So a destination that cannot be
+    /// committed never holds its source hostage: the source can still be written,
+    /// truncated, punched and unlinked.
     ///
     /// # Errors
-    /// Other errors of the commit (`ENOSPC` on a redo, `ETIMEDOUT` from the network on a
-    /// soft mount), with nothing changed: the call can be retried.
+    /// `ETIMEDOUT` from the network on a soft mount (the call itself could not talk to the
+    /// server either), with nothing changed: the call can be retried.
     fn before_modify(&self, cs: &mut ClientState, task: &Task, ino: Ino) -> KResult<()> {
         let dsts: Vec<Ino> = cs
             .files
@@ -712,15 +725,15 @@ impl NfsClient {
             .map(|(&d, _)| d)
             .collect();
         for d in dsts {
-            match self.commit_file(cs, task, d) {
+            match self.commit_sent(cs, task, d) {
                 Ok(()) => {}
-                Err(Errno::EIO) => {
+                Err(e @ Errno::ETIMEDOUT) => return Err(e),
+                Err(e) => {
                     let f = cs.file(d);
-                    f.wb_err.get_or_insert(Errno::EIO);
+                    f.wb_err.get_or_insert(e);
                     f.log
                         .retain(|e| !matches!(e, Unstable::Copy { src, .. } if *src == ino));
                 }
-                Err(e) => return Err(e),
             }
         }
         Ok(())
