@@ -220,8 +220,8 @@ pub fn remap_locked(
             0
         };
         task.with_stats(|s| {
-            s.bytes_shared += bytes;
-            s.extents_remapped += extents;
+            s.add_shared(bytes);
+            s.add_remapped(extents);
         });
     }
     Ok(n)

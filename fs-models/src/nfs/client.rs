@@ -406,14 +406,14 @@ impl NfsClient {
         let sent = task.now();
         let arrival = self.net.send(task, HDR_BYTES + send)?;
         *cs.stats.rpcs.entry(op).or_default() += 1;
-        cs.stats.bytes_sent += HDR_BYTES + send;
+        cs.stats.bytes_sent = cs.stats.bytes_sent.saturating_add(HDR_BYTES + send);
         let st = Task::new(SERVER_TID);
         st.wait_until(arrival);
         let r = f(&st);
         let back = HDR_BYTES + r.as_ref().map_or(0, reply);
-        cs.stats.bytes_received += back;
+        cs.stats.bytes_received = cs.stats.bytes_received.saturating_add(back);
         let remapped = st.stats().extents_remapped;
-        task.with_stats(|s| s.extents_remapped += remapped);
+        task.with_stats(|s| s.add_remapped(remapped));
         self.net.receive(task, sent, st.now(), back)?;
         r.map_err(NfsStat::errno)
     }
@@ -617,7 +617,7 @@ impl NfsClient {
                 |st| self.server.write(st, ino, o, &piece, StableHow::Unstable4),
                 |_| 0,
             )?;
-            cs.stats.bytes_rewritten += piece.len();
+            cs.stats.bytes_rewritten = cs.stats.bytes_rewritten.saturating_add(piece.len());
             pos += piece.len();
             out.push(Unstable::Write {
                 off: o,
@@ -777,7 +777,7 @@ impl NfsClient {
     fn account_chunk(task: &Task, copied: u64, shared: u64) {
         task.chunk_done(copied);
         if shared > 0 {
-            task.with_stats(|s| s.bytes_shared += shared);
+            task.with_stats(|s| s.add_shared(shared));
         }
     }
 
@@ -1338,7 +1338,7 @@ impl FileSystem for NfsClient {
         self.commit_for_copy(&mut cs, task, src)?;
         self.commit_for_copy(&mut cs, task, dst)?;
         let n = self.clone_rpc(&mut cs, task, src, soff, dst, doff, len)?;
-        task.with_stats(|s| s.bytes_shared += n);
+        task.with_stats(|s| s.add_shared(n));
         Ok(n)
     }
 

@@ -796,7 +796,7 @@ impl NfsServer {
             .backend
             .remap_file_range(st, src, soff, dst, doff, len, 0)?;
         self.commit_metadata(st, dst)?;
-        s.stats.bytes_shared += n;
+        s.stats.bytes_shared = s.stats.bytes_shared.saturating_add(n);
         Ok(n)
     }
 }
