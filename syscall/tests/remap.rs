@@ -340,3 +340,36 @@ fn regression_statistics_saturate_over_exabyte_clones_and_copies() {
         assert!(total.bytes_copied >= st.bytes_copied, "{m}");
     }
 }
+
+#[test]
+fn copy_file_range_through_a_copy_method_may_return_more_than_max_rw_count() {
+    // Issue 17 item 4: the VFS caps the remap and byte-copy paths at MAX_RW_COUNT, but
+    // not a filesystem's own copy method (Linux's vfs_copy_file_range calls it with the
+    // whole length, and NFS's returns what the COPY did). On nfs-like one asynchronous COPY
+    // covers the whole range, and a synchronous one a leading hole of any length.
+    let len = 3u64 << 30;
+    let mut p = process("nfs-like:async=1");
+    let s = file_with(&mut p, "/s", &pattern(9, len));
+    let d = empty(&mut p, "/d");
+    assert_eq!(
+        cfr(&mut p, s, 0, d, 0, len),
+        Ok(len as usize),
+        "one async COPY"
+    );
+    assert!(len > MAX_RW_COUNT);
+    let mut p = process("nfs-like");
+    let s = empty(&mut p, "/s");
+    p.ftruncate(s, len as i64).unwrap();
+    let d = empty(&mut p, "/d");
+    assert_eq!(
+        cfr(&mut p, s, 0, d, 0, len),
+        Ok(len as usize),
+        "one sync COPY of a hole"
+    );
+    // Local models keep the cap.
+    let mut p = process("plain");
+    let s = empty(&mut p, "/s");
+    p.ftruncate(s, len as i64).unwrap();
+    let d = empty(&mut p, "/d");
+    assert_eq!(cfr(&mut p, s, 0, d, 0, len), Ok(MAX_RW_COUNT as usize));
+}
