@@ -114,6 +114,27 @@ fn bad_fs_and_missing_file_are_clear_errors() {
 }
 
 #[test]
+fn regression_check_refuses_more_ops_than_its_limit() {
+    // Issue 17: `check --ops 18446744073709551615` aborted (allocation failure).
+    for ops in ["18446744073709551615", "10001"] {
+        let o = splicelab(
+            &["check", "--fs", "plain", "--cases", "1", "--ops", ops],
+            "",
+        );
+        assert_eq!(o.status.code(), Some(2), "{ops}");
+        assert_eq!(
+            stderr(&o).trim(),
+            format!("splicelab check: --ops {ops}: at most 10000 operations per case")
+        );
+    }
+    let o = splicelab(
+        &["check", "--fs", "plain", "--cases", "1", "--ops", "10000"],
+        "",
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
+
+#[test]
 fn syscall_errors_print_like_xfs_io_and_the_script_goes_on() {
     let o = splicelab(
         &["script", "--fs", "plain", "-"],
