@@ -23,15 +23,19 @@
 //! | `policy=strict\|lenient` | `strict` | never-share copies: see below |
 //! | `async=0\|1` | `0` | COPY with `ca_synchronous` false, wait for CB_OFFLOAD |
 //! | `copy=reflink\|bytes` | `reflink` | how the server implements COPY |
-//! | `copychunk=SIZE` | `4m` | server copy step; the most one synchronous COPY does |
+//! | `copychunk=SIZE` | `4m` | server copy step; the most data one synchronous COPY does (at least 512) |
 //! | `copysync=0\|1` | `0` | server commits a COPY and answers FILE_SYNC4 (else UNSTABLE4) |
 //! | `reboot_after=SIZE` | off | one-shot: server reboots when an async copy has done SIZE bytes |
 //! | `rtt=DURATION` | `200us` | round trip (`ns`, `us`, `ms`, `s`; decimals allowed) |
 //! | `bw=RATE` | `10gbit` (1.25 GB/s) | bytes/s with size suffixes (`1g` = 1 GiB/s) or `NNkbit`/`mbit`/`gbit` (decimal bits/s) |
 //! | `timeo=DURATION` | none (hard mount) | soft mount: `ETIMEDOUT` when a call cannot finish within it |
-//! | `wsize=SIZE` | `1m` | bytes per READ/WRITE RPC |
-//! | `wback=SIZE` | `4m` | dirty bytes per file before write-back |
-//! | `chunk=SIZE` | `1m` | the VFS byte-copy chunk for fallbacks |
+//! | `wsize=SIZE` | `1m` | bytes per READ/WRITE RPC (at least 512) |
+//! | `wback=SIZE` | `4m` | dirty bytes per file before write-back (0 = at once, else at least 512) |
+//! | `chunk=SIZE` | `1m` | the VFS byte-copy chunk for fallbacks (at least 512) |
+//!
+//! Step sizes (`chunk`, `wsize`, `copychunk`, a non-zero `wback`) below 512 bytes, one
+//! sector ([`crate::spec::MIN_STEP`]), are refused: they would make work grow with every
+//! byte copied or written.
 //!
 //! # Decisions
 //!
@@ -239,6 +243,12 @@ fn parse_bool(key: &str, v: &str) -> Result<bool, String> {
     }
 }
 
+/// A step-size option: at least [`crate::spec::MIN_STEP`] bytes.
+fn step_size(key: &str, v: &str) -> Result<u64, String> {
+    let n = parse_size(v).map_err(|e| format!("nfs-like: {key}: {e}"))?;
+    crate::spec::check_step(key, v, n).map_err(|e| format!("nfs-like: {e}"))
+}
+
 fn positive_size(key: &str, v: &str) -> Result<u64, String> {
     let n = parse_size(v).map_err(|e| format!("nfs-like: {key}: {e}"))?;
     if n == 0 {
@@ -298,7 +308,7 @@ impl NfsOptions {
                         }
                     }
                 }
-                "copychunk" => server.copy_chunk = positive_size(k, v)?,
+                "copychunk" => server.copy_chunk = step_size(k, v)?,
                 "copysync" => server.copy_sync = parse_bool(k, v)?,
                 "reboot_after" => server.reboot_after = Some(positive_size(k, v)?),
                 "rtt" => net.rtt = parse_duration(v).map_err(|e| format!("nfs-like: rtt: {e}"))?,
@@ -310,11 +320,14 @@ impl NfsOptions {
                     }
                     net.timeo = Some(t);
                 }
-                "wsize" => client.wsize = positive_size(k, v)?,
+                "wsize" => client.wsize = step_size(k, v)?,
                 "wback" => {
-                    client.wback = parse_size(v).map_err(|e| format!("nfs-like: wback: {e}"))?
+                    client.wback = parse_size(v).map_err(|e| format!("nfs-like: wback: {e}"))?;
+                    if client.wback != 0 {
+                        client.wback = step_size(k, v)?;
+                    }
                 }
-                "chunk" => client.chunk = positive_size(k, v)?,
+                "chunk" => client.chunk = step_size(k, v)?,
                 other => match other.strip_prefix("srv") {
                     Some(key) if !key.is_empty() => backend_opts.push(format!("{key}={v}")),
                     _ => {
@@ -418,7 +431,13 @@ mod tests {
             ("nfs-like:rtt=200", "invalid duration '200'"),
             ("nfs-like:bw=fast", "invalid bandwidth 'fast'"),
             ("nfs-like:bw=0", "invalid bandwidth '0'"),
-            ("nfs-like:copychunk=0", "copychunk must be at least 1 byte"),
+            ("nfs-like:copychunk=0", "copychunk=0: at least 512 bytes"),
+            (
+                "nfs-like:chunk=1",
+                "chunk=1: at least 512 bytes (one sector)",
+            ),
+            ("nfs-like:wsize=511", "wsize=511: at least 512 bytes"),
+            ("nfs-like:wback=1", "wback=1: at least 512 bytes"),
             ("nfs-like:server=nfs-like", "server=nfs-like"),
             ("nfs-like:srv=1", "unknown mount option 'srv'"),
         ] {
