@@ -336,13 +336,20 @@ impl NfsServer {
     /// writing a byte — data already there is punched out (`DEALLOCATE`), and a destination
     /// shorter than `doff + len` grows to it (`SETATTR(size)`), as a copy of zeroes would
     /// have grown it. Work is O(extents) whatever `len` is, and the destination keeps a hole.
-    fn copy_hole(&self, st: &Task, dst: Ino, doff: u64, len: u64) -> NfsResult<()> {
+    /// Returns the bytes of the range that now read as zeroes: all of it, or — when the
+    /// growth fails after the part inside the old EOF was done — that part (a short count,
+    /// as a byte copy failing after some bytes gives).
+    ///
+    /// # Errors
+    /// Those of SEEK, DEALLOCATE (all or nothing) or SETATTR when nothing was done.
+    fn copy_hole(&self, st: &Task, dst: Ino, doff: u64, len: u64) -> NfsResult<u64> {
         use vfs::fs::falloc_flags::{KEEP_SIZE, PUNCH_HOLE};
         if len == 0 {
-            return Ok(());
+            return Ok(0);
         }
         let size = self.backend.getattr(dst)?.size;
         let end = doff.saturating_add(len);
+        let mut done = 0;
         if doff < size {
             let to = end.min(size);
             match self.backend.seek_data_hole(dst, doff, true) {
@@ -353,11 +360,16 @@ impl NfsServer {
                 Ok(_) | Err(Errno::ENXIO) => {}
                 Err(e) => return Err(e.into()),
             }
+            done = to - doff;
         }
         if end > size {
-            self.backend.truncate(st, dst, end)?;
+            match self.backend.truncate(st, dst, end) {
+                Ok(()) => {}
+                Err(_) if done > 0 => return Ok(done),
+                Err(e) => return Err(e.into()),
+            }
         }
-        Ok(())
+        Ok(len)
     }
 
     /// Does one step ([`NfsServer::step`]) of copying `[soff, soff + n)` (already clamped
@@ -383,7 +395,10 @@ impl NfsServer {
         n: u64,
     ) -> NfsResult<(u64, u64, u64)> {
         let (hole, data) = self.step(src, soff, n)?;
-        self.copy_hole(st, dst, doff, hole)?;
+        let zeroed = self.copy_hole(st, dst, doff, hole)?;
+        if zeroed < hole {
+            return Ok(self.count(s, zeroed, 0, hole + data));
+        }
         let (soff, doff, n) = (soff + hole, doff + hole, data);
         let mut shared = 0;
         if self.opts.copy == CopyMethod::Reflink && self.backend.has_remap() && n > 0 {
