@@ -903,3 +903,43 @@ fn regression_nfs_hole_copy_failing_to_grow_the_destination_keeps_its_count() {
         ],
     );
 }
+
+/// Found by `splicelab check --fs nfs-like:copy=bytes --seed 2223` after the hole copy of
+/// issue 17: a never-share COPY of a source hole onto a preallocated extent the destination
+/// shared through a clone took the extent (a hole to SEEK_DATA) for a hole and left the
+/// block shared. Blocks under a copied hole are now found by FIEMAP and zeroed. Bug in
+/// `fs_models::nfs::server::NfsServer::copy_hole`.
+#[test]
+fn regression_nfs_never_share_hole_copy_over_shared_preallocation_unshares_it() {
+    replay(
+        "nfs-like:copy=bytes,size=64m,chunk=16k,copychunk=16k",
+        &[
+            Op::Create { n: 0 },
+            Op::Create { n: 1 },
+            Op::Falloc {
+                file: 0,
+                off: 20480,
+                len: 18666,
+                keep: false,
+            },
+            Op::Unlink { file: 1 },
+            Op::Create { n: 3 },
+            Op::Clone {
+                src: 0,
+                dst: 1,
+                soff: 12288,
+                doff: 28672,
+                len: 0,
+            },
+            Op::Splice {
+                src: 1,
+                dst: 1,
+                soff: 32768,
+                doff: 40960,
+                len: 17,
+                flag: Flag::Never,
+                nonblock: true,
+            },
+        ],
+    );
+}

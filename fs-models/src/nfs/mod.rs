@@ -120,10 +120,12 @@
 //!     async copy reaches SIZE bytes).
 //! 12. **Holes cost nothing to copy or read** (work bounded by extents, never by bytes): a
 //!     server copy step is the source hole it starts at, whatever its length, plus the
-//!     data up to the next hole (at most `copychunk`); the hole is copied as a hole — data
-//!     the destination had there is punched out (DEALLOCATE) and a shorter destination is
-//!     extended (SETATTR) — so a copy between two exabyte sparse files is a few COPYs and
-//!     leaves the destination sparse. A READ answers a leading hole as one hole segment
+//!     data up to the next hole (at most `copychunk`); where the destination has no block
+//!     either, the hole is copied as a hole (a shorter destination is extended, SETATTR),
+//!     and where it has blocks (data, or preallocated and possibly shared) zeroes are
+//!     written, at most `copychunk` per step, as a byte copy writes them — so a copy
+//!     between two exabyte sparse files is a few COPYs, leaves the destination sparse, and
+//!     a never-share copy leaves no destination block shared. A READ answers a leading hole as one hole segment
 //!     (as READ_PLUS does, RFC 7862 §15.10), then at most `wsize` bytes; only data costs
 //!     wire bytes. (Linux nfsd copies holes as zeroes; the lab keeps them holes so that the
 //!     simulator's cost follows extents, spec §4.)

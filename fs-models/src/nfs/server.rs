@@ -332,44 +332,73 @@ impl NfsServer {
         Ok((hole, data.min(n - hole).min(max)))
     }
 
-    /// Copies a source hole: `[doff, doff + len)` of `dst` is made to read as zeroes without
-    /// writing a byte — data already there is punched out (`DEALLOCATE`), and a destination
-    /// shorter than `doff + len` grows to it (`SETATTR(size)`), as a copy of zeroes would
-    /// have grown it. Work is O(extents) whatever `len` is, and the destination keeps a hole.
-    /// Returns the bytes of the range that now read as zeroes: all of it, or — when the
-    /// growth fails after the part inside the old EOF was done — that part (a short count,
-    /// as a byte copy failing after some bytes gives).
+    /// The first byte in `[from, to)` of `ino` that a block backs — data or an unwritten
+    /// (preallocated) extent, which SEEK_DATA may call a hole but which can be shared —
+    /// from FIEMAP, or SEEK_DATA where the backend has no FIEMAP; with the end of that
+    /// mapped run.
+    fn first_mapped(&self, ino: Ino, from: u64, to: u64) -> NfsResult<Option<(u64, u64)>> {
+        match self.backend.fiemap(ino) {
+            Ok(map) => Ok(map
+                .iter()
+                .filter(|e| e.logical < to && e.logical.saturating_add(e.length) > from)
+                .map(|e| {
+                    (
+                        e.logical.max(from),
+                        e.logical.saturating_add(e.length).min(to),
+                    )
+                })
+                .min()),
+            Err(_) => match self.backend.seek_data_hole(ino, from, true) {
+                Ok(p) if p < to => {
+                    let end = match self.backend.seek_data_hole(ino, p, false) {
+                        Ok(h) if h > p => h.min(to),
+                        _ => to,
+                    };
+                    Ok(Some((p, end)))
+                }
+                Ok(_) | Err(Errno::ENXIO) => Ok(None),
+                Err(e) => Err(e.into()),
+            },
+        }
+    }
+
+    /// Copies (part of) a source hole to `[doff, doff + len)` of `dst`; returns the bytes
+    /// done from `doff`. Where the destination has no block, nothing is written: the range
+    /// already reads as zeroes and stays a hole (a destination shorter than `doff + len`
+    /// grows to it, `SETATTR(size)`, as a copy of zeroes would have grown it) — O(extents)
+    /// whatever `len` is. Where the destination has blocks (data, or preallocated and
+    /// possibly shared), zeroes are written as a byte copy writes them, at most `copychunk`
+    /// bytes, so that no destination block stays shared after a never-share copy and the
+    /// step stays bounded; the step then ends there (a short count; the caller goes on).
     ///
     /// # Errors
-    /// Those of SEEK, DEALLOCATE (all or nothing) or SETATTR when nothing was done.
+    /// Those of FIEMAP/SEEK, of the zero write, or of SETATTR, when nothing was done.
     fn copy_hole(&self, st: &Task, dst: Ino, doff: u64, len: u64) -> NfsResult<u64> {
-        use vfs::fs::falloc_flags::{KEEP_SIZE, PUNCH_HOLE};
         if len == 0 {
             return Ok(0);
         }
-        let size = self.backend.getattr(dst)?.size;
         let end = doff.saturating_add(len);
-        let mut done = 0;
-        if doff < size {
-            let to = end.min(size);
-            match self.backend.seek_data_hole(dst, doff, true) {
-                Ok(p) if p < to => {
-                    self.backend
-                        .fallocate(st, dst, PUNCH_HOLE | KEEP_SIZE, doff, to - doff)?
+        match self.first_mapped(dst, doff, end)? {
+            Some((p, _)) if p > doff => Ok(p - doff),
+            Some((_, e)) => {
+                let n = (e - doff).min(self.opts.copy_chunk);
+                self.backend.write(st, dst, doff, &Data::zero(n))?;
+                Ok(n)
+            }
+            None => {
+                let size = self.backend.getattr(dst)?.size;
+                if end > size {
+                    let inside = size.saturating_sub(doff);
+                    match self.backend.truncate(st, dst, end) {
+                        Ok(()) => {}
+                        // The part inside the old EOF reads as zeroes already: done.
+                        Err(_) if inside > 0 => return Ok(inside),
+                        Err(e) => return Err(e.into()),
+                    }
                 }
-                Ok(_) | Err(Errno::ENXIO) => {}
-                Err(e) => return Err(e.into()),
-            }
-            done = to - doff;
-        }
-        if end > size {
-            match self.backend.truncate(st, dst, end) {
-                Ok(()) => {}
-                Err(_) if done > 0 => return Ok(done),
-                Err(e) => return Err(e.into()),
+                Ok(len)
             }
         }
-        Ok(len)
     }
 
     /// Does one step ([`NfsServer::step`]) of copying `[soff, soff + n)` (already clamped
