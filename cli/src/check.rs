@@ -35,7 +35,7 @@ pub struct CheckArgs {
     /// Run shard I of N (0-based): case k runs iff k % N == I, e.g. 0/4
     #[arg(long, value_name = "I/N")]
     pub shard: Option<String>,
-    /// Most operations per case (after the two creates)
+    /// Most operations per case (after the two creates), at most 10000
     #[arg(long, value_name = "N", default_value_t = 40)]
     pub ops: usize,
     /// Also check every crash state every N steps (0: only after each fsync and at each
@@ -64,6 +64,11 @@ fn bar(len: u64, what: &str) -> ProgressBar {
     pb.set_prefix(what.to_string());
     pb
 }
+
+/// The most operations `--ops` may ask for per case: a case's operations are generated,
+/// run and shrunk in memory, each step checked against the reference model, so a case of
+/// 2^64 operations would only abort (allocation failure) or never end.
+pub const MAX_OPS: usize = 10_000;
 
 fn parse_shard(s: &str) -> Result<(u64, u64), String> {
     let bad = || format!("--shard: expected I/N with 0 <= I < N, got '{s}'");
@@ -127,6 +132,12 @@ fn run_inner(args: &CheckArgs, out: &mut dyn Write) -> io::Result<i32> {
         .transpose()
         .map_err(failure)?
         .unwrap_or((0, 1));
+    if args.ops > MAX_OPS {
+        return Err(failure(format!(
+            "--ops {}: at most {MAX_OPS} operations per case",
+            args.ops
+        )));
+    }
     let specs = specs(&args.fs).map_err(failure)?;
     let cases = args.cases.unwrap_or_else(|| {
         std::env::var("SPLICELAB_CHECK_CASES")

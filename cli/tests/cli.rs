@@ -114,6 +114,60 @@ fn bad_fs_and_missing_file_are_clear_errors() {
 }
 
 #[test]
+fn regression_check_refuses_more_ops_than_its_limit() {
+    // Issue 17: `check --ops 18446744073709551615` aborted (allocation failure).
+    for ops in ["18446744073709551615", "10001"] {
+        let o = splicelab(
+            &["check", "--fs", "plain", "--cases", "1", "--ops", ops],
+            "",
+        );
+        assert_eq!(o.status.code(), Some(2), "{ops}");
+        assert_eq!(
+            stderr(&o).trim(),
+            format!("splicelab check: --ops {ops}: at most 10000 operations per case")
+        );
+    }
+    let o = splicelab(
+        &["check", "--fs", "plain", "--cases", "1", "--ops", "10000"],
+        "",
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
+
+#[test]
+fn regression_a_copy_loop_failing_after_progress_shows_the_progress_then_the_error() {
+    // Issue 17: `splice -a` and `copy_range` loops whose later call failed printed only
+    // the error, hiding what the earlier calls had copied.
+    let setup = "open -f a\npwrite -q -S 0x61 0 40m\nfsync\nopen -f c\n";
+    let o = splicelab(
+        &["script", "--fs", "plain:size=64m", "-"],
+        &format!("{setup}splice -a a\n"),
+    );
+    let out = stdout(&o);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines[0], "spliced 25165824/41943040 bytes at offset 0",
+        "{out}"
+    );
+    assert!(
+        lines[1].starts_with("24 MiB, 1 ops, 24 chunks, 0 blocks shared; "),
+        "{out}"
+    );
+    assert_eq!(lines[2], "splice: No space left on device", "{out}");
+    assert_eq!(lines.len(), 3, "{out}");
+    // copy_range: nothing on success (as xfs_io); progress and error on a later failure.
+    let o = splicelab(
+        &["script", "--fs", "plain:size=64m", "-"],
+        &format!("{setup}copy_range -l 8m a\ncopy_range -s 8m -d 8m a\n"),
+    );
+    assert_eq!(
+        stdout(&o),
+        "copied 16777216/33554432 bytes at offset 8388608\n\
+         copy_range: No space left on device\n"
+    );
+}
+
+#[test]
 fn syscall_errors_print_like_xfs_io_and_the_script_goes_on() {
     let o = splicelab(
         &["script", "--fs", "plain", "-"],

@@ -232,7 +232,7 @@ impl Flavor for Btrfs {
             task.charge(cost.metadata(0));
             let n = self.clone_inline(img, src, dst, doff, len)?;
             // Reported as what it is: bytes copied, none shared (docs/semantics.md §5).
-            task.with_stats(|s| s.bytes_copied += n);
+            task.with_stats(|s| s.add_copied(n));
             return Ok(n);
         }
         cow::share_range(img, cost, task, src, soff, dst, doff, len)

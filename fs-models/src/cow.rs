@@ -60,7 +60,7 @@ pub fn share_range(
     let node = img.inode_mut(dst)?;
     node.size = node.size.max(pos_out + len);
     task.charge(cost.metadata(extents));
-    task.with_stats(|s| s.extents_remapped += extents);
+    task.with_stats(|s| s.add_remapped(extents));
     Ok(len)
 }
 

@@ -23,7 +23,8 @@ pub struct LocalOptions {
     pub size: u64,
     /// Allocation unit (block or cluster) in bytes.
     pub block_size: u64,
-    /// Byte-copy chunk for splice and copy_file_range fallbacks.
+    /// Byte-copy chunk for splice and copy_file_range fallbacks (`chunk=`, at least
+    /// [`crate::spec::MIN_STEP`] bytes).
     pub chunk_size: u64,
     /// How many logged-but-not-forced states a crash may pick from are kept for crash-state
     /// enumeration (the oldest are dropped first; nothing becomes durable by it).

@@ -20,6 +20,27 @@ pub const CVT_BLOCK: u64 = 4096;
 /// The sector size [`cvtnum`]'s `s` suffix multiplies by.
 pub const CVT_SECTOR: u64 = 512;
 
+/// The smallest value of a mount option that sets how many bytes one step of work moves
+/// (`chunk=` of every model; nfs-like's `wsize=`, `copychunk=` and a non-zero `wback=`):
+/// one 512-byte sector. Below it the work of a copy, a write-back or a READ would grow
+/// with the number of bytes (`chunk=1` is one chunk, both inode locks and a signal check
+/// per byte), so such values are refused at mount.
+pub const MIN_STEP: u64 = 512;
+
+/// Checks a step-size option against [`MIN_STEP`].
+///
+/// # Errors
+/// `"KEY=VALUE: at least 512 bytes (one sector)"` for a smaller value.
+pub fn check_step(key: &str, value: &str, n: u64) -> Result<u64, String> {
+    if n < MIN_STEP {
+        return Err(format!(
+            "{key}={value}: at least {MIN_STEP} bytes (one sector); smaller steps make the \
+             work grow with every byte"
+        ));
+    }
+    Ok(n)
+}
+
 /// xfs_io's `cvtnum`, the number syntax of scripts and mount specs alike: decimal, `0x`
 /// hex, leading-`0` octal, with one optional suffix `k m g t p e` (powers of 1024, either
 /// case), `s` (512-byte sectors) or `b` (4096-byte blocks); at most `i64::MAX`; negative
@@ -138,12 +159,7 @@ impl Spec {
         for (k, v) in &self.options {
             match k.as_str() {
                 "size" => base.size = key_size(k, v)?,
-                "chunk" => {
-                    base.chunk_size = key_size(k, v)?;
-                    if base.chunk_size == 0 {
-                        return Err("chunk must be at least 1 byte".into());
-                    }
-                }
+                "chunk" => base.chunk_size = check_step(k, v, key_size(k, v)?)?,
                 "journal" => {
                     base.journal_ops = v.parse().map_err(|_| format!("bad journal={v}"))?
                 }
@@ -303,6 +319,42 @@ mod tests {
         }
         assert!(make("btrfs-like:max_inline=0x800").is_ok());
         assert!(make("plain:size=4096b").is_ok());
+    }
+
+    #[test]
+    fn regression_step_sizes_below_a_sector_are_refused() {
+        // Issue 17: chunk=1 was accepted and a copy then took one chunk (two inode locks,
+        // a signal check) per byte; the same for nfs-like's wsize, copychunk and wback.
+        for spec in [
+            "plain:chunk=1",
+            "btrfs-like:chunk=511",
+            "xfs-like:chunk=0",
+            "nfs-like:chunk=1",
+            "nfs-like:wsize=1",
+            "nfs-like:copychunk=100",
+            "nfs-like:wback=1",
+            "nfs-like:srvchunk=1",
+        ] {
+            let e = make(spec)
+                .err()
+                .unwrap_or_else(|| panic!("{spec} accepted"));
+            assert!(
+                e.contains(": at least 512 bytes (one sector)"),
+                "{spec}: {e}"
+            );
+        }
+        for spec in [
+            "plain:chunk=512",
+            "nfs-like:chunk=1s,wsize=512,copychunk=1k,wback=0",
+            "nfs-like:wback=512",
+        ] {
+            assert!(make(spec).is_ok(), "{spec}");
+        }
+        assert_eq!(
+            make("plain:chunk=1").err().unwrap(),
+            "chunk=1: at least 512 bytes (one sector); smaller steps make the work grow with \
+             every byte"
+        );
     }
 
     #[test]

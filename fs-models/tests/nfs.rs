@@ -959,3 +959,145 @@ fn a_cancel_lost_in_a_partition_waits_for_the_copy_instead_of_failing() {
         "the callback came after the partition healed"
     );
 }
+
+// ------------------------------------------------------------ hostile sizes (issue 17)
+
+/// The mount options the huge-range tests run with: synchronous and asynchronous COPY,
+/// reflinking and byte-copying servers, both policies.
+const HUGE_OPTS: &[&str] = &[
+    "",
+    "async=1",
+    "copy=bytes",
+    "policy=lenient,copy=bytes,async=1",
+];
+
+#[test]
+fn regression_a_copy_between_exabyte_sparse_files_is_bounded_by_extents() {
+    // Issue 17: `copy_range -s 4096` between two sparse files of 2^62 + 1 bytes made the
+    // server copy 4 MiB of zeroes per step (a ~3 GiB allocation, or 2^40 steps). A source
+    // hole is now copied as a hole in one step: COPYs and extents follow the data.
+    const HUGE: u64 = (1 << 62) + 1;
+    const FAR: u64 = 1 << 40;
+    for backend in ["btrfs-like", "plain"] {
+        for opts in HUGE_OPTS {
+            let what = format!("{backend} {opts:?}");
+            let c = client(spec::make(backend).unwrap(), opts);
+            let task = Task::new(1);
+            let s = create(&c, &task, "src");
+            let d = create(&c, &task, "dst");
+            c.truncate(&task, s, HUGE).unwrap();
+            c.truncate(&task, d, HUGE).unwrap();
+            c.write(&task, s, FAR, &Data::fill(b'x', 2 * BS)).unwrap();
+            // Data of the destination inside the copied range, where the source has a hole.
+            c.write(&task, d, 1 << 50, &Data::fill(b'y', BS)).unwrap();
+            let n = copy_all(&c, &task, s, BS, d, 0, HUGE - BS, may()).unwrap();
+            assert_eq!(n, HUGE - BS, "{what}");
+            let copies = c.stats().rpc("COPY");
+            assert!(copies <= 6, "{what}: {copies} COPYs");
+            assert!(
+                c.read(&task, d, FAR - BS, 2 * BS)
+                    .unwrap()
+                    .same_content(&Data::fill(b'x', 2 * BS)),
+                "{what}"
+            );
+            assert!(c.read(&task, d, 1 << 50, BS).unwrap().is_zero(), "{what}");
+            c.fsync(&task, d, false).unwrap();
+            assert_eq!(c.getattr(d).unwrap().size, HUGE, "{what}");
+            // The destination stays sparse: its data is the copied data and the block it
+            // had under the source's hole, now zeroes (written, as a byte copy writes them).
+            assert_eq!(c.seek_data_hole(d, 0, true), Ok(FAR - BS), "{what}");
+            assert_eq!(c.seek_data_hole(d, FAR + BS, true), Ok(1 << 50), "{what}");
+            assert_eq!(
+                c.seek_data_hole(d, (1 << 50) + BS, true),
+                Err(Errno::ENXIO),
+                "{what}"
+            );
+            let extents = c.image().inode(d).unwrap().map.len();
+            assert!(extents <= 6, "{what}: {extents} extents");
+            assert_clean(&c);
+        }
+    }
+}
+
+#[test]
+fn regression_a_copy_of_an_8_eib_hole_into_an_empty_file_returns_at_once() {
+    // Issue 17: ftruncate a 2^63 - 4096, then copy_file_range a→b of 2^63 - 100147 bytes
+    // never returned (an asynchronous copy stepping 4 MiB at a time, memory growing).
+    const SIZE: u64 = 9_223_372_036_854_771_712;
+    const LEN: u64 = 9_223_372_036_854_675_661;
+    for opts in HUGE_OPTS {
+        let c = client(sharing_backend(), opts);
+        let task = Task::new(1);
+        let a = create(&c, &task, "a");
+        let b = create(&c, &task, "b");
+        c.truncate(&task, a, SIZE).unwrap();
+        let n = c.copy_file_range(&task, a, 0, b, 0, LEN, may()).unwrap();
+        assert_eq!(n, LEN, "{opts:?}: one call, one COPY");
+        assert_eq!(c.stats().rpc("COPY"), 1, "{opts:?}");
+        assert_eq!(c.getattr(b).unwrap().size, LEN, "{opts:?}");
+        assert_eq!(c.seek_data_hole(b, 0, true), Err(Errno::ENXIO), "{opts:?}");
+        assert!(c.image().inode(b).unwrap().map.is_empty(), "{opts:?}");
+        c.fsync(&task, b, false).unwrap();
+        assert_clean(&c);
+    }
+}
+
+#[test]
+fn regression_reading_a_huge_hole_takes_reads_in_proportion_to_data() {
+    // READ answers a leading hole as one hole segment (READ_PLUS), so reading 1 PiB of a
+    // sparse file is a few READs and a few Data segments, not 2^30 READs of wsize.
+    let c = client(sharing_backend(), "");
+    let task = Task::new(1);
+    let s = create(&c, &task, "s");
+    c.truncate(&task, s, 1 << 50).unwrap();
+    c.write(&task, s, 1 << 40, &Data::fill(b'x', BS)).unwrap();
+    c.fsync(&task, s, false).unwrap();
+    let d = c.read(&task, s, 0, 1 << 50).unwrap();
+    assert_eq!(d.len(), 1 << 50);
+    assert!(d.segments().len() <= 3, "{:?}", d.segments());
+    assert!(c.stats().rpc("READ") <= 3, "{:?}", c.stats().rpcs);
+    let mut b = [0u8; 2];
+    d.read_into((1 << 40) - 1, &mut b);
+    assert_eq!(b, [0, b'x']);
+}
+
+#[test]
+fn regression_enospc_of_a_copy_destination_never_holds_the_source_hostage() {
+    // Issue 17: R2 committed every destination of a logged COPY from the source before
+    // the source changed — flushing the destination's dirty bytes too. When the server
+    // could not store those, every unlink, truncate, write and punch of the SOURCE
+    // answered ENOSPC, even after fsync(dst) had reported it. R2 now commits only what the
+    // destination has sent (the COPY); its dirty bytes and their error stay its own.
+    let c = client(spec::make("plain:size=16m").unwrap(), "wback=64m");
+    let task = Task::new(1);
+    let (s, d) = src_dst(&c, &task, MIB);
+    assert_eq!(c.copy_file_range(&task, s, 0, d, 0, MIB, may()), Ok(MIB));
+    // Cached in the client; more than the server can hold.
+    c.write(&task, d, MIB, &Data::fill(b'd', 32 * MIB)).unwrap();
+    assert_eq!(
+        c.fsync(&task, d, false),
+        Err(Errno::ENOSPC),
+        "dst's own error"
+    );
+    c.write(&task, s, 0, &Data::fill(b's', BS)).unwrap();
+    c.truncate(&task, s, 2 * BS).unwrap();
+    c.fallocate(
+        &task,
+        s,
+        vfs::fs::falloc_flags::PUNCH_HOLE | vfs::fs::falloc_flags::KEEP_SIZE,
+        0,
+        BS,
+    )
+    .unwrap();
+    c.remove(&task, ROOT_INO, "src", false).unwrap();
+    // The COPY was committed before the source changed: the destination keeps it.
+    assert!(on_server(&c, d, 0, MIB).same_content(&Data::pattern(7, 0, MIB)));
+    assert!(
+        c.read(&task, d, 0, MIB)
+            .unwrap()
+            .same_content(&Data::pattern(7, 0, MIB))
+    );
+    // The destination's dirty bytes still cannot be stored: its fsync says so.
+    assert_eq!(c.fsync(&task, d, false), Err(Errno::ENOSPC));
+    assert_clean(&c);
+}

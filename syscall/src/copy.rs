@@ -21,8 +21,13 @@ impl Process {
     /// `None` offsets use and advance the file positions; `Some` offsets are advanced in
     /// place by the bytes copied. With flags 0 this is today's Linux behaviour: the
     /// filesystem's copy method, else sharing through `->remap_file_range` with
-    /// `REMAP_FILE_CAN_SHORTEN` (btrfs-like, xfs-like, ocfs2-like share), else a byte copy;
-    /// at most `MAX_RW_COUNT` bytes per call. Linux 5.19+ rule: no copy across mounts.
+    /// `REMAP_FILE_CAN_SHORTEN` (btrfs-like, xfs-like, ocfs2-like share), else a byte copy.
+    /// The remap and byte-copy paths move at most `MAX_RW_COUNT` bytes per call; a
+    /// filesystem's own copy method is given the whole length and its count is returned
+    /// uncapped, as Linux does (`vfs_copy_file_range` does not cap `->copy_file_range`):
+    /// on nfs-like one call may return more than `MAX_RW_COUNT` (an asynchronous COPY
+    /// covers the whole range; a synchronous one a leading hole of any length). Linux
+    /// 5.19+ rule: no copy across mounts.
     ///
     /// # Errors
     /// In check order:

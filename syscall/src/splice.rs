@@ -23,8 +23,10 @@ impl Process {
     /// [`crate::flags::splice`] and `docs/semantics.md` for the three contracts.
     ///
     /// Returns the exact number of bytes whose destination now holds the source data:
-    /// fewer than `len` at source EOF, past `MAX_RW_COUNT` (0x7ffff000), on a signal or on
-    /// an error after some bytes moved; 0 when `len` is 0 or the source offset is at or
+    /// fewer than `len` at source EOF, when the bytes *copied* (by the VFS or offloaded to
+    /// the filesystem's copy method) reach `MAX_RW_COUNT` (0x7ffff000) — the shared part of
+    /// a may- or must-share call is not capped — on a signal or on an error after some
+    /// bytes moved; 0 when `len` is 0 or the source offset is at or
     /// past EOF (after all checks).
     ///
     /// # Errors

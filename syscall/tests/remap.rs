@@ -311,3 +311,65 @@ fn copy_file_range_offsets_and_cap() {
         assert_eq!(cfr(&mut p, s, 4 << 30, e, 0, 10), Ok(0));
     }
 }
+
+#[test]
+fn regression_statistics_saturate_over_exabyte_clones_and_copies() {
+    // Issue 17: the third FICLONE of a 2^63-byte sparse file overflowed the task's
+    // bytes_shared ("attempt to add with overflow" with overflow checks, a wrapped count
+    // in release). Every statistics counter on the remap and copy paths saturates now.
+    for m in models() {
+        let huge = make(m).max_file_size().min(i64::MAX as u64) / MIB * MIB;
+        let mut p = process(m);
+        let s = empty(&mut p, "/s");
+        p.ftruncate(s, huge as i64).unwrap();
+        let d = empty(&mut p, "/d");
+        for i in 0..3 {
+            if can_share(m) {
+                assert_eq!(p.ficlone(d, s), Ok(()), "{m}: clone {i}");
+            }
+            let n = cfr(&mut p, s, 0, d, 0, huge).unwrap();
+            assert!(n > 0, "{m}: copy {i}");
+        }
+        let st = p.task.stats();
+        if can_share(m) && huge > u64::MAX / 3 {
+            assert_eq!(st.bytes_shared, u64::MAX, "{m}: saturated, not wrapped");
+        }
+        let mut total = st.clone();
+        total.absorb(&st);
+        assert!(total.bytes_shared >= st.bytes_shared, "{m}");
+        assert!(total.bytes_copied >= st.bytes_copied, "{m}");
+    }
+}
+
+#[test]
+fn copy_file_range_through_a_copy_method_may_return_more_than_max_rw_count() {
+    // Issue 17 item 4: the VFS caps the remap and byte-copy paths at MAX_RW_COUNT, but
+    // not a filesystem's own copy method (Linux's vfs_copy_file_range calls it with the
+    // whole length, and NFS's returns what the COPY did). On nfs-like one asynchronous COPY
+    // covers the whole range, and a synchronous one a leading hole of any length.
+    let len = 3u64 << 30;
+    let mut p = process("nfs-like:async=1");
+    let s = file_with(&mut p, "/s", &pattern(9, len));
+    let d = empty(&mut p, "/d");
+    assert_eq!(
+        cfr(&mut p, s, 0, d, 0, len),
+        Ok(len as usize),
+        "one async COPY"
+    );
+    assert!(len > MAX_RW_COUNT);
+    let mut p = process("nfs-like");
+    let s = empty(&mut p, "/s");
+    p.ftruncate(s, len as i64).unwrap();
+    let d = empty(&mut p, "/d");
+    assert_eq!(
+        cfr(&mut p, s, 0, d, 0, len),
+        Ok(len as usize),
+        "one sync COPY of a hole"
+    );
+    // Local models keep the cap.
+    let mut p = process("plain");
+    let s = empty(&mut p, "/s");
+    p.ftruncate(s, len as i64).unwrap();
+    let d = empty(&mut p, "/d");
+    assert_eq!(cfr(&mut p, s, 0, d, 0, len), Ok(MAX_RW_COUNT as usize));
+}

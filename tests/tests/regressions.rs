@@ -887,3 +887,96 @@ fn regression_btrfs_inline_must_share_reports_a_copy() {
         );
     }
 }
+
+/// Issue 17: an nfs-like COPY of a source hole punched the destination's data, then failed
+/// to grow the destination (`EIO` zeroing its EOF block) and returned the error with the
+/// punch done. The punched part is now reported as a short count. Found by
+/// `state_machine::nfs_like_async_over_btrfs_like`. Bug in
+/// `fs_models::nfs::server::NfsServer::copy_hole`.
+#[test]
+fn regression_nfs_hole_copy_failing_to_grow_the_destination_keeps_its_count() {
+    replay(
+        "nfs-like:async=1,size=64m,chunk=16k,copychunk=16k",
+        &[
+            Op::Create { n: 0 },
+            Op::Create { n: 1 },
+            Op::Create { n: 2 },
+            Op::Create { n: 3 },
+            Op::Pwrite {
+                file: 3,
+                off: 0,
+                len: 24576,
+                byte: 0,
+            },
+            Op::Truncate {
+                file: 3,
+                size: 16384,
+            },
+            Op::Pwrite {
+                file: 3,
+                off: 8192,
+                len: 16385,
+                byte: 1,
+            },
+            Op::Pwrite {
+                file: 2,
+                off: 24576,
+                len: 1,
+                byte: 0,
+            },
+            Op::Media {
+                file: 3,
+                off: 12288,
+            },
+            Op::Splice {
+                src: 2,
+                dst: 3,
+                soff: 0,
+                doff: 12290,
+                len: 12288,
+                flag: Flag::May,
+                nonblock: false,
+            },
+        ],
+    );
+}
+
+/// Found by `splicelab check --fs nfs-like:copy=bytes --seed 2223` after the hole copy of
+/// issue 17: a never-share COPY of a source hole onto a preallocated extent the destination
+/// shared through a clone took the extent (a hole to SEEK_DATA) for a hole and left the
+/// block shared. Blocks under a copied hole are now found by FIEMAP and zeroed. Bug in
+/// `fs_models::nfs::server::NfsServer::copy_hole`.
+#[test]
+fn regression_nfs_never_share_hole_copy_over_shared_preallocation_unshares_it() {
+    replay(
+        "nfs-like:copy=bytes,size=64m,chunk=16k,copychunk=16k",
+        &[
+            Op::Create { n: 0 },
+            Op::Create { n: 1 },
+            Op::Falloc {
+                file: 0,
+                off: 20480,
+                len: 18666,
+                keep: false,
+            },
+            Op::Unlink { file: 1 },
+            Op::Create { n: 3 },
+            Op::Clone {
+                src: 0,
+                dst: 1,
+                soff: 12288,
+                doff: 28672,
+                len: 0,
+            },
+            Op::Splice {
+                src: 1,
+                dst: 1,
+                soff: 32768,
+                doff: 40960,
+                len: 17,
+                flag: Flag::Never,
+                nonblock: true,
+            },
+        ],
+    );
+}

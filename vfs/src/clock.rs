@@ -52,7 +52,8 @@ impl CostModel {
         if bps == 0 {
             return 0;
         }
-        ((bytes as u128 * SEC as u128) / bps as u128) as Nanos
+        // Saturating: a slow link and an exabyte must not wrap around to a short time.
+        ((bytes as u128 * SEC as u128) / bps as u128).min(Nanos::MAX as u128) as Nanos
     }
 
     /// A byte copy of `bytes` within the device: read it, write it.

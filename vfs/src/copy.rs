@@ -33,7 +33,11 @@ use crate::fs::{CopyHow, remap_flags};
 use crate::lock::lock_two;
 use crate::task::Task;
 
-/// The most one `read`/`write`/`copy_file_range`/`splice` moves: `INT_MAX & PAGE_MASK`.
+/// `INT_MAX & PAGE_MASK`: the most one `read` or `write` moves, and the cap on what one
+/// `copy_file_range` moves by remap or byte copy and on what one splice *copies*. Not a
+/// cap on a filesystem's copy method called by `copy_file_range` (Linux does not cap
+/// `->copy_file_range`: nfs-like's COPY may return more), nor on the shared part of a
+/// splice (sharing is O(extents), design assumption A8).
 pub const MAX_RW_COUNT: u64 = 0x7fff_f000;
 
 /// The three semantics of the extended splice (spec §2).
@@ -222,8 +226,8 @@ pub fn remap_locked(
             0
         };
         task.with_stats(|s| {
-            s.bytes_shared += bytes;
-            s.extents_remapped += extents;
+            s.add_shared(bytes);
+            s.add_remapped(extents);
         });
     }
     Ok(n)
@@ -415,8 +419,9 @@ pub fn vfs_copy_file_range(
 /// Checks: `generic_copy_file_checks` in `copy_file_range`'s order, with the cross-mount
 /// rule relaxed for never/may (they byte-copy across filesystems, as the kernel-internal
 /// `COPY_FILE_SPLICE` does), then `rw_verify_area`; a count of 0 (after shortening to the
-/// source EOF) returns 0. At most `MAX_RW_COUNT` bytes per call (when sharing, the cap is
-/// rounded down to the filesystem's remap block so that it never breaks alignment).
+/// source EOF) returns 0. At most `MAX_RW_COUNT` bytes per call are *copied* (by the byte
+/// copy or offloaded); the shared part (must-share, and may-share's aligned middle) is
+/// O(extents) and capped only to what `loff_t` holds, rounded down to the remap block.
 ///
 /// - [`Share::Never`]: the filesystem's `->copy_file_range` with
 ///   `CopyHow { no_share: true }` (a filesystem that cannot promise it answers
@@ -514,6 +519,8 @@ fn splice_may_share(
         nonblock,
     };
     let mut done = 0u64;
+    // Bytes this call copied (the head): with the rest, at most MAX_RW_COUNT.
+    let mut copied = 0u64;
     let bs = fin.mnt.fs.remap_block_size().max(1);
     let shareable = sin.same_sb(sout) && sin.has_remap && pin % bs == pout % bs;
     // Only byte copies are capped at MAX_RW_COUNT; the shared middle is O(extents).
@@ -532,6 +539,7 @@ fn splice_may_share(
             return Ok(n);
         }
         done = n;
+        copied = n;
         let rest = count - done;
         // A sub-block rest can only be shared as the source's partial EOF block.
         let to_eof = pin + count == sin.size;
@@ -554,7 +562,7 @@ fn splice_may_share(
             }
         }
     }
-    let rest = (count - done).min(MAX_RW_COUNT);
+    let rest = (count - done).min(MAX_RW_COUNT - copied);
     partial(
         done,
         copy_range(task, fin, pin + done, fout, pout + done, rest, how),

@@ -89,6 +89,12 @@ pub fn snapshot_size(img: &Image) -> usize {
     img.inodes.len() + img.phys.len().max(mappings)
 }
 
+/// btrfs: at most this many fsyncs are kept as log items between commits; the next fsync
+/// with a change to log commits the transaction instead (as does any fsync on an image past
+/// [`SNAPSHOT_EXTENT_LIMIT`]). Bounds the memory a run of fsyncs costs (one image per log
+/// item) without changing what short workloads enumerate.
+pub const MAX_LOG_ITEMS: usize = 256;
+
 /// An inode's extent map by allocation identity ([`crate::extent::PhysExtent::origin`]):
 /// physical-extent keys are reused after a free, allocation ids never are. Pieces that
 /// continue each other (a split that changed nothing on disk) are merged.
@@ -674,6 +680,15 @@ impl Journal {
                 if !self.changed_since(own, ino) && !self.changed_since(newest, ino) {
                     return;
                 }
+                if self.log.len() >= MAX_LOG_ITEMS
+                    || snapshot_size(&self.disk) > SNAPSHOT_EXTENT_LIMIT
+                {
+                    // A log item is a whole image here: past these bounds, commit the
+                    // transaction instead (btrfs falls back to a full commit at times, D5),
+                    // so that a long run of fsyncs keeps one image, not one per fsync.
+                    self.make_durable();
+                    return;
+                }
                 let snap = self.snapshot_disk();
                 self.log.push((ino, snap));
                 self.replayed = None;
@@ -882,5 +897,31 @@ mod tests {
         let states = j.states(&live);
         assert_eq!(states.len(), 1);
         assert!(states[0].lookup(ROOT_INO, "a").is_err());
+    }
+
+    #[test]
+    fn regression_a_run_of_btrfs_fsyncs_keeps_a_bounded_log() {
+        // Issue 17: every fsync with a change kept a whole image as a log item until the
+        // next commit: 16 K fsyncs of an nfs-like copy cost 9 GB. Past MAX_LOG_ITEMS the
+        // fsync commits instead, and the log starts again.
+        let live = Image::new(4096, 1024);
+        let mut j = journal(&live, Atomicity::Transaction);
+        let a = j
+            .disk_mut()
+            .create(ROOT_INO, "a", FileKind::Regular)
+            .unwrap();
+        for i in 0..(MAX_LOG_ITEMS as u64 + 10) {
+            j.disk_mut()
+                .set_size_with(a, i + 1, Overwrite::InPlace, false)
+                .unwrap();
+            j.fsynced(a);
+            assert!(j.log.len() <= MAX_LOG_ITEMS, "after {i} fsyncs");
+        }
+        assert!(
+            j.log.len() < 20,
+            "a commit emptied the log: {}",
+            j.log.len()
+        );
+        assert_eq!(j.durable.inode(a).unwrap().size, MAX_LOG_ITEMS as u64 + 1);
     }
 }

@@ -30,10 +30,13 @@ pub struct Segment {
     pub src: Src,
 }
 
-/// The content of a byte range, as segments. Invariant: no segment has `len == 0`.
+/// The content of a byte range, as segments. Invariants: no segment has `len == 0`, and
+/// `len` is the sum of the segments' lengths (kept so that [`Data::len`] is O(1): callers
+/// that grow a range by many small appends, like a page cache, ask for it at every step).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Data {
     segs: Vec<Segment>,
+    len: u64,
 }
 
 thread_local! {
@@ -166,9 +169,9 @@ impl Data {
         d
     }
 
-    /// Total length in bytes.
+    /// Total length in bytes (O(1)).
     pub fn len(&self) -> u64 {
-        self.segs.iter().map(|s| s.len).sum()
+        self.len
     }
 
     /// Whether the range is empty.
@@ -203,6 +206,7 @@ impl Data {
         if len == 0 {
             return;
         }
+        self.len += len;
         if let Some(last) = self.segs.last_mut()
             && last.src.continues(last.len, &src)
         {

@@ -71,7 +71,7 @@ impl InodeLock {
         let wait = task.wait_until(guard.released_at);
         guard.longest_wait = guard.longest_wait.max(wait);
         guard.acquisitions += 1;
-        task.with_stats(|s| s.lock_wait += wait);
+        task.with_stats(|s| s.lock_wait = s.lock_wait.saturating_add(wait));
         InodeGuard {
             guard,
             task,

@@ -36,16 +36,36 @@ pub struct TaskStats {
 
 impl TaskStats {
     /// Adds `other`'s counts to these (the longest hold is the longer of the two): the
-    /// figures of two stretches of calls taken as one.
+    /// figures of two stretches of calls taken as one. Counters saturate at `u64::MAX`
+    /// rather than wrap: a few clones of an exabyte sparse file exceed it.
     pub fn absorb(&mut self, other: &TaskStats) {
-        self.chunks += other.chunks;
-        self.bytes_copied += other.bytes_copied;
-        self.bytes_shared += other.bytes_shared;
-        self.extents_remapped += other.extents_remapped;
-        self.lock_wait += other.lock_wait;
+        self.chunks = self.chunks.saturating_add(other.chunks);
+        self.bytes_copied = self.bytes_copied.saturating_add(other.bytes_copied);
+        self.bytes_shared = self.bytes_shared.saturating_add(other.bytes_shared);
+        self.extents_remapped = self.extents_remapped.saturating_add(other.extents_remapped);
+        self.lock_wait = self.lock_wait.saturating_add(other.lock_wait);
         self.longest_hold = self.longest_hold.max(other.longest_hold);
-        self.offloads_cancelled += other.offloads_cancelled;
-        self.offloads_restarted += other.offloads_restarted;
+        self.offloads_cancelled = self
+            .offloads_cancelled
+            .saturating_add(other.offloads_cancelled);
+        self.offloads_restarted = self
+            .offloads_restarted
+            .saturating_add(other.offloads_restarted);
+    }
+
+    /// Counts `n` bytes copied (saturating).
+    pub fn add_copied(&mut self, n: u64) {
+        self.bytes_copied = self.bytes_copied.saturating_add(n);
+    }
+
+    /// Counts `n` bytes done by sharing (saturating).
+    pub fn add_shared(&mut self, n: u64) {
+        self.bytes_shared = self.bytes_shared.saturating_add(n);
+    }
+
+    /// Counts `n` extents remapped (saturating).
+    pub fn add_remapped(&mut self, n: u64) {
+        self.extents_remapped = self.extents_remapped.saturating_add(n);
     }
 }
 
@@ -74,7 +94,8 @@ impl Task {
 
     /// Spends `ns` of virtual time.
     pub fn charge(&self, ns: Nanos) {
-        self.now.set(self.now.get() + ns);
+        // Saturating: the cost of an exabyte-sized request must not wrap the clock.
+        self.now.set(self.now.get().saturating_add(ns));
     }
 
     /// Moves the clock forward to `t` (no-op if already later); returns the wait.
@@ -116,8 +137,8 @@ impl Task {
         }
         self.signal.set(plan);
         let mut s = self.stats.borrow_mut();
-        s.chunks += 1;
-        s.bytes_copied += bytes;
+        s.chunks = s.chunks.saturating_add(1);
+        s.bytes_copied = s.bytes_copied.saturating_add(bytes);
     }
 
     /// Updates the statistics.

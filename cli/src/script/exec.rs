@@ -1186,6 +1186,7 @@ impl Runner {
         r.set("src_offset", soff);
         r.set("offset", doff);
         r.set("count", len);
+        let count = len;
         let t0 = self.proc.task.now();
         let (mut total, mut ops) = (0u64, 0u64);
         loop {
@@ -1198,6 +1199,11 @@ impl Runner {
                 .copy_file_range(sfd, Some(&mut s), dst, Some(&mut d), len as usize, 0)
             {
                 Err(e) => {
+                    // xfs_io prints nothing on success; after earlier calls moved bytes,
+                    // a failure also says how far the copy got, then the error.
+                    if total > 0 {
+                        r.line(format!("copied {total}/{count} bytes at offset {doff}"));
+                    }
                     r.errno("copy_range", e);
                     break;
                 }
@@ -1290,6 +1296,10 @@ impl Runner {
         r.set("lock_wait_ns", st.lock_wait);
         r.set("longest_hold_ns", st.longest_hold);
         r.set("time_ns", dt);
+        if !quiet && total > 0 && failed.is_some() {
+            // What the earlier calls moved, then why the loop stopped.
+            Self::splice_report(r, doff, count, total, ops, chunks, shared, dt, compact);
+        }
         if let Some(e) = failed {
             r.errno("splice", e);
             return;
@@ -1297,6 +1307,23 @@ impl Runner {
         if quiet || !r.ok {
             return;
         }
+        Self::splice_report(r, doff, count, total, ops, chunks, shared, dt, compact);
+    }
+
+    /// The progress lines of `splice`: `spliced N/COUNT bytes at offset D` and the figures
+    /// (or one compact line).
+    #[allow(clippy::too_many_arguments)]
+    fn splice_report(
+        r: &mut Record,
+        doff: u64,
+        count: u64,
+        total: u64,
+        ops: u64,
+        chunks: u64,
+        shared: u64,
+        dt: u64,
+        compact: bool,
+    ) {
         if compact {
             let l = xfsfmt::report_io_times("spliced", dt, doff, count, total, ops, true);
             r.line(format!("{},{chunks},{shared}", l[0]));

@@ -171,14 +171,14 @@ pub const COMMANDS: &[CmdInfo] = &[
         "copy_range",
         &[],
         "[-s SOFF] [-d DOFF] [-l LEN] SRC | -f N",
-        "copy_file_range(flags=0) in a loop until done; LEN defaults to SRC's size minus SOFF; prints nothing on success",
+        "copy_file_range(flags=0) in a loop until done; LEN defaults to SRC's size minus SOFF; prints nothing on success; when a call fails after earlier calls copied bytes, 'copied N/LEN bytes at offset DOFF' before the error",
         true,
     ),
     c(
         "splice",
         &[],
         "[-aCnq] [-s SOFF] [-d DOFF] [-l LEN] [-F never|may|must|FLAGS] SRC | -f N",
-        "the proposed file-to-file splice, never/may/must share (-n adds SPLICE_F_NONBLOCK): one call (-a: loop until done), LEN defaults to SRC's size minus SOFF; prints 'spliced N/N bytes at offset N' and a line with chunks, shared blocks and virtual time",
+        "the proposed file-to-file splice, never/may/must share (-n adds SPLICE_F_NONBLOCK): one call (-a: loop until done), LEN defaults to SRC's size minus SOFF; prints 'spliced N/N bytes at offset N' and a line with chunks, shared blocks and virtual time (with -a, also before the error when a call fails after earlier calls moved bytes)",
         false,
     ),
     c(

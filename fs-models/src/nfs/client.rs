@@ -41,7 +41,8 @@
 //! log starts with the COPY — after a client crash also what the crashed instance may have
 //! left UNSTABLE on the server, once per file; **R2** before anything modifies a file
 //! (write, truncate, fallocate, COPY/CLONE into it, unlink of its last name), every file
-//! whose log holds a COPY *from* it is committed first.
+//! whose log holds a COPY *from* it has what it sent committed first — not its dirty
+//! bytes, and a failure there is that file's error (its next `fsync`), never the source's.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -405,14 +406,14 @@ impl NfsClient {
         let sent = task.now();
         let arrival = self.net.send(task, HDR_BYTES + send)?;
         *cs.stats.rpcs.entry(op).or_default() += 1;
-        cs.stats.bytes_sent += HDR_BYTES + send;
+        cs.stats.bytes_sent = cs.stats.bytes_sent.saturating_add(HDR_BYTES + send);
         let st = Task::new(SERVER_TID);
         st.wait_until(arrival);
         let r = f(&st);
         let back = HDR_BYTES + r.as_ref().map_or(0, reply);
-        cs.stats.bytes_received += back;
+        cs.stats.bytes_received = cs.stats.bytes_received.saturating_add(back);
         let remapped = st.stats().extents_remapped;
-        task.with_stats(|s| s.extents_remapped += remapped);
+        task.with_stats(|s| s.add_remapped(remapped));
         self.net.receive(task, sent, st.now(), back)?;
         r.map_err(NfsStat::errno)
     }
@@ -458,11 +459,17 @@ impl NfsClient {
     /// Flushes and commits `ino`, replaying its log while the verifier keeps changing.
     fn commit_file(&self, cs: &mut ClientState, task: &Task, ino: Ino) -> KResult<()> {
         self.flush(cs, task, ino)?;
+        self.commit_sent(cs, task, ino)
+    }
+
+    /// Commits what `ino` has sent (its uncommitted log), replaying the log while the
+    /// verifier keeps changing; bytes not sent yet stay dirty and cached.
+    fn commit_sent(&self, cs: &mut ClientState, task: &Task, ino: Ino) -> KResult<()> {
         for _ in 0..MAX_COMMIT_ROUNDS {
             let needs_commit = cs.files.get(&ino).is_some_and(|f| !f.log.is_empty());
             if !needs_commit {
                 if let Some(f) = cs.files.get_mut(&ino) {
-                    f.written = Overlay::default();
+                    f.written = f.dirty.clone();
                 }
                 cs.tidy(ino);
                 return Ok(());
@@ -471,7 +478,7 @@ impl NfsClient {
             let f = cs.file(ino);
             if !f.interrupted && f.log.iter().all(|e| e.verf() == v) {
                 f.log.clear();
-                f.written = Overlay::default();
+                f.written = f.dirty.clone();
                 cs.tidy(ino);
                 return Ok(());
             }
@@ -610,7 +617,7 @@ impl NfsClient {
                 |st| self.server.write(st, ino, o, &piece, StableHow::Unstable4),
                 |_| 0,
             )?;
-            cs.stats.bytes_rewritten += piece.len();
+            cs.stats.bytes_rewritten = cs.stats.bytes_rewritten.saturating_add(piece.len());
             pos += piece.len();
             out.push(Unstable::Write {
                 off: o,
@@ -689,17 +696,23 @@ impl NfsClient {
         )
     }
 
-    /// R2: commits every file whose log copies from `ino`, before `ino` changes.
+    /// R2: commits every file whose log copies from `ino`, before `ino` changes — what
+    /// each of them has *sent* ([`NfsClient::commit_sent`]): the logged COPY must be
+    /// stable before its source changes; the destination's dirty bytes are not the
+    /// source's business and are not flushed here.
     ///
-    /// A commit that fails with `EIO` — a COPY that a server reboot lost and that cannot
-    /// be redone because its source lost the data too, or a media error under it — is the
-    /// copy's destination's loss, not this call's: it is kept for the destination's next
-    /// `fsync` ([`FileCache::wb_err`]) and its COPYs from `ino` are dropped from the log
-    /// (once `ino` changes they could only copy the wrong bytes).
+    /// A commit that fails for a reason of the destination's — `ENOSPC` or `EIO` when a
+    /// replay after a server reboot cannot store or redo the data, a media error — is the
+    /// destination's loss, not this call's: it is kept for the destination's next `fsync`
+    /// ([`FileCache::wb_err`]), as Linux reports a failed write-back through the mapping's
+    /// errseq, and the destination's COPYs from `ino` are dropped from its log (once `ino`
+    /// changes they could only copy the wrong bytes). So a destination that cannot be
+    /// committed never holds its source hostage: the source can still be written,
+    /// truncated, punched and unlinked.
     ///
     /// # Errors
-    /// Other errors of the commit (`ENOSPC` on a redo, `ETIMEDOUT` from the network on a
-    /// soft mount), with nothing changed: the call can be retried.
+    /// `ETIMEDOUT` from the network on a soft mount (the call itself could not talk to the
+    /// server either), with nothing changed: the call can be retried.
     fn before_modify(&self, cs: &mut ClientState, task: &Task, ino: Ino) -> KResult<()> {
         let dsts: Vec<Ino> = cs
             .files
@@ -712,15 +725,15 @@ impl NfsClient {
             .map(|(&d, _)| d)
             .collect();
         for d in dsts {
-            match self.commit_file(cs, task, d) {
+            match self.commit_sent(cs, task, d) {
                 Ok(()) => {}
-                Err(Errno::EIO) => {
+                Err(e @ Errno::ETIMEDOUT) => return Err(e),
+                Err(e) => {
                     let f = cs.file(d);
-                    f.wb_err.get_or_insert(Errno::EIO);
+                    f.wb_err.get_or_insert(e);
                     f.log
                         .retain(|e| !matches!(e, Unstable::Copy { src, .. } if *src == ino));
                 }
-                Err(e) => return Err(e),
             }
         }
         Ok(())
@@ -764,7 +777,7 @@ impl NfsClient {
     fn account_chunk(task: &Task, copied: u64, shared: u64) {
         task.chunk_done(copied);
         if shared > 0 {
-            task.with_stats(|s| s.bytes_shared += shared);
+            task.with_stats(|s| s.add_shared(shared));
         }
     }
 
@@ -971,8 +984,8 @@ impl NfsClient {
         let (n, copied) = r?;
         // What the server shared, and what its file system copied instead (btrfs inline).
         task.with_stats(|s| {
-            s.bytes_shared += n - copied;
-            s.bytes_copied += copied;
+            s.add_shared(n - copied);
+            s.add_copied(copied);
         });
         Ok(n)
     }
@@ -1172,14 +1185,15 @@ impl FileSystem for NfsClient {
         let mut base = Data::new();
         let mut pos = off;
         while pos < end.min(ssize) {
-            let want = (end.min(ssize) - pos).min(self.opts.wsize);
-            let d = self.rpc(
+            let want = end.min(ssize) - pos;
+            let (d, _) = self.rpc(
                 &mut cs,
                 task,
                 "READ",
                 0,
-                |st| self.server.read(st, ino, pos, want),
-                Data::len,
+                |st| self.server.read(st, ino, pos, want, self.opts.wsize),
+                // A hole travels as a hole segment (READ_PLUS): only data costs bytes.
+                |(d, hole)| d.len() - hole,
             )?;
             if d.is_empty() {
                 break;

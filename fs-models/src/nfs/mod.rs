@@ -23,15 +23,19 @@
 //! | `policy=strict\|lenient` | `strict` | never-share copies: see below |
 //! | `async=0\|1` | `0` | COPY with `ca_synchronous` false, wait for CB_OFFLOAD |
 //! | `copy=reflink\|bytes` | `reflink` | how the server implements COPY |
-//! | `copychunk=SIZE` | `4m` | server copy step; the most one synchronous COPY does |
+//! | `copychunk=SIZE` | `4m` | server copy step; the most data one synchronous COPY does (at least 512) |
 //! | `copysync=0\|1` | `0` | server commits a COPY and answers FILE_SYNC4 (else UNSTABLE4) |
 //! | `reboot_after=SIZE` | off | one-shot: server reboots when an async copy has done SIZE bytes |
 //! | `rtt=DURATION` | `200us` | round trip (`ns`, `us`, `ms`, `s`; decimals allowed) |
 //! | `bw=RATE` | `10gbit` (1.25 GB/s) | bytes/s with size suffixes (`1g` = 1 GiB/s) or `NNkbit`/`mbit`/`gbit` (decimal bits/s) |
 //! | `timeo=DURATION` | none (hard mount) | soft mount: `ETIMEDOUT` when a call cannot finish within it |
-//! | `wsize=SIZE` | `1m` | bytes per READ/WRITE RPC |
-//! | `wback=SIZE` | `4m` | dirty bytes per file before write-back |
-//! | `chunk=SIZE` | `1m` | the VFS byte-copy chunk for fallbacks |
+//! | `wsize=SIZE` | `1m` | bytes per READ/WRITE RPC (at least 512) |
+//! | `wback=SIZE` | `4m` | dirty bytes per file before write-back (0 = at once, else at least 512) |
+//! | `chunk=SIZE` | `1m` | the VFS byte-copy chunk for fallbacks (at least 512) |
+//!
+//! Step sizes (`chunk`, `wsize`, `copychunk`, a non-zero `wback`) below 512 bytes, one
+//! sector ([`crate::spec::MIN_STEP`]), are refused: they would make work grow with every
+//! byte copied or written.
 //!
 //! # Decisions
 //!
@@ -114,7 +118,18 @@
 //!     an unacknowledged WRITE can.) Deterministic trigger: mount option `reboot_after=SIZE`,
 //!     script `inject reboot after SIZE`, or [`NfsServer::arm_reboot_after`] (reboot when an
 //!     async copy reaches SIZE bytes).
-//! 12. **Not modelled**: FIEMAP (NFS has none: `EOPNOTSUPP`, as on Linux), dedupe
+//! 12. **Holes cost nothing to copy or read** (work bounded by extents, never by bytes): a
+//!     server copy step is the source hole it starts at, whatever its length, plus the
+//!     data up to the next hole (at most `copychunk`); where the destination has no block
+//!     either, the hole is copied as a hole (a shorter destination is extended, SETATTR),
+//!     and where it has blocks (data, or preallocated and possibly shared) zeroes are
+//!     written, at most `copychunk` per step, as a byte copy writes them — so a copy
+//!     between two exabyte sparse files is a few COPYs, leaves the destination sparse, and
+//!     a never-share copy leaves no destination block shared. A READ answers a leading hole as one hole segment
+//!     (as READ_PLUS does, RFC 7862 §15.10), then at most `wsize` bytes; only data costs
+//!     wire bytes. (Linux nfsd copies holes as zeroes; the lab keeps them holes so that the
+//!     simulator's cost follows extents, spec §4.)
+//! 13. **Not modelled**: FIEMAP (NFS has none: `EOPNOTSUPP`, as on Linux), dedupe
 //!     (`EOPNOTSUPP`), silly rename (a file unlinked while open does not survive a server
 //!     reboot: `ESTALE`), other clients' changes to a file this client caches.
 
@@ -230,6 +245,12 @@ fn parse_bool(key: &str, v: &str) -> Result<bool, String> {
     }
 }
 
+/// A step-size option: at least [`crate::spec::MIN_STEP`] bytes.
+fn step_size(key: &str, v: &str) -> Result<u64, String> {
+    let n = parse_size(v).map_err(|e| format!("nfs-like: {key}: {e}"))?;
+    crate::spec::check_step(key, v, n).map_err(|e| format!("nfs-like: {e}"))
+}
+
 fn positive_size(key: &str, v: &str) -> Result<u64, String> {
     let n = parse_size(v).map_err(|e| format!("nfs-like: {key}: {e}"))?;
     if n == 0 {
@@ -289,7 +310,7 @@ impl NfsOptions {
                         }
                     }
                 }
-                "copychunk" => server.copy_chunk = positive_size(k, v)?,
+                "copychunk" => server.copy_chunk = step_size(k, v)?,
                 "copysync" => server.copy_sync = parse_bool(k, v)?,
                 "reboot_after" => server.reboot_after = Some(positive_size(k, v)?),
                 "rtt" => net.rtt = parse_duration(v).map_err(|e| format!("nfs-like: rtt: {e}"))?,
@@ -301,11 +322,14 @@ impl NfsOptions {
                     }
                     net.timeo = Some(t);
                 }
-                "wsize" => client.wsize = positive_size(k, v)?,
+                "wsize" => client.wsize = step_size(k, v)?,
                 "wback" => {
-                    client.wback = parse_size(v).map_err(|e| format!("nfs-like: wback: {e}"))?
+                    client.wback = parse_size(v).map_err(|e| format!("nfs-like: wback: {e}"))?;
+                    if client.wback != 0 {
+                        client.wback = step_size(k, v)?;
+                    }
                 }
-                "chunk" => client.chunk = positive_size(k, v)?,
+                "chunk" => client.chunk = step_size(k, v)?,
                 other => match other.strip_prefix("srv") {
                     Some(key) if !key.is_empty() => backend_opts.push(format!("{key}={v}")),
                     _ => {
@@ -409,7 +433,13 @@ mod tests {
             ("nfs-like:rtt=200", "invalid duration '200'"),
             ("nfs-like:bw=fast", "invalid bandwidth 'fast'"),
             ("nfs-like:bw=0", "invalid bandwidth '0'"),
-            ("nfs-like:copychunk=0", "copychunk must be at least 1 byte"),
+            ("nfs-like:copychunk=0", "copychunk=0: at least 512 bytes"),
+            (
+                "nfs-like:chunk=1",
+                "chunk=1: at least 512 bytes (one sector)",
+            ),
+            ("nfs-like:wsize=511", "wsize=511: at least 512 bytes"),
+            ("nfs-like:wback=1", "wback=1: at least 512 bytes"),
             ("nfs-like:server=nfs-like", "server=nfs-like"),
             ("nfs-like:srv=1", "unknown mount option 'srv'"),
         ] {

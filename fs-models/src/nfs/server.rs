@@ -297,8 +297,116 @@ impl NfsServer {
 
     // ------------------------------------------------------------------ copy engine
 
-    /// Copies up to `n` bytes (already clamped to the source EOF) by remap when allowed,
-    /// the rest by read + write. Returns `(copied, shared)`.
+    /// One server copy step of `[soff, soff + n)` (already clamped to the source EOF): the
+    /// source hole it starts with, whatever its length, then the data up to the next hole,
+    /// at most `copychunk` bytes.
+    /// Returns `(hole, data)`, the lengths of the two parts.
+    ///
+    /// A hole costs no data movement (the destination range is made a hole too, see
+    /// [`NfsServer::copy_hole`]), so only data counts against the step: a copy of a sparse
+    /// file takes steps in proportion to its data and extents, never to its size.
+    fn step(&self, src: Ino, soff: u64, n: u64) -> NfsResult<(u64, u64)> {
+        self.step_at_most(src, soff, n, self.opts.copy_chunk)
+    }
+
+    /// [`NfsServer::step`] with at most `max` bytes after the leading hole.
+    fn step_at_most(&self, src: Ino, soff: u64, n: u64, max: u64) -> NfsResult<(u64, u64)> {
+        if n == 0 {
+            return Ok((0, 0));
+        }
+        let hole = match self.backend.seek_data_hole(src, soff, true) {
+            Ok(data) => data.saturating_sub(soff).min(n),
+            // No data at or after `soff`: the rest of the range is a hole.
+            Err(Errno::ENXIO) => n,
+            Err(e) => return Err(e.into()),
+        };
+        if hole == n {
+            return Ok((hole, 0));
+        }
+        // The data part ends where the next hole starts, so that a hole is never copied
+        // as written zeroes.
+        let data = match self.backend.seek_data_hole(src, soff + hole, false) {
+            Ok(h) if h > soff + hole => h - (soff + hole),
+            _ => n - hole,
+        };
+        Ok((hole, data.min(n - hole).min(max)))
+    }
+
+    /// The first byte in `[from, to)` of `ino` that a block backs — data or an unwritten
+    /// (preallocated) extent, which SEEK_DATA may call a hole but which can be shared —
+    /// from FIEMAP, or SEEK_DATA where the backend has no FIEMAP; with the end of that
+    /// mapped run.
+    fn first_mapped(&self, ino: Ino, from: u64, to: u64) -> NfsResult<Option<(u64, u64)>> {
+        match self.backend.fiemap(ino) {
+            Ok(map) => Ok(map
+                .iter()
+                .filter(|e| e.logical < to && e.logical.saturating_add(e.length) > from)
+                .map(|e| {
+                    (
+                        e.logical.max(from),
+                        e.logical.saturating_add(e.length).min(to),
+                    )
+                })
+                .min()),
+            Err(_) => match self.backend.seek_data_hole(ino, from, true) {
+                Ok(p) if p < to => {
+                    let end = match self.backend.seek_data_hole(ino, p, false) {
+                        Ok(h) if h > p => h.min(to),
+                        _ => to,
+                    };
+                    Ok(Some((p, end)))
+                }
+                Ok(_) | Err(Errno::ENXIO) => Ok(None),
+                Err(e) => Err(e.into()),
+            },
+        }
+    }
+
+    /// Copies (part of) a source hole to `[doff, doff + len)` of `dst`; returns the bytes
+    /// done from `doff`. Where the destination has no block, nothing is written: the range
+    /// already reads as zeroes and stays a hole (a destination shorter than `doff + len`
+    /// grows to it, `SETATTR(size)`, as a copy of zeroes would have grown it) — O(extents)
+    /// whatever `len` is. Where the destination has blocks (data, or preallocated and
+    /// possibly shared), zeroes are written as a byte copy writes them, at most `copychunk`
+    /// bytes, so that no destination block stays shared after a never-share copy and the
+    /// step stays bounded; the step then ends there (a short count; the caller goes on).
+    ///
+    /// # Errors
+    /// Those of FIEMAP/SEEK, of the zero write, or of SETATTR, when nothing was done.
+    fn copy_hole(&self, st: &Task, dst: Ino, doff: u64, len: u64) -> NfsResult<u64> {
+        if len == 0 {
+            return Ok(0);
+        }
+        let end = doff.saturating_add(len);
+        match self.first_mapped(dst, doff, end)? {
+            Some((p, _)) if p > doff => Ok(p - doff),
+            Some((_, e)) => {
+                let n = (e - doff).min(self.opts.copy_chunk);
+                self.backend.write(st, dst, doff, &Data::zero(n))?;
+                Ok(n)
+            }
+            None => {
+                let size = self.backend.getattr(dst)?.size;
+                if end > size {
+                    let inside = size.saturating_sub(doff);
+                    match self.backend.truncate(st, dst, end) {
+                        Ok(()) => {}
+                        // The part inside the old EOF reads as zeroes already: done.
+                        Err(_) if inside > 0 => return Ok(inside),
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+                Ok(len)
+            }
+        }
+    }
+
+    /// Does one step ([`NfsServer::step`]) of copying `[soff, soff + n)` (already clamped
+    /// to the source EOF): the leading source hole as a hole, then the data part by remap
+    /// when allowed and by read + write for the rest. Returns `(copied, shared, asked)`:
+    /// bytes copied (holes included), bytes shared, and the step's length — fewer done
+    /// than asked means the copy cannot go on (the source ended, or an error after
+    /// progress).
     ///
     /// Whether the backend shares is decided for this request alone: a backend that
     /// refuses one pair of files (`EOPNOTSUPP` for two ocfs2 files in different refcount
@@ -314,7 +422,13 @@ impl NfsServer {
         dst: Ino,
         doff: u64,
         n: u64,
-    ) -> NfsResult<(u64, u64)> {
+    ) -> NfsResult<(u64, u64, u64)> {
+        let (hole, data) = self.step(src, soff, n)?;
+        let zeroed = self.copy_hole(st, dst, doff, hole)?;
+        if zeroed < hole {
+            return Ok(self.count(s, zeroed, 0, hole + data));
+        }
+        let (soff, doff, n) = (soff + hole, doff + hole, data);
         let mut shared = 0;
         if self.opts.copy == CopyMethod::Reflink && self.backend.has_remap() && n > 0 {
             match self.backend.remap_file_range(
@@ -330,6 +444,8 @@ impl NfsServer {
                 // Not these files, or not this range (unaligned; nodatacow with datacow):
                 // vfs_copy_file_range falls back to a byte copy, so does this server.
                 Err(Errno::EOPNOTSUPP) | Err(Errno::EINVAL) | Err(Errno::EXDEV) => {}
+                // The hole part is in the destination: a short count, not an error.
+                Err(_) if hole > 0 => return Ok(self.count(s, hole, 0, hole + n)),
                 Err(e) => return Err(e.into()),
             }
         }
@@ -348,14 +464,20 @@ impl NfsServer {
                 });
             match rest {
                 Ok(k) => copied = k,
-                // The shared part is in the destination: a short count, not an error.
-                Err(_) if shared > 0 => {}
+                // The hole and shared parts are in the destination: a short count.
+                Err(_) if hole + shared > 0 => {}
                 Err(e) => return Err(e.into()),
             }
         }
-        s.stats.bytes_copied += copied;
-        s.stats.bytes_shared += shared;
-        Ok((copied, shared))
+        Ok(self.count(s, hole + copied, shared, hole + n))
+    }
+
+    /// Adds a step's figures to the statistics (saturating: a counter of bytes must not
+    /// wrap however many exabyte-sized sparse copies it sees) and returns them.
+    fn count(&self, s: &mut ServerState, copied: u64, shared: u64, asked: u64) -> (u64, u64, u64) {
+        s.stats.bytes_copied = s.stats.bytes_copied.saturating_add(copied);
+        s.stats.bytes_shared = s.stats.bytes_shared.saturating_add(shared);
+        (copied, shared, asked)
     }
 
     fn clamp_to_eof(&self, src: Ino, soff: u64, len: u64) -> NfsResult<u64> {
@@ -375,9 +497,8 @@ impl NfsServer {
         }
         let st = Task::new(SERVER_TID);
         st.wait_until(job.clock);
-        let want = (job.len - job.done).min(self.opts.copy_chunk);
         let r = self
-            .clamp_to_eof(job.src, job.soff + job.done, want)
+            .clamp_to_eof(job.src, job.soff + job.done, job.len - job.done)
             .and_then(|n| {
                 self.copy_piece(
                     s,
@@ -390,9 +511,9 @@ impl NfsServer {
                 )
             });
         let end = st.now();
-        let (copied, shared, status) = match r {
-            Ok((c, sh)) => (c, sh, Ok(())),
-            Err(e) => (0, 0, Err(e)),
+        let (copied, shared, want, status) = match r {
+            Ok((c, sh, asked)) => (c, sh, asked, Ok(())),
+            Err(e) => (0, 0, 0, Err(e)),
         };
         let done = job.done + copied + shared;
         if let Some(th) = s.reboot_after
@@ -402,7 +523,7 @@ impl NfsServer {
             self.reboot_locked(s, end);
             return CopyProgress::Lost { at: end };
         }
-        let finished = status.is_err() || done == job.len || copied + shared < want;
+        let finished = status.is_err() || done == job.len || want == 0 || copied + shared < want;
         let mut committed = StableHow::Unstable4;
         if finished
             && status.is_ok()
@@ -508,10 +629,28 @@ impl NfsServer {
         Ok(self.backend.fsync(st, ino, false)?)
     }
 
-    /// `READ`.
-    pub(crate) fn read(&self, st: &Task, ino: Ino, off: u64, len: u64) -> NfsResult<Data> {
+    /// `READ` as NFSv4.2's READ_PLUS answers it (RFC 7862 §15.10): the hole the range
+    /// starts with comes back as one hole segment whatever its length, followed by at most
+    /// `max` bytes read from the backend. Returns the content and the length of that
+    /// leading hole (which costs no bytes on the wire), so reading a sparse file takes
+    /// READs in proportion to its data, not its size.
+    pub(crate) fn read(
+        &self,
+        st: &Task,
+        ino: Ino,
+        off: u64,
+        len: u64,
+        max: u64,
+    ) -> NfsResult<(Data, u64)> {
         let _s = self.enter(st);
-        Ok(self.backend.read(st, ino, off, len)?)
+        let size = self.backend.getattr(ino)?.size;
+        let len = len.min(size.saturating_sub(off));
+        let (hole, data) = self.step_at_most(ino, off, len, max)?;
+        let mut out = Data::zero(hole);
+        if data > 0 {
+            out.append(self.backend.read(st, ino, off + hole, data)?);
+        }
+        Ok((out, hole))
     }
 
     /// `WRITE` with `stable` (RFC 8881 §18.32): anything but UNSTABLE4 is committed first.
@@ -604,8 +743,7 @@ impl NfsServer {
                 shared: 0,
             });
         }
-        let n = len.min(self.opts.copy_chunk);
-        let (copied, shared) = self.copy_piece(&mut s, st, src, soff, dst, doff, n)?;
+        let (copied, shared, _) = self.copy_piece(&mut s, st, src, soff, dst, doff, len)?;
         let count = copied + shared;
         let committed = if self.opts.copy_sync && count > 0 {
             self.backend.fsync(st, dst, false)?;
@@ -706,8 +844,8 @@ impl NfsServer {
             .remap_file_range(st, src, soff, dst, doff, len, 0)?;
         let copied = (st.stats().bytes_copied - copied0).min(n);
         self.commit_metadata(st, dst)?;
-        s.stats.bytes_shared += n - copied;
-        s.stats.bytes_copied += copied;
+        s.stats.bytes_shared = s.stats.bytes_shared.saturating_add(n - copied);
+        s.stats.bytes_copied = s.stats.bytes_copied.saturating_add(copied);
         Ok((n, copied))
     }
 }
