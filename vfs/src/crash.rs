@@ -165,8 +165,8 @@ fn replay_log(committed: &Image, log: &[(Ino, Image)]) -> Image {
 }
 
 /// What a crash state records of a file's placement: its size, its extents by allocation
-/// (`extents`) and whether it is inline. Writeback that leaves it unchanged overwrote
-/// allocated blocks in place ([`Journal::overwrote_in_place`]).
+/// (as `extents` lists them) and whether it is inline. Writeback that leaves it unchanged
+/// overwrote allocated blocks in place ([`Journal::overwrote_in_place`]).
 pub type Layout = (u64, Vec<(u64, u64, (u64, u64), bool)>, bool);
 
 /// `ino`'s [`Layout`] in `img`, if it exists there.
