@@ -119,7 +119,7 @@ fn nfs_like_async_copies_are_cancelled_and_lost_at_ci_size() {
     }
     let c = out.counters;
     assert!(
-        c.offloads_cancelled >= 10 && c.offloads_restarted >= 10,
+        c.offloads_cancelled >= 3 && c.offloads_restarted >= 3,
         "in {} cases: {} cancelled, {} lost and restarted",
         out.cases,
         c.offloads_cancelled,
