@@ -980,3 +980,41 @@ fn regression_nfs_never_share_hole_copy_over_shared_preallocation_unshares_it() 
         ],
     );
 }
+
+/// A COPY step over a source hole whose destination range is a hole up to a block
+/// preallocated past EOF (`falloc -k`) returned the bytes up to that block without
+/// growing the destination: a copy stopped there (a signal after that step) reported
+/// bytes the file did not hold. Found by `splicelab check --fs all --cases 20000 --seed 1`
+/// (case seed 15993). Fix in `NfsServer::copy_hole` (the size covers the hole it reports).
+#[test]
+fn regression_nfs_hole_copy_up_to_preallocation_grows_the_destination() {
+    replay(
+        "nfs-like:size=64m,chunk=16k,copychunk=16k",
+        &[
+            Op::Create { n: 0 },
+            Op::Create { n: 1 },
+            Op::Signal { after: 1 },
+            Op::Pwrite {
+                file: 1,
+                off: 9998,
+                len: 4886,
+                byte: 0xf0,
+            },
+            Op::Falloc {
+                file: 0,
+                off: 4096,
+                len: 4096,
+                keep: true,
+            },
+            Op::Splice {
+                src: 1,
+                dst: 0,
+                soff: 1024,
+                doff: 148,
+                len: 4765,
+                flag: Flag::May,
+                nonblock: true,
+            },
+        ],
+    );
+}

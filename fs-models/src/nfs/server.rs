@@ -378,27 +378,28 @@ impl NfsServer {
             return Ok(0);
         }
         let end = doff.saturating_add(len);
-        match self.first_mapped(dst, doff, end)? {
-            Some((p, _)) if p > doff => Ok(p - doff),
+        // Up to the first block the destination maps, its range is a hole already: it
+        // reads as zeroes once the size covers it.
+        let hole_end = match self.first_mapped(dst, doff, end)? {
+            Some((p, _)) if p > doff => p,
             Some((_, e)) => {
                 let n = (e - doff).min(self.opts.copy_chunk);
                 self.backend.write(st, dst, doff, &Data::zero(n))?;
-                Ok(n)
+                return Ok(n);
             }
-            None => {
-                let size = self.backend.getattr(dst)?.size;
-                if end > size {
-                    let inside = size.saturating_sub(doff);
-                    match self.backend.truncate(st, dst, end) {
-                        Ok(()) => {}
-                        // The part inside the old EOF reads as zeroes already: done.
-                        Err(_) if inside > 0 => return Ok(inside),
-                        Err(e) => return Err(e.into()),
-                    }
-                }
-                Ok(len)
+            None => end,
+        };
+        let size = self.backend.getattr(dst)?.size;
+        if hole_end > size {
+            let inside = size.saturating_sub(doff);
+            match self.backend.truncate(st, dst, hole_end) {
+                Ok(()) => {}
+                // The part inside the old EOF reads as zeroes already: done.
+                Err(_) if inside > 0 => return Ok(inside),
+                Err(e) => return Err(e.into()),
             }
         }
+        Ok(hole_end - doff)
     }
 
     /// Does one step ([`NfsServer::step`]) of copying `[soff, soff + n)` (already clamped
