@@ -1018,3 +1018,31 @@ fn regression_nfs_hole_copy_up_to_preallocation_grows_the_destination() {
         ],
     );
 }
+
+/// FICLONE over nfs-like of a one-byte source still in the client's cache: the client
+/// sends it before the CLONE, the btrfs-like server then holds it inline and copies it —
+/// reported as copied (issue 18), which the harness refused for a clone since it could not
+/// see the inline data beforehand. Found by `check --fs nfs-like:async=1 --seed 2000000`.
+#[test]
+fn regression_nfs_clone_of_a_source_inline_only_on_the_server_is_a_copy() {
+    replay(
+        "nfs-like:async=1,size=64m,chunk=16k,copychunk=16k",
+        &[
+            Op::Create { n: 0 },
+            Op::Create { n: 1 },
+            Op::Pwrite {
+                file: 1,
+                off: 0,
+                len: 1,
+                byte: 0x62,
+            },
+            Op::Clone {
+                src: 1,
+                dst: 0,
+                soff: 0,
+                doff: 28672,
+                len: 0,
+            },
+        ],
+    );
+}
