@@ -255,8 +255,12 @@ pub fn lookup(word: &str) -> Option<&'static CmdInfo> {
 
 /// The known name closest to `word`, if it is close (edit distance ≤ 2).
 pub fn suggest(word: &str) -> Option<&'static str> {
+    // The distance is at least the difference in length: a long word (a 100 KiB garbage
+    // line) is compared with no name, so a bad line costs time linear in its length.
+    let len = word.chars().count();
     COMMANDS
         .iter()
+        .filter(|c| c.name.len().abs_diff(len) <= 2)
         .map(|c| (distance(word, c.name), c.name))
         .filter(|(d, _)| *d <= 2)
         .min_by_key(|(d, _)| *d)
