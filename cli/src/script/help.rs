@@ -232,7 +232,7 @@ pub const COMMANDS: &[CmdInfo] = &[
         "inject",
         &[],
         "media PATH OFF | enospc N [PATH] | reboot [after SIZE] [PATH] | partition MS [PATH]",
-        "inject a fault: media error under byte OFF of PATH (prints the files it hits), ENOSPC at the Nth allocation from now, nfs-like server reboot (now, or once an asynchronous copy has done SIZE bytes) or network partition (on the mount of PATH, default the current file's, else /)",
+        "inject a fault: media error under byte OFF of PATH (prints the files it hits), ENOSPC at the Nth allocation from now, nfs-like server reboot (now, or once an asynchronous copy has done SIZE bytes) or network partition of MS milliseconds, at most 2^42 (on the mount of PATH, default the current file's, else /)",
         false,
     ),
     c(

@@ -370,6 +370,8 @@ fn special(rng: &mut StdRng) -> String {
         "inject partition",
         "inject partition 1k",
         "inject partition 18446744073709551616",
+        "inject partition 18446744073709551615",
+        "inject partition 4398046511105",
         "inject bogus",
         "chattr i a",
         "chattr +x a",

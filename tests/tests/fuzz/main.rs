@@ -148,9 +148,7 @@ fn env_seed(default: u64) -> u64 {
 fn reach_known(spec: &str, script: &str, known: Known) {
     let budget = Budget::new(0, 1);
     let (spec2, text) = (spec.to_string(), script.to_string());
-    let r = harness::run_case(&budget, format!("known problem on {spec}"), move |p| {
-        scripts::case(&spec2, &text, false, p)
-    });
+    let r = harness::run_case(&budget, move |p| scripts::case(&spec2, &text, false, p));
     if let Err(f) = r {
         panic!("{} — {f}", known.reason());
     }
@@ -216,11 +214,56 @@ fn known_stats_counter_overflow_on_third_ficlone() {
     );
 }
 
+/// Found by this suite, reported (fs-models/src/nfs is being changed by its owners): a
+/// partition that never heals moves the task's clock to the end of time, and the next RPC's
+/// `task.now() + one_way` overflows (`fs_models::nfs::net::Net::send`). Scripts can no
+/// longer ask for it (`MAX_PARTITION_MS`); the model still takes `Fault::Partition` of any
+/// length.
+#[test]
+#[ignore = "reported to the nfs-like owners (issue 17): clock overflow after a partition that never heals (fs-models/src/nfs/net.rs send)"]
+fn known_nfs_clock_overflow_after_an_endless_partition() {
+    let budget = Budget::new(0, 1);
+    let r = harness::run_case(&budget, |p| {
+        use syscall::Syscalls;
+        p.step("nfs-like: Fault::Partition { ns: u64::MAX }, then pwrite");
+        let vfs = vfs::sync::Arc::new(vfs::vfs::Vfs::new());
+        let fs = fs_models::spec::make("nfs-like").unwrap();
+        vfs.mount("/", fs.clone()).unwrap();
+        let mut proc = syscall::Process::new(vfs, 1);
+        let fd = proc
+            .open("/a", syscall::api::o::CREAT | syscall::api::o::RDWR, 0o644)
+            .unwrap();
+        fs.inject(&proc.task, vfs::fs::Fault::Partition { ns: u64::MAX })
+            .unwrap();
+        let r = proc.pwrite(fd, &vfs::Data::fill(1, 4096), 0);
+        let _ = proc.fsync(fd);
+        let _ = r;
+        Ok(())
+    });
+    if let Err(f) = r {
+        panic!("reported nfs-like problem — {f}");
+    }
+}
+
+/// Found by this suite's deep run (case seed 18925 of `fuzz_hostile_scripts`), reported: a
+/// byte copy at unaligned offsets reads a hole as zeroes and writes them, chunk by chunk,
+/// so a sparse range of 64 TiB is 2^26 chunks (the command's call limit does not bound
+/// it: 2^20 calls of 2 GiB each). Design A1 asks for O(extents).
+#[test]
+#[ignore = "reported by the fuzz suite (issue 17): a byte copy of a huge sparse range writes the holes' zeroes chunk by chunk (vfs::copy)"]
+fn known_byte_copy_of_a_huge_sparse_range_at_unaligned_offsets() {
+    reach_known(
+        "xfs-like",
+        "open -f a\ntruncate 64t\nopen -f b\ncopy_range -s 1 -d 3 a\n",
+        Known::HugeByteCopy,
+    );
+}
+
 #[test]
 #[ignore = "known problem (issue 17): splicelab check --ops 2^64-1"]
 fn known_check_ops_max() {
     let budget = Budget::new(0, 1);
-    let r = harness::run_case(&budget, "check --ops 2^64-1".into(), |p| {
+    let r = harness::run_case(&budget, |p| {
         p.step("splicelab check --fs plain --cases 1 --ops 18446744073709551615");
         let args = splicelab::check::CheckArgs {
             fs: "plain".into(),
@@ -244,10 +287,11 @@ fn known_check_ops_max() {
     }
 }
 
+/// Prints the script of case `SPLICELAB_FUZZ_SEED` of `fuzz_hostile_scripts` (with
+/// `SPLICELAB_FUZZ_DEEP=1` for a deep-run case), to replay it with `splicelab script`.
 #[test]
-#[ignore = "debugging aid"]
-fn show_script() {
+#[ignore = "a tool: prints one case's script"]
+fn print_case_script() {
     let (spec, text) = scripts::generate(env_seed(17_002), harness::deep());
-    let out = splicelab::script::run_str(&text, &spec, false);
-    println!("--fs {spec}\n{text}\n---\n{out:?}");
+    println!("--fs {spec}\n{text}");
 }

@@ -77,6 +77,7 @@ pub fn world(spec: &str, huge: bool, deep: bool) -> World {
     World {
         huge,
         deep,
+        known: deep && super::harness::known(),
         max_copy: (chunk_of(spec).saturating_mul(256)).min(16 * MIB),
         names: ["a", "b", "c", "d/e", "m/x", "m/y", "n/z"]
             .map(String::from)
