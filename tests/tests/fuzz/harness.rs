@@ -35,6 +35,8 @@ struct CaseFlags {
 
 /// A case given up as hung cannot be killed (it is a thread), but it can be stopped: its
 /// next allocation sleeps forever, so it burns neither CPU nor memory while the run goes on.
+/// Case bodies must therefore not print (a case frozen inside `println!` would hold the
+/// stdout lock); the generators collect their transcripts in memory.
 fn freeze_if_abandoned() {
     if let Ok(Some(flags)) = ABANDONED.try_with(Cell::get)
         && flags.abandon.load(Ordering::Relaxed)
