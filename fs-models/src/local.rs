@@ -817,8 +817,20 @@ impl<F: Flavor> FileSystem for LocalFs<F> {
                     if zero_tail {
                         img.zero_eof_tail(ino, ow)?;
                     }
-                    img.punch(ino, off, len, ow)?;
-                    img.preallocate(ino, off, len, keep)?;
+                    // Punch, then preallocate: an ENOSPC from the allocation must not leave
+                    // the range punched (A2: an error leaves the file's data as it was; the
+                    // zeroed EOF tail above stays, as for any growing call). The allocator's
+                    // fault plan is the device's: a fault that fired stays fired.
+                    let before = img.clone();
+                    let r = img
+                        .punch(ino, off, len, ow)
+                        .and_then(|()| img.preallocate(ino, off, len, keep));
+                    if let Err(e) = r {
+                        let (calls, fail_at_call) = (img.alloc.calls, img.alloc.fail_at_call);
+                        *img = before;
+                        (img.alloc.calls, img.alloc.fail_at_call) = (calls, fail_at_call);
+                        return Err(e);
+                    }
                     img.set_tag(ino, PREALLOC_TAG, 1);
                     Ok(())
                 }
@@ -1066,7 +1078,8 @@ impl<F: Flavor> FileSystem for LocalFs<F> {
                 Ok(FaultReport { hits, note })
             }
             Fault::EnospcAfter { n } => {
-                img.alloc.fail_at_call = Some(img.alloc.calls + n.max(1));
+                // `inject enospc 18446744073709551615`: "never" rather than an overflow.
+                img.alloc.fail_at_call = Some(img.alloc.calls.saturating_add(n.max(1)));
                 Ok(FaultReport {
                     hits: Vec::new(),
                     note: format!("allocation call {} from now fails with ENOSPC", n.max(1)),

@@ -166,17 +166,25 @@ impl Syscalls for Process {
         )
     }
 
-    /// `open(2)` (`do_sys_open` → `path_openat`): `EINVAL` for an invalid access mode;
-    /// the path's errors ([`c_path`], [`Vfs::resolve_parent`]); with `O_CREAT`, `EISDIR`
+    /// `open(2)` (`do_sys_open` → `path_openat`): `EINVAL` for an invalid access mode or
+    /// for `O_CREAT | O_DIRECTORY` (`build_open_flags`, Linux 6.4 and later: nothing is
+    /// created); the path's errors ([`c_path`]); `EMFILE` when the table is full (the
+    /// descriptor is reserved before the lookup, so nothing is created then either); the
+    /// lookup's errors ([`Vfs::resolve_parent`]); with `O_CREAT`, `EISDIR`
     /// for a trailing `/` (`open("n/", O_CREAT)` never creates a file), then `EEXIST` for
     /// `O_EXCL` on anything that exists (`.`, `..` and `/` included) and `EISDIR` for a
     /// directory; without it, `ENOENT`/`ENAMETOOLONG` for the last name and `ENOTDIR` for a
     /// trailing `/` after a file; `EISDIR` for a directory opened for writing;
     /// `ENOTDIR` for `O_DIRECTORY` on a file; `EPERM` for write access to an immutable file or non-append
-    /// write access to an append-only one; `EMFILE` when the table is full.
+    /// write access to an append-only one.
     fn open(&mut self, path: &str, flags: i32, _mode: u32) -> SysResult<i32> {
         let acc = flags & o::ACCMODE;
         if acc == o::ACCMODE {
+            return Err(Errno::EINVAL);
+        }
+        // build_open_flags: O_DIRECTORY | O_CREAT once created a regular file and then
+        // failed with ENOTDIR; Linux 6.4 refuses the pair before any lookup.
+        if flags & (o::DIRECTORY | o::CREAT) == o::DIRECTORY | o::CREAT {
             return Err(Errno::EINVAL);
         }
         let mode = Mode {
@@ -185,6 +193,10 @@ impl Syscalls for Process {
             append: flags & o::APPEND != 0,
         };
         let path = c_path(path)?;
+        // get_unused_fd_flags runs before do_filp_open: a full table creates nothing.
+        if self.fds.len() >= MAX_FDS {
+            return Err(Errno::EMFILE);
+        }
         let (mnt, ino) = if flags & o::CREAT != 0 {
             // open_last_lookups: with O_CREAT a trailing slash is EISDIR before any lookup.
             let p = self.vfs.resolve_parent(path)?;

@@ -232,7 +232,7 @@ pub const COMMANDS: &[CmdInfo] = &[
         "inject",
         &[],
         "media PATH OFF | enospc N [PATH] | reboot [after SIZE] [PATH] | partition MS [PATH]",
-        "inject a fault: media error under byte OFF of PATH (prints the files it hits), ENOSPC at the Nth allocation from now, nfs-like server reboot (now, or once an asynchronous copy has done SIZE bytes) or network partition (on the mount of PATH, default the current file's, else /)",
+        "inject a fault: media error under byte OFF of PATH (prints the files it hits), ENOSPC at the Nth allocation from now, nfs-like server reboot (now, or once an asynchronous copy has done SIZE bytes) or network partition of MS milliseconds, at most 2^42 (on the mount of PATH, default the current file's, else /)",
         false,
     ),
     c(
@@ -255,8 +255,12 @@ pub fn lookup(word: &str) -> Option<&'static CmdInfo> {
 
 /// The known name closest to `word`, if it is close (edit distance ≤ 2).
 pub fn suggest(word: &str) -> Option<&'static str> {
+    // The distance is at least the difference in length: a long word (a 100 KiB garbage
+    // line) is compared with no name, so a bad line costs time linear in its length.
+    let len = word.chars().count();
     COMMANDS
         .iter()
+        .filter(|c| c.name.len().abs_diff(len) <= 2)
         .map(|c| (distance(word, c.name), c.name))
         .filter(|(d, _)| *d <= 2)
         .min_by_key(|(d, _)| *d)

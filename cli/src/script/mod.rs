@@ -111,6 +111,16 @@ pub fn run_str(text: &str, fs: &str, json: bool) -> Result<String, ScriptError> 
     Ok(String::from_utf8_lossy(&out).into_owned())
 }
 
+/// A script file's bytes as `splicelab script` reads them: decoded ([`parse::decode`]: a
+/// byte-order mark is skipped, bytes that are not UTF-8 name their line) and parsed
+/// ([`Script::parse`]). Nothing runs.
+///
+/// # Errors
+/// The first malformed line, as a [`UsageError`] (`script:LINE: problem`).
+pub fn parse_bytes(bytes: &[u8]) -> Result<Script, UsageError> {
+    Script::parse(&parse::decode(bytes)?)
+}
+
 /// Arguments of `splicelab script`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct ScriptArgs {
@@ -150,14 +160,7 @@ pub fn run(args: &ScriptArgs) -> i32 {
             }
         }
     };
-    let text = match parse::decode(&bytes) {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("{e}");
-            return 1;
-        }
-    };
-    let script = match Script::parse(&text) {
+    let script = match parse_bytes(&bytes) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("{e}");

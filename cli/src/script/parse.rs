@@ -876,6 +876,10 @@ fn parse_chattr(info: &CmdInfo, rest: &[&str]) -> Result<Cmd, String> {
     })
 }
 
+/// The longest `inject partition MS` (2^42 ms, about 139 years): its end must still fit
+/// the 64-bit nanosecond virtual clock with room for the calls that wait for it.
+pub const MAX_PARTITION_MS: u64 = 1 << 42;
+
 fn parse_inject(info: &CmdInfo, rest: &[&str]) -> Result<Inject, String> {
     let usage = || format!("inject: usage: {}", info.usage());
     let num_arg =
@@ -901,10 +905,18 @@ fn parse_inject(info: &CmdInfo, rest: &[&str]) -> Result<Inject, String> {
         ["reboot", tail @ ..] if tail.len() <= 1 => Ok(Inject::Reboot {
             path: path(tail.first()),
         }),
-        ["partition", ms, tail @ ..] if tail.len() <= 1 => Ok(Inject::Partition {
-            ms: plain("duration (ms)", ms)?,
-            path: path(tail.first()),
-        }),
+        ["partition", ms, tail @ ..] if tail.len() <= 1 => {
+            let n = plain("duration (ms)", ms)?;
+            if n > MAX_PARTITION_MS {
+                return Err(format!(
+                    "inject: partition of {n} ms is too long (at most {MAX_PARTITION_MS} ms,                      about 139 years: virtual time is 64-bit nanoseconds)"
+                ));
+            }
+            Ok(Inject::Partition {
+                ms: n,
+                path: path(tail.first()),
+            })
+        }
         _ => Err(usage()),
     }
 }
