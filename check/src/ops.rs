@@ -428,6 +428,11 @@ pub fn command(op: &Op, src: Option<&str>, dst: Option<&str>) -> String {
 
 // ---------------------------------------------------------------------- generators
 
+/// The most operations one generated sequence holds (after the two creates): `check
+/// --ops` refuses more, and the generators clamp to it, so that no caller can ask for a
+/// sequence that does not fit in memory.
+pub const MAX_OPS: usize = 10_000;
+
 /// The current generator ([`GenConfig::generation`]).
 pub const GENERATION: u8 = 2;
 
@@ -610,7 +615,7 @@ pub fn near_miss(
 /// A sequence: two creates, then up to `max_ops` operations (a near-miss dedupe counts as
 /// one).
 pub fn ops(cfg: &GenConfig) -> BoxedStrategy<Vec<Op>> {
-    let max = cfg.max_ops.max(1);
+    let max = cfg.max_ops.clamp(1, MAX_OPS);
     let block = cfg.block;
     let group = prop_oneof![
         24 => op(cfg).prop_map(|o| vec![o]),
@@ -694,7 +699,7 @@ pub fn random_ops(cfg: &GenConfig, seed: u64) -> Vec<Op> {
         (fault_w, 17),
     ];
     let total: u32 = table.iter().map(|t| t.0).sum();
-    let count = rng.random_range(1..=cfg.max_ops.max(1));
+    let count = rng.random_range(1..=cfg.max_ops.clamp(1, MAX_OPS));
     let mut out = vec![Op::Create { n: 0 }, Op::Create { n: 1 }];
     for _ in 0..count {
         let mut pick = rng.random_range(0..total);

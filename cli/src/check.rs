@@ -68,7 +68,7 @@ fn bar(len: u64, what: &str) -> ProgressBar {
 /// The most operations `--ops` may ask for per case: a case's operations are generated,
 /// run and shrunk in memory, each step checked against the reference model, so a case of
 /// 2^64 operations would only abort (allocation failure) or never end.
-pub const MAX_OPS: usize = 10_000;
+pub const MAX_OPS: usize = check::ops::MAX_OPS;
 
 fn parse_shard(s: &str) -> Result<(u64, u64), String> {
     let bad = || format!("--shard: expected I/N with 0 <= I < N, got '{s}'");

@@ -62,7 +62,7 @@ pub const GRAMMAR: &[Grammar] = &[
         &[&[], &[Path]],
     ),
     g("file", &[], &[&[], &[I64]]),
-    g("close", &[], NONE),
+    g("close", &[('u', None)], NONE),
     g(
         "pwrite",
         &[
