@@ -1050,6 +1050,11 @@ impl Harness {
                         "{what} between overlapping ranges of one file returned {n}; expected EINVAL"
                     ));
                 }
+                if signal_first && max > 0 && matches!(kind, CopyKind::Splice(_)) {
+                    return Err(format!(
+                        "{what} returned {n} although a signal was pending before it moved anything (spec §2: EINTR)"
+                    ));
+                }
                 if signal_first && stats.chunks > 0 {
                     return Err(format!(
                         "{what} copied {} chunks ({} bytes) although a signal was pending before the first",
@@ -1171,6 +1176,12 @@ impl Harness {
                             "failed must-share splice ({e:?}) changed the destination's extent map: {:?} -> {:?}",
                             map_before, after
                         ));
+                    }
+                    if e == Errno::EINTR && signal_first {
+                        // Spec §2: the signal came before anything moved.
+                        self.counters.errors += 1;
+                        self.faults.signal = self.proc.task.planned_signal();
+                        return Ok(None);
                     }
                     if should {
                         return Err(format!(

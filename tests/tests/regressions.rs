@@ -1046,3 +1046,39 @@ fn regression_nfs_clone_of_a_source_inline_only_on_the_server_is_a_copy() {
         ],
     );
 }
+
+/// Issue 18: a signal pending before a must-share splice let the remap run (spec §2 says a
+/// signal before any byte moved gives EINTR). Now every splice answers EINTR then; FICLONE
+/// and copy_file_range keep Linux's behaviour.
+#[test]
+fn regression_must_share_with_a_signal_pending_gives_eintr() {
+    for spec in [
+        "btrfs-like:size=64m,chunk=16k",
+        "xfs-like:size=64m,chunk=16k",
+    ] {
+        replay(
+            spec,
+            &[
+                Op::Create { n: 0 },
+                Op::Create { n: 1 },
+                Op::Pwrite {
+                    file: 0,
+                    off: 0,
+                    len: 16384,
+                    byte: 0x61,
+                },
+                Op::Signal { after: 0 },
+                Op::Splice {
+                    src: 0,
+                    dst: 1,
+                    soff: 0,
+                    doff: 0,
+                    len: 16384,
+                    flag: Flag::Must,
+                    nonblock: false,
+                },
+                Op::Fsync { file: 1 },
+            ],
+        );
+    }
+}

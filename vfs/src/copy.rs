@@ -441,6 +441,7 @@ pub fn vfs_copy_file_range(
 ///   `EOVERFLOW`, `EFBIG`, `EINVAL` (same-file overlap) from
 ///   [`checks::generic_copy_file_checks`](crate::checks::generic_copy_file_checks);
 /// - `EINVAL` from [`checks::rw_verify_area`](crate::checks::rw_verify_area);
+/// - `EINTR`: a signal was pending before anything moved (every flag);
 /// - must-share: `EOPNOTSUPP` (the filesystem cannot share), `EAGAIN` (`nonblock` and an
 ///   inode lock is taken), then the filesystem's remap errors (`EINVAL` for alignment,
 ///   `EOPNOTSUPP` for files it will not share, `ENOSPC`, …);
@@ -470,6 +471,12 @@ pub fn vfs_splice_file_range(
     let (count, sin, sout) = copy_checks(fin, pos_in, fout, pos_out, len, rule)?;
     if count == 0 {
         return Ok(0);
+    }
+    // Spec §2: a signal that arrived before any byte moved gives EINTR — whatever the
+    // flag, so also before a must-share's remap, which is not interruptible once started
+    // (R5). FICLONE and copy_file_range keep Linux's behaviour (their remap runs).
+    if task.signal_pending() {
+        return Err(Errno::EINTR);
     }
     let (pin, pout) = (pos_in as u64, pos_out as u64);
     match share {
