@@ -108,6 +108,20 @@ fn splice_thread(
     })
 }
 
+/// A write of two chunks of `c` over `path` at 0 by a thread of its own.
+fn write_thread(
+    vfs: &Arc<Vfs>,
+    tid: u32,
+    path: &'static str,
+) -> thread::JoinHandle<Result<usize, vfs::Errno>> {
+    let vfs = vfs.clone();
+    thread::spawn(move || {
+        let mut p = Process::new(vfs, tid);
+        let fd = p.open(path, o::RDWR, 0).expect("open");
+        p.pwrite(fd, &Data::fill(b'c', 2 * CHUNK), 0)
+    })
+}
+
 fn chunks(v: &[u8]) -> Vec<u8> {
     v.chunks(CHUNK as usize)
         .map(|c| {
@@ -148,12 +162,7 @@ fn splice_and_write_to_the_same_range() {
     model(|| {
         let vfs = setup(SPEC);
         let a = splice_thread(&vfs, 1, "/f0", "/f1", 0);
-        let v = vfs.clone();
-        let b = thread::spawn(move || {
-            let mut p = Process::new(v, 2);
-            let fd = p.open("/f1", o::RDWR, 0).expect("open");
-            p.pwrite(fd, &Data::fill(b'c', 2 * CHUNK), 0)
-        });
+        let b = write_thread(&vfs, 2, "/f1");
         assert_eq!(a.join().expect("a"), Ok(2 * CHUNK as usize));
         assert_eq!(b.join().expect("b"), Ok(2 * CHUNK as usize));
         let c = chunks(&content(&vfs, "/f1"));
@@ -174,12 +183,7 @@ fn async_nfs_copy_and_write_to_the_destination() {
     model(|| {
         let vfs = setup("nfs-like:server=plain,async=1,copy=bytes,copychunk=1k,size=1m,chunk=1k");
         let a = splice_thread(&vfs, 1, "/f0", "/f1", 0);
-        let v = vfs.clone();
-        let b = thread::spawn(move || {
-            let mut p = Process::new(v, 2);
-            let fd = p.open("/f1", o::RDWR, 0).expect("open");
-            p.pwrite(fd, &Data::fill(b'c', 2 * CHUNK), 0)
-        });
+        let b = write_thread(&vfs, 2, "/f1");
         assert_eq!(a.join().expect("a"), Ok(2 * CHUNK as usize));
         assert_eq!(b.join().expect("b"), Ok(2 * CHUNK as usize));
         let c = chunks(&content(&vfs, "/f1"));
@@ -298,12 +302,7 @@ fn cross_mount_splice_and_writer() {
             p.close(fd).expect("close");
         }
         let a = splice_thread(&vfs, 1, "/f0", "/m2/f1", 0);
-        let v = vfs.clone();
-        let b = thread::spawn(move || {
-            let mut p = Process::new(v, 2);
-            let fd = p.open("/m2/f1", o::RDWR, 0).expect("open");
-            p.pwrite(fd, &Data::fill(b'c', 2 * CHUNK), 0)
-        });
+        let b = write_thread(&vfs, 2, "/m2/f1");
         assert_eq!(a.join().expect("a"), Ok(2 * CHUNK as usize));
         assert_eq!(b.join().expect("b"), Ok(2 * CHUNK as usize));
         let c = chunks(&content(&vfs, "/m2/f1"));
