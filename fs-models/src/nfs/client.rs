@@ -249,11 +249,12 @@ enum Failed {
     DropRest,
 }
 
-/// An asynchronous copy in flight. It lives only inside the call that started it: the call
-/// returns only once the copy has finished, been cancelled (OFFLOAD_CANCEL) or been lost with
-/// a server reboot, so no copy a caller was told about can change a file afterwards.
+/// One COPY this client sent: its ranges, and for an asynchronous one its callback stateid
+/// (0 for a synchronous one). It lives only inside the call that sent it: the call returns
+/// only once the copy has finished, been cancelled (OFFLOAD_CANCEL) or been lost with a
+/// server reboot, so no copy a caller was told about can change a file afterwards.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct AsyncCopy {
+struct CopyRequest {
     id: StateId,
     src: Ino,
     soff: u64,
@@ -783,7 +784,7 @@ impl NfsClient {
 
     /// Logs an UNSTABLE4 copy result in the destination's uncommitted log (rule R1 made
     /// the source stable, so the COPY can be redone after a verifier change).
-    fn log_copy(cs: &mut ClientState, c: &AsyncCopy, w: WriteRes) -> u64 {
+    fn log_copy(cs: &mut ClientState, c: &CopyRequest, w: WriteRes) -> u64 {
         if w.count > 0 && !w.committed.is_stable() {
             cs.file(c.dst).push_log(Unstable::Copy {
                 src: c.src,
@@ -811,7 +812,7 @@ impl NfsClient {
     ) -> KResult<u64> {
         let r = self.copy_rpc(cs, task, src, soff, dst, doff, len, true)?;
         Self::account_chunk(task, r.write.count - r.shared, r.shared);
-        let c = AsyncCopy {
+        let c = CopyRequest {
             id: 0,
             src,
             soff,
@@ -848,7 +849,7 @@ impl NfsClient {
                 task.with_stats(|s| s.offloads_restarted += 1);
             }
             let r = self.copy_rpc(cs, task, src, soff, dst, doff, len, false)?;
-            let c = AsyncCopy {
+            let c = CopyRequest {
                 id: r.callback.unwrap_or(0),
                 src,
                 soff,
@@ -869,7 +870,7 @@ impl NfsClient {
 
     /// The copy is gone with a server reboot. The client learns it when it next talks to the
     /// server: OFFLOAD_STATUS answers NFS4ERR_BAD_STATEID.
-    fn learn_lost(&self, cs: &mut ClientState, task: &Task, c: &AsyncCopy) -> Waited {
+    fn learn_lost(&self, cs: &mut ClientState, task: &Task, c: &CopyRequest) -> Waited {
         let _ = self.rpc(
             cs,
             task,
@@ -890,7 +891,7 @@ impl NfsClient {
     /// habit of dropping the partial count is not followed); `EINTR` when a cancelled copy
     /// had done nothing. A cancel the network did not deliver is no error: the copy runs
     /// on, and the wait goes on to its end.
-    fn wait_async(&self, cs: &mut ClientState, task: &Task, c: &AsyncCopy) -> KResult<Waited> {
+    fn wait_async(&self, cs: &mut ClientState, task: &Task, c: &CopyRequest) -> KResult<Waited> {
         loop {
             if task.signal_pending() {
                 cs.stats.offload_cancels += 1;
