@@ -394,8 +394,13 @@ impl<F: Flavor> LocalFs<F> {
                 {
                     n.size = own;
                     n.stale_tail |= eof_block_written;
+                    continue;
                 }
-            } else if stale
+            }
+            // The logged size grows past the old on-disk EOF (a new size, or data the
+            // change put in blocks beyond it, as a remap inside the in-memory size does).
+            let node = disk.inode(ino).expect("looked up above");
+            if stale
                 && node.size > own
                 && !own.is_multiple_of(bs)
                 && eof_origin(disk, ino, own) == origin

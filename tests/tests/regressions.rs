@@ -1082,3 +1082,73 @@ fn regression_must_share_with_a_signal_pending_gives_eintr() {
         );
     }
 }
+
+/// A may-share splice inside one xfs-like file remapped blocks past its on-disk EOF while
+/// the in-memory size (grown by a write, its EOF block's tail zeroed only in the page
+/// cache) stayed as it was: the change logged the in-memory size over the old on-disk EOF
+/// block, whose tail still held bytes a truncate had cut — a crash state showed them.
+/// Found by `state_machine::xfs_like` (proptest, through a near-miss dedupe); fix in
+/// `LocalFs::log_change` (the page cache's bytes of that tail are written back whenever
+/// the logged size grows over it).
+#[test]
+fn regression_remap_past_the_on_disk_eof_does_not_expose_a_cut_tail() {
+    replay(
+        "xfs-like:size=64m,chunk=16k",
+        &[
+            Op::Create { n: 0 },
+            Op::Create { n: 1 },
+            Op::Pwrite {
+                file: 0,
+                off: 16384,
+                len: 8192,
+                byte: 1,
+            },
+            Op::Truncate {
+                file: 0,
+                size: 32767,
+            },
+            Op::Truncate {
+                file: 0,
+                size: 24575,
+            },
+            Op::Splice {
+                src: 0,
+                dst: 0,
+                soff: 20480,
+                doff: 12288,
+                len: 12287,
+                flag: Flag::Never,
+                nonblock: false,
+            },
+            Op::Pwrite {
+                file: 0,
+                off: 24574,
+                len: 1,
+                byte: 0,
+            },
+            Op::Dedupe {
+                src: 0,
+                dst: 0,
+                soff: 20480,
+                doff: 12288,
+                len: 12287,
+            },
+            Op::Fsync { file: 0 },
+            Op::Pwrite {
+                file: 0,
+                off: 36864,
+                len: 1,
+                byte: 0,
+            },
+            Op::Splice {
+                src: 0,
+                dst: 0,
+                soff: 8192,
+                doff: 24576,
+                len: 8192,
+                flag: Flag::May,
+                nonblock: false,
+            },
+        ],
+    );
+}
