@@ -1132,6 +1132,13 @@ impl Harness {
                     }
                     CopyKind::Splice(Flag::Must) => {
                         self.promise_shared(sid, s0, s1, did, b0, b1);
+                        // R8: what the call reports is what it did.
+                        if stats.bytes_shared != n {
+                            return Err(format!(
+                                "must-share splice of {n} bytes reported {} bytes shared",
+                                stats.bytes_shared
+                            ));
+                        }
                         if stats.bytes_copied != 0 || stats.chunks != 0 {
                             return Err(format!(
                                 "must-share splice copied {} bytes in {} chunks (it must only share)",
