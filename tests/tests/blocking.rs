@@ -58,6 +58,16 @@ fn spawn_splice(
     })
 }
 
+/// A reader (tid 2) that reads /dst 200 times, 4 KiB at a time, from `t0` on.
+fn read_dst_while_copying(vfs: &Arc<Vfs>, t0: u64) {
+    let mut p = Process::new(vfs.clone(), 2);
+    p.task.wait_until(t0);
+    let d = p.open("/dst", o::RDONLY, 0).expect("open");
+    for i in 0..200 {
+        p.pread(d, 4096, ((i * 4096) % SIZE) as i64).expect("read");
+    }
+}
+
 fn reader_races_copy(model: &str, flags: u32) {
     let (vfs, profile, t0) = setup(model);
     // The destination's lock records every hold (who, from, to).
@@ -65,12 +75,7 @@ fn reader_races_copy(model: &str, flags: u32) {
     let dst_lock = mnt.inode(ino);
     dst_lock.lock.record_timeline(true);
     let copier = spawn_splice(&vfs, t0, flags);
-    let mut p = Process::new(vfs.clone(), 2);
-    p.task.wait_until(t0);
-    let d = p.open("/dst", o::RDONLY, 0).expect("open");
-    for i in 0..200 {
-        p.pread(d, 4096, ((i * 4096) % SIZE) as i64).expect("read");
-    }
+    read_dst_while_copying(&vfs, t0);
     let (r, st) = copier.join().expect("copier");
     assert_eq!(r, Ok(SIZE as usize));
     let bound = profile.chunk_hold_bound();
@@ -167,12 +172,7 @@ fn an_offloaded_copy_holds_the_destination_lock_per_copy() {
     mnt.inode(ino).lock.record_timeline(true);
     // Never-share: the server advertises a non-sharing COPY (copy=bytes).
     let copier = spawn_splice(&vfs, t0, 0);
-    let mut p = Process::new(vfs.clone(), 2);
-    p.task.wait_until(t0);
-    let d = p.open("/dst", o::RDONLY, 0).expect("open");
-    for i in 0..200 {
-        p.pread(d, 4096, ((i * 4096) % SIZE) as i64).expect("read");
-    }
+    read_dst_while_copying(&vfs, t0);
     let (r, st) = copier.join().expect("copier");
     assert_eq!(r, Ok(SIZE as usize));
     assert_eq!(st.bytes_shared, 0);
