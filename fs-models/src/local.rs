@@ -320,6 +320,43 @@ impl<F: Flavor> LocalFs<F> {
         Ok(r)
     }
 
+    /// `SEEK_DATA`/`SEEK_HOLE`, a hole searched for no further than `limit`
+    /// ([`FileSystem::seek_hole_within`]).
+    fn seek_limited(&self, ino: Ino, off: u64, data: bool, limit: u64) -> KResult<u64> {
+        let st = self.state.lock();
+        let img = &st.img;
+        let mut off = off;
+        if self.flavor.quirks().btrfs_seek {
+            let node = img.inode(ino)?;
+            if node.size == 0 {
+                return Err(Errno::ENXIO);
+            }
+            if off > i64::MAX as u64 {
+                // Measured: SEEK_DATA from a negative offset is ENXIO once the data is on
+                // disk, but searches from 0 while it is delalloc in the page cache
+                // (`pc_seek_data_negative_offset_over_dirty_data`).
+                if data && !st.journal.is_dirty(ino) {
+                    return Err(Errno::ENXIO);
+                }
+                off = 0;
+            }
+            // find_desired_extent's quick path: no preallocation ever and every byte
+            // allocated means no hole before EOF.
+            let bytes = match &node.inline {
+                Some(d) => d.len(),
+                None => node.mapped * img.block_size(),
+            };
+            if !data
+                && off < node.size
+                && img.tag(ino, PREALLOC_TAG).is_none()
+                && bytes == node.size
+            {
+                return Ok(node.size.min(limit.max(off)));
+            }
+        }
+        img.seek_within(ino, off, data, limit)
+    }
+
     /// The device-view half of [`LocalFs::modify`]: `f` is applied to the device view with
     /// the in-memory sizes of `sized` (`live_before`: their live sizes before the change),
     /// partial-block zeroing deferred to the page cache; then each inode keeps its on-disk
@@ -928,38 +965,21 @@ impl<F: Flavor> FileSystem for LocalFs<F> {
     /// offset arrives above `i64::MAX` and is `ENXIO` (past any EOF), as in the generic code,
     /// iomap and tmpfs — except under [`Quirks::btrfs_seek`].
     fn seek_data_hole(&self, ino: Ino, off: u64, data: bool) -> KResult<u64> {
-        let st = self.state.lock();
-        let img = &st.img;
-        let mut off = off;
-        if self.flavor.quirks().btrfs_seek {
-            let node = img.inode(ino)?;
-            if node.size == 0 {
-                return Err(Errno::ENXIO);
-            }
-            if off > i64::MAX as u64 {
-                // Measured: SEEK_DATA from a negative offset is ENXIO once the data is on
-                // disk, but searches from 0 while it is delalloc in the page cache
-                // (`pc_seek_data_negative_offset_over_dirty_data`).
-                if data && !st.journal.is_dirty(ino) {
-                    return Err(Errno::ENXIO);
-                }
-                off = 0;
-            }
-            // find_desired_extent's quick path: no preallocation ever and every byte
-            // allocated means no hole before EOF.
-            let bytes = match &node.inline {
-                Some(d) => d.len(),
-                None => node.mapped * img.block_size(),
-            };
-            if !data
-                && off < node.size
-                && img.tag(ino, PREALLOC_TAG).is_none()
-                && bytes == node.size
-            {
-                return Ok(node.size);
-            }
-        }
-        img.seek(ino, off, data)
+        self.seek_limited(ino, off, data, u64::MAX)
+    }
+
+    fn seek_hole_within(&self, ino: Ino, off: u64, limit: u64) -> KResult<u64> {
+        self.seek_limited(ino, off, false, limit)
+    }
+
+    fn backed_run(
+        &self,
+        ino: Ino,
+        from: u64,
+        to: u64,
+        max_run: u64,
+    ) -> KResult<Option<(u64, u64)>> {
+        self.state.lock().img.backed_run(ino, from, to, max_run)
     }
 
     fn fiemap_flags_supported(&self) -> u32 {

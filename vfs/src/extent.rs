@@ -25,17 +25,16 @@ use std::sync::Arc;
 
 use imbl::OrdMap;
 
-use slab::Slab;
-
 use crate::backrefs::Backrefs;
 use crate::data::Data;
 use crate::errno::{Errno, KResult};
+use crate::phys_table::PhysTable;
 use crate::rangeset::RangeSet;
 use crate::space::{Allocator, Run};
 
 /// An inode number within one filesystem.
 pub type Ino = u64;
-/// The key of a physical extent in the image's slab.
+/// The key of a physical extent in the image's [`PhysTable`].
 pub type PhysKey = usize;
 
 /// The root directory's inode number.
@@ -101,8 +100,11 @@ pub struct InodeImage {
     pub size: u64,
     pub nlink: u32,
     pub attrs: Attrs,
-    /// File block → mapping. Blocks not covered are holes.
-    pub map: BTreeMap<u64, Mapping>,
+    /// File block → mapping. Blocks not covered are holes. A persistent map, like the
+    /// inode table: a journal snapshot shares it, and the next change copies only the path
+    /// it touches — so the fsync after every step of a long copy (an nfs-like COPY that the
+    /// client COMMITs) costs O(log n), not a copy of the whole file's map.
+    pub map: OrdMap<u64, Mapping>,
     /// Data stored inline in metadata (btrfs-like small files); when set, `map` is empty.
     pub inline: Option<Data>,
     /// Directory entries (directories only).
@@ -136,7 +138,7 @@ impl InodeImage {
             size: 0,
             nlink: 1,
             attrs: Attrs::default(),
-            map: BTreeMap::new(),
+            map: OrdMap::new(),
             inline: None,
             children: OrdMap::new(),
             parent: ROOT_INO,
@@ -149,7 +151,7 @@ impl InodeImage {
 
     /// The mapping that covers file block `fb`, with its first block.
     pub fn mapping_at(&self, fb: u64) -> Option<(u64, &Mapping)> {
-        let (&s, m) = self.map.range(..=fb).next_back()?;
+        let (&s, m) = self.map.get_prev(&fb)?;
         (fb < s + m.len).then_some((s, m))
     }
 
@@ -200,19 +202,20 @@ pub struct FiemapExtent {
 
 /// The whole image of one filesystem. `Clone` is a snapshot (used for crash states).
 ///
-/// Snapshots share structure with the live image. The inode table and directories are
-/// persistent maps ([`imbl::OrdMap`]: a clone is O(1), a change copies one O(log n) path),
-/// inodes and physical extents sit behind [`Arc`]s, and the live image copies an inode or
+/// Snapshots share structure with the live image. The inode table, directories and each
+/// file's extent map are persistent maps ([`imbl::OrdMap`]: a clone is O(1), a change
+/// copies one O(log n) path), the physical extents sit in a [`PhysTable`] (a persistent
+/// vector), inodes and extents sit behind [`Arc`]s, and the live image copies an inode or
 /// an extent only when it first changes one that a snapshot still holds
-/// ([`Arc::make_mut`]). A per-operation journal's snapshot therefore costs one pointer copy
-/// per physical extent (the slab) and the operation after it pays for what it touches.
+/// ([`Arc::make_mut`]). A journal snapshot therefore costs O(free-space holes) (the
+/// allocator) and the operation after it pays for what it touches.
 #[derive(Clone, Debug)]
 pub struct Image {
     block_size: u64,
     pub inodes: OrdMap<Ino, Arc<InodeImage>>,
     next_ino: Ino,
     pub alloc: Allocator,
-    pub phys: Slab<Arc<PhysExtent>>,
+    pub phys: PhysTable,
     /// Physical blocks with a media error: reading them gives `EIO`.
     pub bad: BTreeSet<u64>,
     /// Model-private per-inode metadata that lives on the device (so it survives crashes
@@ -246,7 +249,7 @@ pub struct Image {
 
 /// Inode `ino` of `inodes`, for changing it: copied first if a snapshot still shares it
 /// (copy-on-write, [`Arc::make_mut`]). A function of the inode table alone, so that callers
-/// can hold it while they change the extent slab.
+/// can hold it while they change the extent table.
 fn node_mut(inodes: &mut OrdMap<Ino, Arc<InodeImage>>, ino: Ino) -> Option<&mut InodeImage> {
     inodes.get_mut(&ino).map(Arc::make_mut)
 }
@@ -264,7 +267,7 @@ impl Image {
             inodes,
             next_ino: ROOT_INO + 1,
             alloc: Allocator::new(capacity),
-            phys: Slab::new(),
+            phys: PhysTable::new(),
             bad: BTreeSet::new(),
             inode_tags: BTreeMap::new(),
             next_origin: 0,
@@ -1187,11 +1190,23 @@ impl Image {
         // A source EOF block with stale bytes past EOF carries them along.
         let src_node = self.inode(src)?;
         let stale = src_node.stale_tail && sfb + n > src_node.size / self.block_size;
+        // Every mapping of the source, at the same blocks: the destination's map is the
+        // source's, shared (O(1), a persistent map), whatever the extent count (FICLONE).
+        let whole =
+            (sfb == dfb && pieces.len() == src_node.map.len()).then(|| src_node.map.clone());
         let node = self.inode_mut(dst)?;
         node.stale_tail |= stale;
-        for (s, m) in &pieces {
-            node.mapped += m.len;
-            node.map.insert(dfb + (s - sfb), m.clone());
+        match whole {
+            Some(map) if node.map.is_empty() => {
+                node.mapped += pieces.iter().map(|(_, m)| m.len).sum::<u64>();
+                node.map = map;
+            }
+            _ => {
+                for (s, m) in &pieces {
+                    node.mapped += m.len;
+                    node.map.insert(dfb + (s - sfb), m.clone());
+                }
+            }
         }
         for (s, m) in pieces {
             Arc::make_mut(&mut self.phys[m.phys])
@@ -1296,6 +1311,18 @@ impl Image {
     /// # Errors
     /// `ENXIO` when `off` is at or past EOF, or no data follows `off`.
     pub fn seek(&self, ino: Ino, off: u64, data: bool) -> KResult<u64> {
+        self.seek_within(ino, off, data, u64::MAX)
+    }
+
+    /// [`Image::seek`] that looks no further than byte `limit` for a hole: `SEEK_HOLE`
+    /// answers the first hole at or after `off`, or `limit` when there is none before it.
+    /// A hole search walks the mappings from `off` on, so a copy loop that only needs to
+    /// know where its next step's data ends bounds the walk by its step instead of by the
+    /// file: O(log n + mappings in `[off, limit)`). `SEEK_DATA` ignores `limit`.
+    ///
+    /// # Errors
+    /// As [`Image::seek`].
+    pub fn seek_within(&self, ino: Ino, off: u64, data: bool, limit: u64) -> KResult<u64> {
         let bs = self.block_size;
         let node = self.inode(ino)?;
         if off >= node.size {
@@ -1326,9 +1353,10 @@ impl Image {
             return Err(Errno::ENXIO);
         }
         // The first block at or after fb that is neither written nor cached.
+        let last = limit.div_ceil(bs);
         let mut pos = fb;
         for (s, m) in node.mappings_in(fb, u64::MAX) {
-            if s > pos {
+            if s > pos || pos >= last {
                 break;
             }
             if m.unwritten {
@@ -1343,7 +1371,51 @@ impl Image {
                 pos = s + m.len;
             }
         }
-        Ok((pos * bs).max(off).min(node.size))
+        Ok(pos
+            .saturating_mul(bs)
+            .max(off)
+            .min(node.size)
+            .min(limit.max(off)))
+    }
+
+    /// The first byte of `[from, to)` of `ino` that a block backs — written or unwritten —
+    /// with the end of the run of backed blocks from there, at most `max_run` bytes long
+    /// and capped at `to`; `None` when the range is all hole (or past EOF's blocks).
+    /// O(log n + mappings in the run).
+    ///
+    /// # Errors
+    /// `ENOENT` for an unknown inode.
+    pub fn backed_run(
+        &self,
+        ino: Ino,
+        from: u64,
+        to: u64,
+        max_run: u64,
+    ) -> KResult<Option<(u64, u64)>> {
+        let bs = self.block_size;
+        let node = self.inode(ino)?;
+        if from >= to {
+            return Ok(None);
+        }
+        if let Some(d) = &node.inline {
+            let end = d.len().min(to);
+            return Ok((from < end).then_some((from, end.min(from.saturating_add(max_run)))));
+        }
+        let (b0, b1) = (from / bs, to.div_ceil(bs));
+        let mut runs = node.mappings_in(b0, b1);
+        let Some((s, m)) = runs.next() else {
+            return Ok(None);
+        };
+        let start = (s * bs).max(from);
+        let cap = start.saturating_add(max_run).min(to);
+        let mut end = (s + m.len).saturating_mul(bs);
+        for (s, m) in runs {
+            if end >= cap || s * bs != end {
+                break;
+            }
+            end = (s + m.len).saturating_mul(bs);
+        }
+        Ok(Some((start, end.min(cap))))
     }
 
     /// Records that `[off, off + len)` of `ino` was read: its unwritten blocks inside EOF
@@ -1378,8 +1450,11 @@ impl Image {
         self.split_at(ino, from);
         self.split_at(ino, to);
         if let Some(node) = node_mut(&mut self.inodes, ino) {
-            for (_, m) in node.map.range_mut(from..to) {
-                m.unwritten = false;
+            let starts: Vec<u64> = node.map.range(from..to).map(|(&s, _)| s).collect();
+            for s in starts {
+                if let Some(m) = node.map.get_mut(&s) {
+                    m.unwritten = false;
+                }
             }
         }
     }

@@ -205,6 +205,57 @@ pub trait FileSystem: Send + Sync {
     }
     /// `SEEK_DATA` (`data`) / `SEEK_HOLE`.
     fn seek_data_hole(&self, ino: Ino, off: u64, data: bool) -> KResult<u64>;
+    /// `SEEK_HOLE` from `off` that looks no further than byte `limit`: the first hole at or
+    /// after `off`, or `limit` when none starts before it. For a copy loop that needs where
+    /// the data of its next step ends (the nfs-like server's COPY): a model whose hole
+    /// search walks its extents bounds the walk by the step, not by the file. Default: the
+    /// full `SEEK_HOLE`, clamped.
+    ///
+    /// # Errors
+    /// As [`FileSystem::seek_data_hole`].
+    fn seek_hole_within(&self, ino: Ino, off: u64, limit: u64) -> KResult<u64> {
+        self.seek_data_hole(ino, off, false)
+            .map(|h| h.min(limit.max(off)))
+    }
+    /// The first byte of `[from, to)` that a block backs — data, or an unwritten
+    /// (preallocated) extent, which `SEEK_DATA` may call a hole but which can be shared —
+    /// with the end of the backed run from there, at most `max_run` bytes and capped at
+    /// `to`; `None` when the range is a hole. Default: from FIEMAP, or from
+    /// `SEEK_DATA`/`SEEK_HOLE` where there is no FIEMAP (unwritten extents then count as
+    /// holes). A model answers in O(log n + extents in the run).
+    ///
+    /// # Errors
+    /// Those of FIEMAP or SEEK.
+    fn backed_run(
+        &self,
+        ino: Ino,
+        from: u64,
+        to: u64,
+        max_run: u64,
+    ) -> KResult<Option<(u64, u64)>> {
+        let cap = |start: u64, end: u64| end.min(to).min(start.saturating_add(max_run));
+        match self.fiemap(ino) {
+            Ok(map) => Ok(map
+                .iter()
+                .filter(|e| e.logical < to && e.logical.saturating_add(e.length) > from)
+                .map(|e| {
+                    let start = e.logical.max(from);
+                    (start, cap(start, e.logical.saturating_add(e.length)))
+                })
+                .min()),
+            Err(_) => match self.seek_data_hole(ino, from, true) {
+                Ok(p) if p < to => {
+                    let end = match self.seek_hole_within(ino, p, cap(p, to)) {
+                        Ok(h) if h > p => h,
+                        _ => to,
+                    };
+                    Ok(Some((p, cap(p, end))))
+                }
+                Ok(_) | Err(Errno::ENXIO) => Ok(None),
+                Err(e) => Err(e),
+            },
+        }
+    }
     /// `FS_IOC_FIEMAP`.
     fn fiemap(&self, _ino: Ino) -> KResult<Vec<FiemapExtent>> {
         Err(Errno::EOPNOTSUPP)

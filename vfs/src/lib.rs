@@ -28,6 +28,7 @@ pub mod extent;
 pub mod file;
 pub mod fs;
 pub mod lock;
+pub mod phys_table;
 pub mod rangeset;
 pub mod remap;
 pub mod replay;

@@ -325,41 +325,14 @@ impl NfsServer {
         }
         // The data part ends where the next hole starts, so that a hole is never copied
         // as written zeroes.
-        let data = match self.backend.seek_data_hole(src, soff + hole, false) {
-            Ok(h) if h > soff + hole => h - (soff + hole),
+        // Looked for no further than the step can go: O(extents in one step).
+        let from = soff + hole;
+        let limit = from.saturating_add((n - hole).min(max));
+        let data = match self.backend.seek_hole_within(src, from, limit) {
+            Ok(h) if h > from => h - from,
             _ => n - hole,
         };
         Ok((hole, data.min(n - hole).min(max)))
-    }
-
-    /// The first byte in `[from, to)` of `ino` that a block backs — data or an unwritten
-    /// (preallocated) extent, which SEEK_DATA may call a hole but which can be shared —
-    /// from FIEMAP, or SEEK_DATA where the backend has no FIEMAP; with the end of that
-    /// mapped run.
-    fn first_mapped(&self, ino: Ino, from: u64, to: u64) -> NfsResult<Option<(u64, u64)>> {
-        match self.backend.fiemap(ino) {
-            Ok(map) => Ok(map
-                .iter()
-                .filter(|e| e.logical < to && e.logical.saturating_add(e.length) > from)
-                .map(|e| {
-                    (
-                        e.logical.max(from),
-                        e.logical.saturating_add(e.length).min(to),
-                    )
-                })
-                .min()),
-            Err(_) => match self.backend.seek_data_hole(ino, from, true) {
-                Ok(p) if p < to => {
-                    let end = match self.backend.seek_data_hole(ino, p, false) {
-                        Ok(h) if h > p => h.min(to),
-                        _ => to,
-                    };
-                    Ok(Some((p, end)))
-                }
-                Ok(_) | Err(Errno::ENXIO) => Ok(None),
-                Err(e) => Err(e.into()),
-            },
-        }
     }
 
     /// Copies (part of) a source hole to `[doff, doff + len)` of `dst`; returns the bytes
@@ -380,7 +353,10 @@ impl NfsServer {
         let end = doff.saturating_add(len);
         // Up to the first block the destination maps, its range is a hole already: it
         // reads as zeroes once the size covers it.
-        let hole_end = match self.first_mapped(dst, doff, end)? {
+        let hole_end = match self
+            .backend
+            .backed_run(dst, doff, end, self.opts.copy_chunk)?
+        {
             Some((p, _)) if p > doff => p,
             Some((_, e)) => {
                 let n = (e - doff).min(self.opts.copy_chunk);
