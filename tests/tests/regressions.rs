@@ -1152,3 +1152,23 @@ fn regression_remap_past_the_on_disk_eof_does_not_expose_a_cut_tail() {
         ],
     );
 }
+
+/// More than `MAX_LOG` (1,024) unstable WRITEs without an fsync: the client commits its
+/// log once it is that long, but did it through `commit_file`, which flushes first, whose
+/// flush found the log still over the limit and committed through `commit_file` again —
+/// endless recursion, a stack overflow (found by the fuzz suite's 100,000 small unaligned
+/// copies on nfs-like). Bug in `fs_models::nfs::client::NfsClient::flush`.
+#[test]
+fn regression_nfs_more_unstable_writes_than_the_log_holds_commit_once() {
+    let mut ops = vec![Op::Create { n: 0 }];
+    for i in 0..1100u64 {
+        ops.push(Op::Pwrite {
+            file: 0,
+            off: i * 5 + 1,
+            len: 3,
+            byte: (i % 7) as u8 + 1,
+        });
+    }
+    ops.push(Op::Fsync { file: 0 });
+    replay("nfs-like:size=64m,chunk=16k,wsize=4k", &ops);
+}

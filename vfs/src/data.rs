@@ -61,6 +61,14 @@ static ZEROS: [u8; FEED_PIECE] = [0; FEED_PIECE];
 /// The largest piece [`Data::feed`] hands over.
 pub const FEED_PIECE: usize = 64 * 1024;
 
+/// [`Data::compact`]: a range of more segments than this whose bytes average at most
+/// [`COMPACT_BYTES_PER_SEGMENT`] per segment becomes one buffer (a segment descriptor is
+/// 32 bytes, so the buffer is at most twice the list it replaces).
+pub const COMPACT_MIN_SEGMENTS: u64 = 16;
+
+/// See [`COMPACT_MIN_SEGMENTS`].
+pub const COMPACT_BYTES_PER_SEGMENT: u64 = 64;
+
 /// The byte at pattern position `pos` of pattern `seed` (splitmix64 of the 8-byte word).
 pub fn pattern_byte(seed: u64, pos: u64) -> u8 {
     pattern_word(seed, pos >> 3)[(pos & 7) as usize]
@@ -321,6 +329,21 @@ impl Data {
         }
     }
 
+    /// Turns a range cut into many tiny segments into one buffer of real bytes, when that
+    /// is no bigger than the segment list it replaces: on average at most
+    /// [`COMPACT_BYTES_PER_SEGMENT`] bytes per segment, and more than
+    /// [`COMPACT_MIN_SEGMENTS`] segments. Thousands of 3-byte writes into one block
+    /// otherwise leave it as a list of thousands of descriptors that every later write of
+    /// that block slices and rebuilds (the fuzz suite's 100,000 small unaligned copies:
+    /// ≈ 1,600 segments per block); with this, a block holds at most ≈ 64. Lazy data (zero,
+    /// fill, pattern) in long segments is never materialised by it.
+    pub fn compact(&mut self) {
+        let n = self.segs.len() as u64;
+        if n > COMPACT_MIN_SEGMENTS && self.len <= n * COMPACT_BYTES_PER_SEGMENT {
+            *self = Data::bytes(&self.to_vec());
+        }
+    }
+
     /// Materialises the whole range. Only for ranges known to be small.
     pub fn to_vec(&self) -> Vec<u8> {
         let mut v = vec![0u8; self.len() as usize];
@@ -438,6 +461,32 @@ mod tests {
         assert_eq!(back.segments().len(), 1, "adjacent equal fills merge");
         let gap = Data::fill(b'a', 2).overlay(4, &Data::fill(b'b', 1));
         assert_eq!(gap.to_vec(), b"aa\0\0b");
+    }
+
+    #[test]
+    fn a_range_cut_into_tiny_segments_becomes_one_buffer_of_the_same_bytes() {
+        // 4 KiB written as 3-byte fills every 5 bytes: ~1,600 segments.
+        let mut d = Data::zero(4096);
+        for i in 0..800 {
+            d = d.overlay(i * 5 + 1, &Data::fill(b'a' + (i % 7) as u8, 3));
+        }
+        let want = d.to_vec();
+        assert!(d.segments().len() > 1000);
+        d.compact();
+        assert_eq!(d.segments().len(), 1);
+        assert_eq!(d.to_vec(), want);
+        // Long lazy segments stay lazy, however many.
+        let mut lazy = Data::new();
+        for i in 0..100u64 {
+            lazy.append(Data::fill(i as u8, 4096));
+        }
+        lazy.compact();
+        assert_eq!(lazy.segments().len(), 100);
+        // A few short segments stay as they are.
+        let mut few = Data::fill(1, 3);
+        few.append(Data::fill(2, 3));
+        few.compact();
+        assert_eq!(few.segments().len(), 2);
     }
 
     #[test]

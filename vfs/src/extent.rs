@@ -809,6 +809,8 @@ impl Image {
             let tail = self.read_blocks(ino, b1 - 1, b1)?;
             span.append(tail.slice(end - (b1 - 1) * bs, b1 * bs - end));
         }
+        // Many small writes into one block must not leave it thousands of segments long.
+        span.compact();
         self.write_span(ino, b0, &span, ow)
     }
 

@@ -6,11 +6,17 @@
 //!
 //! First fit is the placement rule (design assumption A10): the first free run, in address
 //! order from the hint and then wrapping round to block 0, that is long enough. The free runs
-//! are kept twice: in a `BTreeMap` by start (neighbour merging, log replay, listing) and in
-//! a `FitIndex`, a treap by start whose nodes know the longest run in their subtree, so
-//! the first fit is found in O(log n) in the number of free runs instead of by a scan.
+//! are kept twice: in a map by start (neighbour merging, log replay, listing) and in a
+//! `FitIndex`, a treap by start whose nodes know the longest run in their subtree, so the
+//! first fit is found in O(log n) in the number of free runs instead of by a scan.
+//!
+//! Both are persistent (`imbl`): every journal snapshot holds a copy of the allocator, and
+//! a copy must not cost O(free runs) — a byte copy in small unaligned steps leaves
+//! thousands of them, and a COPY that the nfs-like client COMMITs snapshots once per step.
 
-use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use imbl::OrdMap;
 
 use crate::errno::{Errno, KResult};
 
@@ -25,7 +31,7 @@ pub struct Run {
 #[derive(Clone, Debug)]
 pub struct Allocator {
     capacity: u64,
-    free: BTreeMap<u64, u64>,
+    free: OrdMap<u64, u64>,
     free_blocks: u64,
     /// The same runs as `free`, indexed for the first-fit search.
     index: FitIndex,
@@ -38,7 +44,7 @@ pub struct Allocator {
 impl Allocator {
     /// All `capacity` blocks free.
     pub fn new(capacity: u64) -> Allocator {
-        let mut free = BTreeMap::new();
+        let mut free = OrdMap::new();
         let mut index = FitIndex::default();
         if capacity > 0 {
             free.insert(0, capacity);
@@ -174,42 +180,32 @@ impl Allocator {
     }
 }
 
-/// No node.
-const NIL: u32 = u32::MAX;
-
-#[derive(Clone, Copy, Debug)]
+/// One free run in the [`FitIndex`] treap. Children are shared between copies of the
+/// index ([`Arc`]): a change copies the nodes on its path (`Arc::make_mut`) and shares the
+/// rest, so a copy of the whole index is O(1).
+#[derive(Clone, Debug)]
 struct Node {
     start: u64,
     len: u64,
     /// The longest run in this node's subtree.
     max: u64,
     prio: u64,
-    left: u32,
-    right: u32,
+    left: Tree,
+    right: Tree,
 }
+
+type Tree = Option<Arc<Node>>;
 
 /// The free runs as a treap by start address, each node augmented with the longest run in
 /// its subtree: "the first run at or after `from` with at least `n` blocks" descends one
 /// path, skipping every subtree too short, in O(log n) expected steps. Priorities are a
 /// hash of the start, so the shape (and every figure derived from it) is deterministic.
-#[derive(Clone, Debug)]
+/// Persistent: nodes are shared between copies and copied on the path a change takes.
+#[derive(Clone, Debug, Default)]
 struct FitIndex {
-    nodes: Vec<Node>,
-    unused: Vec<u32>,
-    root: u32,
+    root: Tree,
     /// Nodes visited by [`FitIndex::first_fit`] (a counter for tests, not state).
     steps: std::cell::Cell<u64>,
-}
-
-impl Default for FitIndex {
-    fn default() -> FitIndex {
-        FitIndex {
-            nodes: Vec::new(),
-            unused: Vec::new(),
-            root: NIL,
-            steps: std::cell::Cell::new(0),
-        }
-    }
 }
 
 fn priority(start: u64) -> u64 {
@@ -220,118 +216,94 @@ fn priority(start: u64) -> u64 {
     z ^ (z >> 31)
 }
 
+fn max_of(t: &Tree) -> u64 {
+    t.as_ref().map_or(0, |n| n.max)
+}
+
+/// `t` with its left and right subtrees replaced, its `max` recomputed.
+fn rebuild(mut t: Arc<Node>, left: Tree, right: Tree) -> Tree {
+    let n = Arc::make_mut(&mut t);
+    n.max = n.len.max(max_of(&left)).max(max_of(&right));
+    n.left = left;
+    n.right = right;
+    Some(t)
+}
+
+/// Splits `t` into (starts < `key`, starts ≥ `key`).
+fn split(t: Tree, key: u64) -> (Tree, Tree) {
+    let Some(mut node) = t else {
+        return (None, None);
+    };
+    let n = Arc::make_mut(&mut node);
+    let (left, right) = (n.left.take(), n.right.take());
+    if n.start < key {
+        let (a, b) = split(right, key);
+        (rebuild(node, left, a), b)
+    } else {
+        let (a, b) = split(left, key);
+        (a, rebuild(node, b, right))
+    }
+}
+
+/// Joins two treaps, every start of `a` below every start of `b`.
+fn merge(a: Tree, b: Tree) -> Tree {
+    match (a, b) {
+        (None, t) | (t, None) => t,
+        (Some(mut x), Some(mut y)) => {
+            if x.prio > y.prio {
+                let n = Arc::make_mut(&mut x);
+                let (l, r) = (n.left.take(), n.right.take());
+                let m = merge(r, Some(y));
+                rebuild(x, l, m)
+            } else {
+                let n = Arc::make_mut(&mut y);
+                let (l, r) = (n.left.take(), n.right.take());
+                let m = merge(Some(x), l);
+                rebuild(y, m, r)
+            }
+        }
+    }
+}
+
 impl FitIndex {
-    fn max_of(&self, t: u32) -> u64 {
-        if t == NIL {
-            0
-        } else {
-            self.nodes[t as usize].max
-        }
-    }
-
-    fn update(&mut self, t: u32) {
-        let n = self.nodes[t as usize];
-        let max = n.len.max(self.max_of(n.left)).max(self.max_of(n.right));
-        self.nodes[t as usize].max = max;
-    }
-
-    /// Splits `t` into (starts < `key`, starts ≥ `key`).
-    fn split(&mut self, t: u32, key: u64) -> (u32, u32) {
-        if t == NIL {
-            return (NIL, NIL);
-        }
-        let n = self.nodes[t as usize];
-        if n.start < key {
-            let (a, b) = self.split(n.right, key);
-            self.nodes[t as usize].right = a;
-            self.update(t);
-            (t, b)
-        } else {
-            let (a, b) = self.split(n.left, key);
-            self.nodes[t as usize].left = b;
-            self.update(t);
-            (a, t)
-        }
-    }
-
-    /// Joins two treaps, every start of `a` below every start of `b`.
-    fn merge(&mut self, a: u32, b: u32) -> u32 {
-        if a == NIL {
-            return b;
-        }
-        if b == NIL {
-            return a;
-        }
-        if self.nodes[a as usize].prio > self.nodes[b as usize].prio {
-            let r = self.nodes[a as usize].right;
-            let m = self.merge(r, b);
-            self.nodes[a as usize].right = m;
-            self.update(a);
-            a
-        } else {
-            let l = self.nodes[b as usize].left;
-            let m = self.merge(a, l);
-            self.nodes[b as usize].left = m;
-            self.update(b);
-            b
-        }
-    }
-
     fn insert(&mut self, start: u64, len: u64) {
-        let node = Node {
+        let node = Arc::new(Node {
             start,
             len,
             max: len,
             prio: priority(start),
-            left: NIL,
-            right: NIL,
-        };
-        let t = match self.unused.pop() {
-            Some(t) => {
-                self.nodes[t as usize] = node;
-                t
-            }
-            None => {
-                self.nodes.push(node);
-                u32::try_from(self.nodes.len() - 1).expect("fewer than 2^32 free runs")
-            }
-        };
-        let (a, b) = self.split(self.root, start);
-        let a = self.merge(a, t);
-        self.root = self.merge(a, b);
+            left: None,
+            right: None,
+        });
+        let (a, b) = split(self.root.take(), start);
+        self.root = merge(merge(a, Some(node)), b);
     }
 
     fn remove(&mut self, start: u64) {
-        let (a, b) = self.split(self.root, start);
-        let (m, c) = self.split(b, start + 1);
-        debug_assert!(m != NIL, "removing a run the index holds");
-        if m != NIL {
-            self.unused.push(m);
-        }
-        self.root = self.merge(a, c);
+        let (a, b) = split(self.root.take(), start);
+        let (m, c) = split(b, start + 1);
+        debug_assert!(m.is_some(), "removing a run the index holds");
+        self.root = merge(a, c);
     }
 
     /// The start of the first run (by address) at or after `from` with at least `n` blocks.
     fn first_fit(&self, from: u64, n: u64) -> Option<u64> {
-        self.find(self.root, from, n)
+        self.find(&self.root, from, n)
     }
 
-    fn find(&self, t: u32, from: u64, n: u64) -> Option<u64> {
-        if t == NIL || self.nodes[t as usize].max < n {
-            return None;
-        }
+    fn find(&self, t: &Tree, from: u64, n: u64) -> Option<u64> {
+        let node = t.as_ref().filter(|node| node.max >= n)?;
         self.steps.set(self.steps.get() + 1);
-        let node = self.nodes[t as usize];
         if node.start < from {
-            return self.find(node.right, from, n);
+            return self.find(&node.right, from, n);
         }
-        if let Some(s) = self.find(node.left, from, n) {
+        if let Some(s) = self.find(&node.left, from, n) {
             return Some(s);
         }
         if node.len >= n {
             return Some(node.start);
         }
-        self.find(node.right, from, n)
+        self.find(&node.right, from, n)
     }
 }
 

@@ -451,8 +451,11 @@ impl NfsClient {
                 pos += n;
             }
         }
+        // Everything is sent: commit it (commit_file would flush again, and with the log
+        // still over the limit, again — the recursion that overflowed the stack after
+        // MAX_LOG small writes).
         if cs.files.get(&ino).is_some_and(|f| f.log.len() > MAX_LOG) {
-            self.commit_file(cs, task, ino)?;
+            self.commit_sent(cs, task, ino)?;
         }
         Ok(())
     }

@@ -87,13 +87,15 @@ impl Net {
 
     /// One-way transfer time of an `bytes`-byte message once it is on the wire.
     pub fn one_way(&self, bytes: u64) -> Nanos {
-        self.cfg.rtt / 2 + CostModel::transfer(bytes, self.cfg.bps)
+        (self.cfg.rtt / 2).saturating_add(CostModel::transfer(bytes, self.cfg.bps))
     }
 
     /// When a message of `bytes` sent at `t` arrives (after any partition heals).
     pub fn deliver(&self, t: Nanos, bytes: u64) -> Nanos {
         let start = self.partitioned_until(t).unwrap_or(t);
-        start + self.one_way(bytes)
+        // Saturating here and below: a partition that never heals ends at the end of
+        // virtual time, and a message sent then arrives then (not at a wrapped time).
+        start.saturating_add(self.one_way(bytes))
     }
 
     /// Sends a request of `bytes` from `task` now; returns its arrival time at the server.
@@ -111,7 +113,7 @@ impl Net {
             }
             task.wait_until(until);
         }
-        Ok(task.now() + self.one_way(bytes))
+        Ok(task.now().saturating_add(self.one_way(bytes)))
     }
 
     /// Receives a reply of `bytes` the server sent at `t` for a request `task` sent at
@@ -125,7 +127,7 @@ impl Net {
         if let Some(timeo) = self.cfg.timeo
             && at.saturating_sub(sent) > timeo
         {
-            task.wait_until(sent + timeo);
+            task.wait_until(sent.saturating_add(timeo));
             return Err(Errno::ETIMEDOUT);
         }
         task.wait_until(at);
