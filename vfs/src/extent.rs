@@ -584,23 +584,43 @@ impl Image {
             return;
         };
         node.cached_unwritten.remove(from, to);
-        let gone: Vec<u64> = node.map.range(from..to).map(|(&s, _)| s).collect();
-        for s in gone {
-            let m = node.map.remove(&s).expect("collected above");
-            node.mapped -= m.len;
-            let e = Arc::make_mut(&mut self.phys[m.phys]);
-            // Planted bugs (vfs::bugs): the reference stays; the blocks are not freed.
-            if !crate::bugs::planted(crate::bugs::Bug::BackrefNotRemoved) {
-                e.backrefs.remove(&(ino, s));
+        let gone: Vec<(u64, Mapping)> = node
+            .map
+            .range(from..to)
+            .map(|(&s, m)| (s, m.clone()))
+            .collect();
+        if gone.len() == node.map.len() {
+            // The whole map (evict, truncate to 0): dropped at once, not entry by entry.
+            node.map = OrdMap::new();
+        } else {
+            for (s, _) in &gone {
+                node.map.remove(s);
             }
-            if e.backrefs.is_empty() {
-                let e = self.phys.remove(m.phys);
-                if !crate::bugs::planted(crate::bugs::Bug::SpaceLeak) {
-                    self.alloc.free(Run {
-                        start: e.start,
-                        len: e.len,
-                    });
+        }
+        node.mapped -= gone.iter().map(|(_, m)| m.len).sum::<u64>();
+        // Drop the references in one pass over the extent table, then free the extents
+        // no file references any more, in the order they became free.
+        let mut i = 0;
+        let mut unreferenced = Vec::new();
+        self.phys
+            .update_each(gone.iter().map(|(_, m)| m.phys), |e| {
+                let e = Arc::make_mut(e);
+                // Planted bugs (vfs::bugs): the reference stays; the blocks are not freed.
+                if !crate::bugs::planted(crate::bugs::Bug::BackrefNotRemoved) {
+                    e.backrefs.remove(&(ino, gone[i].0));
                 }
+                if e.backrefs.is_empty() {
+                    unreferenced.push(gone[i].1.phys);
+                }
+                i += 1;
+            });
+        for key in unreferenced {
+            let e = self.phys.remove(key);
+            if !crate::bugs::planted(crate::bugs::Bug::SpaceLeak) {
+                self.alloc.free(Run {
+                    start: e.start,
+                    len: e.len,
+                });
             }
         }
     }
@@ -1210,11 +1230,12 @@ impl Image {
                 }
             }
         }
-        for (s, m) in pieces {
-            Arc::make_mut(&mut self.phys[m.phys])
-                .backrefs
-                .insert((dst, dfb + (s - sfb)));
-        }
+        let mut refs = pieces.iter().map(|(s, _)| (dst, dfb + (s - sfb)));
+        self.phys
+            .update_each(pieces.iter().map(|(_, m)| m.phys), |e| {
+                let r = refs.next().expect("one reference per piece");
+                Arc::make_mut(e).backrefs.insert(r);
+            });
         Ok(())
     }
 

@@ -83,6 +83,27 @@ impl PhysTable {
         self.slots.get_mut(key).and_then(Option::as_mut)
     }
 
+    /// Calls `f` on the extent at each of `keys`, for changing it, in one pass that keeps
+    /// its place in the vector between nearby keys (`imbl`'s `focus_mut`): the many
+    /// reference-count updates of a clone cost a short step each, not a walk from the root.
+    ///
+    /// # Panics
+    /// When a key holds no extent (an engine bug).
+    pub fn update_each(
+        &mut self,
+        keys: impl IntoIterator<Item = PhysKey>,
+        mut f: impl FnMut(&mut Arc<PhysExtent>),
+    ) {
+        let mut focus = self.slots.focus_mut();
+        for key in keys {
+            let e = focus
+                .get_mut(key)
+                .and_then(Option::as_mut)
+                .expect("updating a vacant physical-extent key");
+            f(e);
+        }
+    }
+
     /// Every extent with its key, in key order.
     pub fn iter(&self) -> impl Iterator<Item = (PhysKey, &Arc<PhysExtent>)> {
         self.slots
