@@ -182,6 +182,16 @@ is exactly that prefix of SRC (its size and every byte), and says so.
 shared_blocks, bytes_copied, bytes_shared, time_ns, real_ns, aborted, prefix_ok, verify,
 errno) after the setup script's JSON lines.
 
+Real files: --real copies files of this machine (SRC and DST are ordinary paths) with
+the same three semantics, through the splicelab-realcopy library: never = pread/pwrite
+(no block of DST is shared afterwards, on any filesystem), auto = copy_file_range with
+a read/write fallback, always = FICLONERANGE after every check, or
+'cp: failed to clone DST from SRC: ...' with DST as it was. --bs sets the bytes per
+call (default 1 MiB for byte copies, 1 GiB per clone). A progress bar shows on long
+copies; ^C stops between two calls, says how many bytes DST holds (exactly SRC's first
+bytes) and exits 130. Messages and exit statuses are GNU cp's; -v prints what was done.
+The lab-only options (--fs, --setup, --size, --abort-after, ...) do not apply.
+
 Exit status: 0 copied (and verified, with --verify); 1 an error (bad value, missing
 file, a failed call, a verification mismatch); 130 aborted (128 + SIGINT) with the prefix
 checked; 2 a malformed command line (unknown option, missing SRC/DST).
@@ -200,6 +210,7 @@ Examples:
       ... call 2 returned 2097152 of 4194304 bytes: b holds exactly the first 6291456
       bytes of a (checked: size and content)
   printf 'open -f /a\\npwrite -S 0x61 0 10m\\n' | splicelab cp --setup - --verify a b
+  splicelab cp --real --reflink=never /srv/btrfs/big.img /srv/btrfs/copy.img
 ",
         default = default_fs()
     )

@@ -125,6 +125,9 @@ fn copy(
     };
     let sfile =
         File::open(src).map_err(|e| format!("cannot open {} for reading: {}", q(src), text(&e)))?;
+    // From here on ^C leaves a well-defined DST (the handler is in place before DST
+    // exists, which the tests rely on).
+    catch_sigint();
     // Not O_TRUNC: the library truncates, and must-share only once every check passed.
     let dfile = OpenOptions::new()
         .write(true)
@@ -133,7 +136,6 @@ fn copy(
         .open(&dst)
         .map_err(|e| format!("cannot create regular file {}: {}", q(&dst), text(&e)))?;
 
-    catch_sigint();
     let pb = progress_bar(smeta.len());
     let mut on_progress = |p: &realcopy::Progress| pb.set_position(p.done);
     let mut opts = Options {

@@ -98,8 +98,10 @@ pub enum Share {
     Must,
 }
 
-/// The default chunk of a byte copy (one `pread`+`pwrite` or `copy_file_range` call).
-pub const DEFAULT_CHUNK: u64 = 1 << 20;
+/// The default chunk of a byte copy (one `pread` + `pwrite`): 256 KiB, GNU cp's buffer
+/// (coreutils `IO_BUFSIZE`), small enough for the CPU caches — a 1 MiB buffer copied a
+/// GiB measurably slower here (`docs/performance.md`).
+pub const DEFAULT_CHUNK: u64 = 256 << 10;
 
 /// The default chunk of a sharing call: sharing costs per extent, not per byte, so a
 /// chunk of 1 GiB is one call for most files and still lets a 1 TiB clone report progress
@@ -111,11 +113,12 @@ pub const MAX_RW_COUNT: u64 = 0x7fff_f000;
 
 /// How a copy runs.
 pub struct Options<'a> {
-    /// Bytes per byte-copy call (never-share, and may-share's `copy_file_range` calls);
-    /// capped at [`MAX_RW_COUNT`]. Default [`DEFAULT_CHUNK`].
+    /// Bytes per `pread` + `pwrite` (never-share, and may-share's fallback); capped at
+    /// [`MAX_RW_COUNT`]. Default [`DEFAULT_CHUNK`].
     pub chunk: u64,
-    /// Bytes per `FICLONERANGE` call of a must-share copy, rounded down to the
-    /// filesystem block (at least one block). Default [`DEFAULT_SHARE_CHUNK`].
+    /// Bytes per call that may share: may-share's `copy_file_range` (capped at
+    /// [`MAX_RW_COUNT`]) and must-share's `FICLONERANGE` (rounded down to the filesystem
+    /// block, at least one block). Default [`DEFAULT_SHARE_CHUNK`].
     pub share_chunk: u64,
     /// Checked before every chunk: once `true`, the copy stops and returns what it copied
     /// with [`Copied::interrupted`] set. A `SIGINT` handler stores into it.
@@ -209,8 +212,9 @@ impl From<Failure> for std::io::Error {
 ///   of the filesystem block; a length that is not, unless the range ends at the source's
 ///   EOF; such an unaligned EOF block landing inside the destination's data), then
 ///   whatever `FICLONERANGE` answers (`ENOSPC`, `EIO`, `EINVAL` for files btrfs will not
-///   share, …) — after such a failure the destination is restored to what it was (see
-///   the crate's README section on what the kernel leaves after a failed clone).
+///   share, …) — after such a failure the destination is restored to what it was: the
+///   blocks it may overwrite are saved first by a clone into an `O_TMPFILE` file beside it
+///   and cloned back (splicelab's `docs/design.md`, RC4).
 ///
 /// Never and may: then the errors of `pread`, `pwrite` or `copy_file_range` that do not
 /// mean "copy instead" (`EIO`, `ENOSPC`, `EFBIG`, …), with [`Failure::copied`] the bytes
@@ -272,12 +276,15 @@ pub fn copy_file(
 ) -> Result<Copied, Failure> {
     let (src, dst) = (src.as_fd(), dst.as_fd());
     let fail = |errno| Failure { errno, copied: 0 };
-    let size = sys::info(src).map_err(fail)?.size;
-    let mut plan = checks::copy_checks(src, 0, dst, 0, size, share).map_err(fail)?;
+    // "To the source's EOF": the checks shorten the count to the size they see.
+    let to_eof = u64::MAX;
+    let mut plan = checks::copy_checks(src, 0, dst, 0, to_eof, share).map_err(fail)?;
     // An empty source makes an empty destination, whatever the semantics (a count of 0
     // succeeds after the checks, as for copy_range).
     if plan.count == 0 {
-        sys::ftruncate(dst, 0).map_err(fail)?;
+        if plan.dst.size > 0 {
+            sys::ftruncate(dst, 0).map_err(fail)?;
+        }
         return Ok(Copied {
             bytes: 0,
             calls: 0,
@@ -294,6 +301,8 @@ pub fn copy_file(
         }
         return share::must_share(src, dst, &mut plan, opts, share::Target::Replace);
     }
-    sys::ftruncate(dst, 0).map_err(fail)?;
+    if plan.dst.size > 0 {
+        sys::ftruncate(dst, 0).map_err(fail)?;
+    }
     share::byte_or_offload(src, dst, &plan, share, opts)
 }

@@ -102,7 +102,7 @@ impl Steps for ByteSteps<'_> {
     fn step(&mut self, done: u64, len: u64) -> Result<u64, Errno> {
         let (at_in, at_out) = (self.off_in + done, self.off_out + done);
         if self.offload {
-            match sys::copy_file_range(self.src, at_in, self.dst, at_out, len.min(MAX_RW_COUNT)) {
+            match sys::copy_file_range(self.src, at_in, self.dst, at_out, len) {
                 Ok(n @ 1..) => return Ok(n),
                 // 0 is EOF, unless the source is longer than that: files of procfs and
                 // sysfs report 0 bytes to copy_file_range (and a FUSE filesystem may).
@@ -137,6 +137,10 @@ pub fn byte_or_offload(
     opts: &mut Options<'_>,
 ) -> Result<Copied, Failure> {
     let chunk = opts.chunk.clamp(1, MAX_RW_COUNT);
+    // A copy_file_range call may share, which costs per call and per extent, not per
+    // byte: it asks for a sharing chunk (a byte copy in the kernel still returns its
+    // partial count on a signal). The pread/pwrite fallback takes `chunk` at a time.
+    let offload_chunk = opts.share_chunk.clamp(1, MAX_RW_COUNT);
     let mut steps = ByteSteps {
         src,
         dst,
@@ -155,7 +159,7 @@ pub fn byte_or_offload(
     // May-share: later steps start on a block boundary, so each can share whole blocks.
     let block = sys::fs_block_size(dst).unwrap_or(1);
     let mut aligned = HeadToBlock::new(steps, plan.off_in, plan.off_out, block);
-    let out = run(&mut aligned, plan, chunk, opts);
+    let out = run(&mut aligned, plan, offload_chunk, opts);
     result(out, aligned.inner.fallback_bytes)
 }
 
@@ -212,8 +216,10 @@ impl Restore {
         };
         let tmp = sys::tmpfile_beside(dst)?;
         // The range is whole blocks, or ends at the destination's EOF (remap_alignment
-        // let an unaligned count through only where it reaches that far).
-        sys::clone_range(dst, plan.off_out, tmp.as_fd(), 0, len)?;
+        // let an unaligned count through only where it reaches that far). A clone reads
+        // its source, and the destination may be open write-only.
+        let readable = sys::reopen_readable(dst)?;
+        sys::clone_range(readable.as_fd(), plan.off_out, tmp.as_fd(), 0, len)?;
         Ok(Restore {
             size,
             saved: Some((tmp, len)),
@@ -249,9 +255,13 @@ pub fn must_share(
     }
     // The filesystem's sharing unit decides the alignment rules.
     let block = sys::fs_block_size(dst).map_err(fail)?.max(1);
-    // EOPNOTSUPP comes before any alignment EINVAL, as the kernel checks the method first.
-    checks::can_share(src, dst).map_err(fail)?;
-    checks::remap_alignment(plan, block).map_err(fail)?;
+    // EOPNOTSUPP comes before any alignment EINVAL, as the kernel checks the method first:
+    // a misaligned copy asks the filesystem whether it can share at all. (An aligned one
+    // learns it from its first clone, which then fails before changing anything.)
+    if let Err(e) = checks::remap_alignment(plan, block) {
+        checks::can_share(src, dst).map_err(fail)?;
+        return Err(fail(e));
+    }
     // Without a saved copy of the old bytes (no O_TMPFILE here), the range goes in one
     // call, as the kernel's own all-or-nothing checks then guard it.
     let saved_plan = Plan {
@@ -274,7 +284,7 @@ pub fn must_share(
             plan.count,
         ),
     };
-    if target == Target::Replace {
+    if target == Target::Replace && old_size > 0 {
         sys::ftruncate(dst, 0).map_err(fail)?;
     }
     if plan.count == 0 {

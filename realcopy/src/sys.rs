@@ -220,3 +220,17 @@ pub fn tmpfile_beside(fd: BorrowedFd<'_>) -> Result<OwnedFd, Errno> {
     // SAFETY: `r` is a descriptor this call just opened and nothing else owns.
     Ok(unsafe { OwnedFd::from_raw_fd(r) })
 }
+
+/// A new read-only descriptor of `fd`'s file (through `/proc/self/fd`): a clone's source
+/// must be open for reading, and a destination is often open write-only.
+pub fn reopen_readable(fd: BorrowedFd<'_>) -> Result<OwnedFd, Errno> {
+    let path =
+        CString::new(format!("/proc/self/fd/{}", fd.as_raw_fd())).map_err(|_| Errno::EINVAL)?;
+    // SAFETY: `path` is NUL-terminated; no mode is needed without O_CREAT.
+    let r = unsafe { libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
+    if r < 0 {
+        return Err(last());
+    }
+    // SAFETY: `r` is a descriptor this call just opened and nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(r) })
+}

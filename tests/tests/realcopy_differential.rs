@@ -495,3 +495,80 @@ fn xfs_noreflink_library_agrees_with_the_lab() {
 fn tmpfs_library_agrees_with_the_lab() {
     agrees(RealFs::Tmpfs);
 }
+
+/// A must-share copy that fails after its first chunk (the source is cut short between two
+/// chunks, so the second `FICLONERANGE` reaches past its EOF: `EINVAL`) leaves the
+/// destination exactly as it was — size, content and every block's class, shared blocks
+/// included — as the lab's all-or-nothing must-share does by construction.
+fn must_share_failing_part_way_restores(kind: RealFs) {
+    if !ready_or_skip(kind, "realcopy must-share restore") {
+        return;
+    }
+    let mut real = RealSide::standard(kind).unwrap_or_else(|e| panic!("{kind}: {e}"));
+    let dirs = real.begin_case().expect("case directories");
+    let (src, dst) = (format!("{}/src", dirs.main), format!("{}/dst", dirs.main));
+    let (other, src2) = (
+        format!("{}/other", dirs.main),
+        format!("{}/src2", dirs.main),
+    );
+    let case = Case {
+        src: &[(0, 256 * K, P1)],
+        dst: &[(0, 192 * K + 100, P2)],
+        ..BASE
+    };
+    set_up(real.linux(), &case, &src, &dst);
+    // Some of the destination's blocks are shared with a third file before the copy: the
+    // restore must give back the very same (shared) blocks.
+    set_up(real.linux(), &Case { src: &[], ..BASE }, &other, &src2);
+    {
+        let l = real.linux();
+        let (d, t) = (
+            l.open(&dst, o::RDONLY, 0).expect("open dst"),
+            l.open(&other, o::RDWR, 0).expect("open other"),
+        );
+        l.ficlonerange(t, d, 0, 64 * K, 0)
+            .expect("share dst's head");
+        let _ = (l.close(d), l.close(t));
+    }
+    real.settler()();
+    let before = observe_file(real.linux(), &dst);
+    // (btrfs flags the whole extent that a clone references part of: "S49" there.)
+    let shared = matches!(&before, FileObs::File { extents: Ok(e), .. } if e.contains('S'));
+    assert!(shared, "{kind}: {before}");
+
+    let s = real_open(&real.linux().real_path(&src), o::RDWR);
+    let d = real_open(&real.linux().real_path(&dst), o::WRONLY);
+    let r = {
+        let mut cut_source = |p: &realcopy::Progress| {
+            if p.calls == 1 {
+                s.set_len(100 * K).expect("cut the source short");
+            }
+        };
+        let mut opts = Options {
+            share_chunk: 64 * K,
+            progress: Some(&mut cut_source),
+            ..Options::default()
+        };
+        realcopy::copy_range(&s, 0, &d, 0, 256 * K, Share::Must, &mut opts)
+    };
+    drop((s, d));
+    assert_eq!(
+        r.map_err(|f| (f.errno, f.copied)),
+        Err((realcopy::Errno::EINVAL, 0)),
+        "{kind}: the second clone fails"
+    );
+    real.settler()();
+    let after = observe_file(real.linux(), &dst);
+    assert_eq!(after, before, "{kind}: the destination is as it was");
+    real.end_case(&dirs);
+}
+
+#[test]
+fn btrfs_must_share_failing_part_way_restores() {
+    must_share_failing_part_way_restores(RealFs::Btrfs);
+}
+
+#[test]
+fn xfs_must_share_failing_part_way_restores() {
+    must_share_failing_part_way_restores(RealFs::XfsReflink);
+}
