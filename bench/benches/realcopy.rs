@@ -13,7 +13,8 @@
 //! Runs alternate between the library and its baseline, a `sync` before each (untimed),
 //! and each figure is the median of the runs. `SPLICELAB_BENCH_SIZE` overrides the size,
 //! `SPLICELAB_BENCH_CHUNK` the library's byte-copy chunk, `SPLICELAB_BENCH_FS` picks one
-//! filesystem (`xfs-reflink`, `btrfs`, `tmpfs`).
+//! filesystem (`xfs-reflink`, `btrfs`, `tmpfs`); `SPLICELAB_BENCH_SAMPLES=1` prints every
+//! sample.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -28,9 +29,19 @@ use realcopy::{Options, Share};
 /// `FICLONE` = `_IOW(0x94, 9, int)`.
 const FICLONE: libc::c_ulong = 0x4004_9409;
 
-fn median(mut v: Vec<f64>) -> f64 {
+/// The best and the median of some run times.
+#[derive(Clone, Copy)]
+struct Times {
+    best: f64,
+    median: f64,
+}
+
+fn times(mut v: Vec<f64>) -> Times {
     v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
+    Times {
+        best: v[0],
+        median: v[v.len() / 2],
+    }
 }
 
 fn sync() {
@@ -135,14 +146,40 @@ fn bare_ficlone(src: &Path, dst: &Path) -> f64 {
     })
 }
 
-/// Runs `a` and `b` alternately `reps` times; returns their medians.
-fn pair(reps: usize, mut a: impl FnMut() -> f64, mut b: impl FnMut() -> f64) -> (f64, f64) {
+/// Runs `a` and `b` alternately `reps` times.
+fn pair(reps: usize, mut a: impl FnMut() -> f64, mut b: impl FnMut() -> f64) -> (Times, Times) {
     let (mut va, mut vb) = (Vec::new(), Vec::new());
     for _ in 0..reps {
         vb.push(b());
         va.push(a());
     }
-    (median(va), median(vb))
+    if std::env::var_os("SPLICELAB_BENCH_SAMPLES").is_some() {
+        println!("samples (s): library {va:.3?}, baseline {vb:.3?}");
+    }
+    (times(va), times(vb))
+}
+
+/// One row: the library's and the baseline's best and median, in `unit`s (`f` turns a
+/// time in seconds into the unit), and the ratio of the best times and of the medians
+/// (`ratio` of library and baseline times).
+fn row(
+    kind: RealFs,
+    what: &str,
+    baseline: &str,
+    (lib, base): (Times, Times),
+    f: impl Fn(f64) -> String,
+    ratio: impl Fn(f64, f64) -> f64,
+    target: &str,
+) {
+    println!(
+        "| {kind} | {what} | {baseline} | {} ({}) | {} ({}) | {:.2} ({:.2}) | {target} |",
+        f(lib.best),
+        f(lib.median),
+        f(base.best),
+        f(base.median),
+        ratio(lib.best, base.best),
+        ratio(lib.median, base.median),
+    );
 }
 
 fn main() {
@@ -157,10 +194,10 @@ fn main() {
         size >> 20,
         host::mounts::kernel_release()
     );
-    let byte_reps = if quick { 3 } else { 5 };
+    let byte_reps = if quick { 3 } else { 9 };
     let clone_reps = if quick { 5 } else { 21 };
     println!(
-        "\n| fs | library | baseline | library | baseline | ratio | target |\n|---|---|---|---|---|---|---|"
+        "\n| fs | library | baseline | library: best (median) | baseline: best (median) | ratio: best (median) | target |\n|---|---|---|---|---|---|---|"
     );
     let only = std::env::var("SPLICELAB_BENCH_FS").ok();
     for kind in [RealFs::XfsReflink, RealFs::Btrfs, RealFs::Tmpfs] {
@@ -175,56 +212,72 @@ fn main() {
         let (src, dst) = (m.path().join("src"), m.path().join("dst"));
         make_source(&src, size, seed);
         let mb = size as f64 / (1 << 20) as f64;
-        let (lib, cp) = pair(
+        let mibs = |t: f64| format!("{:.0} MiB/s", mb / t);
+        let ms = |t: f64| format!("{:.3} ms", t * 1e3);
+        let throughput = |lib: f64, base: f64| base / lib;
+        let slowdown = |lib: f64, base: f64| lib / base;
+        let never = pair(
             byte_reps,
             || library(&src, &dst, Share::Never),
             || gnu_cp(&src, &dst, "never"),
         );
-        println!(
-            "| {kind} | never-share | cp --reflink=never | {:.0} MiB/s | {:.0} MiB/s | {:.2} of cp's throughput | ≥ 0.90 |",
-            mb / lib,
-            mb / cp,
-            cp / lib
+        row(
+            kind,
+            "never-share",
+            "cp --reflink=never",
+            never,
+            mibs,
+            throughput,
+            "throughput ≥ 0.90",
         );
-        let (lib, cp) = pair(
+        let may = pair(
             byte_reps,
             || library(&src, &dst, Share::May),
             || gnu_cp(&src, &dst, "auto"),
         );
-        println!(
-            "| {kind} | may-share | cp --reflink=auto | {:.2} ms | {:.2} ms | ×{:.2} of cp's time | - |",
-            lib * 1e3,
-            cp * 1e3,
-            lib / cp
+        row(
+            kind,
+            "may-share",
+            "cp --reflink=auto",
+            may,
+            ms,
+            slowdown,
+            "-",
         );
         if kind.supports_reflink() {
             // A fragmented source of the same size: one 16 KiB extent every 32 KiB, so that
             // the clone has real work (O(extents)) to do.
             let frag = m.path().join("frag");
             make_fragmented(&frag, size, seed);
-            let (lib, bare) = pair(
+            let must = pair(
                 clone_reps.min(7),
                 || library(&frag, &dst, Share::Must),
                 || bare_ficlone(&frag, &dst),
             );
-            println!(
-                "| {kind} | must-share, {} extents | bare FICLONE | {:.3} ms | {:.3} ms | ×{:.2} of FICLONE's time | ≤ ×1.10 |",
-                size / (32 << 10),
-                lib * 1e3,
-                bare * 1e3,
-                lib / bare
+            let what = format!("must-share, {} extents", size / (32 << 10));
+            row(
+                kind,
+                &what,
+                "bare FICLONE",
+                must,
+                ms,
+                slowdown,
+                "time ≤ ×1.10",
             );
             let _ = std::fs::remove_file(&frag);
-            let (lib, bare) = pair(
+            let must = pair(
                 clone_reps,
                 || library(&src, &dst, Share::Must),
                 || bare_ficlone(&src, &dst),
             );
-            println!(
-                "| {kind} | must-share, dense file | bare FICLONE | {:.3} ms | {:.3} ms | ×{:.2} of FICLONE's time | ≤ ×1.10 |",
-                lib * 1e3,
-                bare * 1e3,
-                lib / bare
+            row(
+                kind,
+                "must-share, dense file",
+                "bare FICLONE",
+                must,
+                ms,
+                slowdown,
+                "time ≤ ×1.10",
             );
         }
         drop(m);

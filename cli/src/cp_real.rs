@@ -172,6 +172,11 @@ fn copy(
                 // The library put DST back; a DST this command created goes again.
                 if !existed {
                     let _ = std::fs::remove_file(&dst);
+                } else if let Some(e) = f.restore_failed {
+                    eprintln!(
+                        "cp: warning: {} could not be put back ({e}): it holds part of the clone",
+                        q(&dst)
+                    );
                 }
                 return Err(format!(
                     "failed to clone {} from {}: {}",

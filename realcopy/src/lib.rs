@@ -161,6 +161,10 @@ pub struct Failure {
     /// Bytes the destination holds from `off_out` on before the failing call: the copy
     /// can be resumed there. Always 0 for must-share, which restores the destination.
     pub copied: u64,
+    /// Must-share: putting the destination back failed too, with this errno; the
+    /// destination then holds part of the clone (a full filesystem can refuse even the
+    /// way back). `None` whenever the destination is as it was.
+    pub restore_failed: Option<Errno>,
 }
 
 impl fmt::Display for Failure {
@@ -230,7 +234,11 @@ pub fn copy_range(
     opts: &mut Options<'_>,
 ) -> Result<Copied, Failure> {
     let (src, dst) = (src.as_fd(), dst.as_fd());
-    let fail = |errno| Failure { errno, copied: 0 };
+    let fail = |errno| Failure {
+        errno,
+        copied: 0,
+        restore_failed: None,
+    };
     let plan = checks::copy_checks(src, off_in, dst, off_out, len, share).map_err(fail)?;
     if plan.count == 0 {
         return Ok(Copied {
@@ -275,7 +283,11 @@ pub fn copy_file(
     opts: &mut Options<'_>,
 ) -> Result<Copied, Failure> {
     let (src, dst) = (src.as_fd(), dst.as_fd());
-    let fail = |errno| Failure { errno, copied: 0 };
+    let fail = |errno| Failure {
+        errno,
+        copied: 0,
+        restore_failed: None,
+    };
     // "To the source's EOF": the checks shorten the count to the size they see.
     let to_eof = u64::MAX;
     let mut plan = checks::copy_checks(src, 0, dst, 0, to_eof, share).map_err(fail)?;

@@ -49,6 +49,7 @@ fn result(out: Outcome, fallback_bytes: u64) -> Result<Copied, Failure> {
         Ended::Failed(errno) => Err(Failure {
             errno,
             copied: out.done,
+            restore_failed: None,
         }),
     }
 }
@@ -153,6 +154,9 @@ pub fn byte_or_offload(
         fallback_bytes: 0,
     };
     if share == Share::Never {
+        // The source is read once, front to back: a larger readahead window (GNU cp asks
+        // for the same). Advice only; its failure changes nothing.
+        sys::advise_sequential(src);
         let out = run(&mut steps, plan, chunk, opts);
         return result(out, 0);
     }
@@ -226,10 +230,19 @@ impl Restore {
         })
     }
 
-    /// Puts the destination back: the saved bytes over the range, then the old size
-    /// (which drops whatever the copy appended past it).
+    /// Puts the destination back. A clone that runs out of space part-way leaves a prefix
+    /// of its range shared and the destination's size moved to the end of that prefix
+    /// (measured on btrfs and XFS, `docs/design.md` RC4), so first everything the copy may
+    /// have put in goes — cut past the old size or the range's start, punched inside
+    /// the saved range — which also frees the metadata that the way back needs; then the
+    /// saved blocks are cloned back and the old size is set.
     fn restore(&self, dst: BorrowedFd<'_>, off_out: u64) -> Result<(), Errno> {
+        let keep = self.size.max(off_out);
+        if sys::size(dst)? > keep {
+            sys::ftruncate(dst, keep)?;
+        }
         if let Some((tmp, len)) = &self.saved {
+            sys::punch_hole(dst, off_out, *len)?;
             sys::clone_range(tmp.as_fd(), 0, dst, off_out, *len)?;
         }
         if sys::size(dst)? != self.size {
@@ -247,7 +260,11 @@ pub fn must_share(
     opts: &mut Options<'_>,
     target: Target,
 ) -> Result<Copied, Failure> {
-    let fail = |errno| Failure { errno, copied: 0 };
+    let fail = |errno| Failure {
+        errno,
+        copied: 0,
+        restore_failed: None,
+    };
     let old_size = plan.dst.size;
     if target == Target::Replace {
         // The destination is replaced: the rules see it empty.
@@ -308,8 +325,10 @@ pub fn must_share(
     if let Ended::Failed(errno) = out.ended {
         // A failed FICLONERANGE may have shared part of its range (btrfs and XFS remap
         // extent by extent, each in its own transaction), and earlier calls shared theirs.
-        let _ = restore.restore(dst, plan.off_out);
-        return Err(fail(errno));
+        return Err(Failure {
+            restore_failed: restore.restore(dst, plan.off_out).err(),
+            ..fail(errno)
+        });
     }
     result(out, 0)
 }

@@ -192,6 +192,28 @@ pub fn clone_range(
     if r < 0 { Err(last()) } else { Ok(()) }
 }
 
+/// `fallocate(FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE)`: frees `[off, off + len)`.
+pub fn punch_hole(fd: BorrowedFd<'_>, off: u64, len: u64) -> Result<(), Errno> {
+    // SAFETY: plain system call on a borrowed descriptor.
+    let r = unsafe {
+        libc::fallocate(
+            fd.as_raw_fd(),
+            libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE,
+            off as i64,
+            len as i64,
+        )
+    };
+    if r < 0 { Err(last()) } else { Ok(()) }
+}
+
+/// `posix_fadvise(POSIX_FADV_SEQUENTIAL)` on the whole file (advice: errors ignored).
+pub fn advise_sequential(fd: BorrowedFd<'_>) {
+    // SAFETY: plain system call on a borrowed descriptor.
+    unsafe {
+        libc::posix_fadvise(fd.as_raw_fd(), 0, 0, libc::POSIX_FADV_SEQUENTIAL);
+    }
+}
+
 /// `ftruncate(2)`.
 pub fn ftruncate(fd: BorrowedFd<'_>, len: u64) -> Result<(), Errno> {
     // SAFETY: plain system call on a borrowed descriptor.
