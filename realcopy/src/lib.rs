@@ -256,10 +256,7 @@ pub fn copy_range(
     }
     match share {
         Share::Never | Share::May => share::byte_or_offload(src, dst, &plan, share, opts),
-        Share::Must => {
-            let mut plan = plan;
-            share::must_share(src, dst, &mut plan, opts, share::Target::Range)
-        }
+        Share::Must => share::must_share(src, dst, &plan, opts, share::Target::Range),
     }
 }
 
@@ -290,7 +287,7 @@ pub fn copy_file(
     };
     // "To the source's EOF": the checks shorten the count to the size they see.
     let to_eof = u64::MAX;
-    let mut plan = checks::copy_checks(src, 0, dst, 0, to_eof, share).map_err(fail)?;
+    let plan = checks::copy_checks(src, 0, dst, 0, to_eof, share).map_err(fail)?;
     // An empty source makes an empty destination, whatever the semantics (a count of 0
     // succeeds after the checks, as for copy_range).
     if plan.count == 0 {
@@ -311,7 +308,7 @@ pub fn copy_file(
         {
             return Err(fail(Errno::EINTR));
         }
-        return share::must_share(src, dst, &mut plan, opts, share::Target::Replace);
+        return share::must_share(src, dst, &plan, opts, share::Target::Replace);
     }
     if plan.dst.size > 0 {
         sys::ftruncate(dst, 0).map_err(fail)?;

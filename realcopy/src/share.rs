@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering;
 
 use crate::checks::{self, Plan};
 use crate::chunked::{self, Ended, HeadToBlock, Outcome, Progress, Steps, Watch};
-use crate::sys;
+use crate::sys::{self, FileInfo};
 use crate::{Copied, Errno, Failure, MAX_RW_COUNT, Options, Share};
 
 /// The largest buffer a byte copy allocates, whatever [`Options::chunk`] says.
@@ -252,11 +252,11 @@ impl Restore {
     }
 }
 
-/// [`Share::Must`].
+/// [`Share::Must`] of `plan` (whose count is not 0).
 pub fn must_share(
     src: BorrowedFd<'_>,
     dst: BorrowedFd<'_>,
-    plan: &mut Plan,
+    plan: &Plan,
     opts: &mut Options<'_>,
     target: Target,
 ) -> Result<Copied, Failure> {
@@ -265,34 +265,35 @@ pub fn must_share(
         copied: 0,
         restore_failed: None,
     };
-    let old_size = plan.dst.size;
-    if target == Target::Replace {
-        // The destination is replaced: the rules see it empty.
-        plan.dst.size = 0;
-    }
     // The filesystem's sharing unit decides the alignment rules.
     let block = sys::fs_block_size(dst).map_err(fail)?.max(1);
+    // A destination that is replaced is truncated first: the rules see it empty.
+    let ruled = match target {
+        Target::Range => *plan,
+        Target::Replace => Plan {
+            dst: FileInfo {
+                size: 0,
+                ..plan.dst
+            },
+            ..*plan
+        },
+    };
     // EOPNOTSUPP comes before any alignment EINVAL, as the kernel checks the method first:
     // a misaligned copy asks the filesystem whether it can share at all. (An aligned one
     // learns it from its first clone, which then fails before changing anything.)
-    if let Err(e) = checks::remap_alignment(plan, block) {
+    if let Err(e) = checks::remap_alignment(&ruled, block) {
         checks::can_share(src, dst).map_err(fail)?;
         return Err(fail(e));
     }
-    // Without a saved copy of the old bytes (no O_TMPFILE here), the range goes in one
-    // call, as the kernel's own all-or-nothing checks then guard it.
-    let saved_plan = Plan {
-        dst: crate::sys::FileInfo {
-            size: old_size,
-            ..plan.dst
-        },
-        ..*plan
-    };
-    let (restore, chunk) = match Restore::prepare(dst, &saved_plan, target) {
+    let old_size = plan.dst.size;
+    let (restore, chunk) = match Restore::prepare(dst, plan, target) {
         Ok(r) => (r, (opts.share_chunk / block).max(1) * block),
+        // No room to save the old blocks: nothing has changed yet, and nothing will.
         Err(Errno::ENOSPC) => return Err(fail(Errno::ENOSPC)),
         // Replacing needs the saved blocks: truncating without them could not be undone.
         Err(e) if target == Target::Replace && old_size > 0 => return Err(fail(e)),
+        // No saved copy of an overwritten range (no O_TMPFILE here): the range goes in
+        // one call, which the kernel's own checks guard before it changes anything.
         Err(_) => (
             Restore {
                 size: old_size,
@@ -303,17 +304,6 @@ pub fn must_share(
     };
     if target == Target::Replace && old_size > 0 {
         sys::ftruncate(dst, 0).map_err(fail)?;
-    }
-    if plan.count == 0 {
-        return result(
-            Outcome {
-                done: 0,
-                calls: 0,
-                ended: Ended::Done,
-                last: None,
-            },
-            0,
-        );
     }
     let mut steps = CloneSteps {
         src,
