@@ -21,13 +21,16 @@
 //! assert_eq!(Reflink::Always.flags(), syscall::flags::splice::MUST_SHARE);
 //! ```
 
+use std::cell::Cell;
 use std::io::{self, IsTerminal, Read, Write};
 use std::time::{Duration, Instant};
 
 use indicatif::{HumanBytes, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use md5::{Digest, Md5};
+use realcopy::chunked::{self, Ended, Progress, Steps, Watch};
 use syscall::api::o;
 use syscall::flags::splice as splice_flags;
+use syscall::splice::SpliceSteps;
 use syscall::{Process, Syscalls};
 use vfs::Data;
 use vfs::clock::{Nanos, fmt_nanos};
@@ -114,7 +117,22 @@ pub struct CpArgs {
     /// Print one JSON object (after the setup script's JSON lines) instead of text
     #[arg(long)]
     pub json: bool,
-    /// Source file (in the simulated filesystem; a relative name is under /)
+    /// Copy real files of this machine (paths as given) with splicelab-realcopy instead of
+    /// simulated ones: never = pread/pwrite, auto = copy_file_range, always = FICLONERANGE
+    /// or fail with DST unchanged
+    #[arg(
+        long,
+        conflicts_with_all = [
+            "fs", "setup", "size", "pattern", "fill", "abort_after",
+            "signal_after_chunks", "verify", "md5", "json",
+        ]
+    )]
+    pub real: bool,
+    /// With --real: print one line saying what was done (GNU cp prints nothing)
+    #[arg(short, long, requires = "real")]
+    pub verbose: bool,
+    /// Source file (in the simulated filesystem, a relative name is under /; with --real,
+    /// a path of this machine)
     #[arg(value_name = "SRC")]
     pub src: String,
     /// Destination file, or an existing directory to copy into
@@ -164,6 +182,16 @@ is exactly that prefix of SRC (its size and every byte), and says so.
 shared_blocks, bytes_copied, bytes_shared, time_ns, real_ns, aborted, prefix_ok, verify,
 errno) after the setup script's JSON lines.
 
+Real files: --real copies files of this machine (SRC and DST are ordinary paths) with
+the same three semantics, through the splicelab-realcopy library: never = pread/pwrite
+(no block of DST is shared afterwards, on any filesystem), auto = copy_file_range with
+a read/write fallback, always = FICLONERANGE after every check, or
+'cp: failed to clone DST from SRC: ...' with DST as it was. --bs sets the bytes per
+call (default 1 MiB for byte copies, 1 GiB per clone). A progress bar shows on long
+copies; ^C stops between two calls, says how many bytes DST holds (exactly SRC's first
+bytes) and exits 130. Messages and exit statuses are GNU cp's; -v prints what was done.
+The lab-only options (--fs, --setup, --size, --abort-after, ...) do not apply.
+
 Exit status: 0 copied (and verified, with --verify); 1 an error (bad value, missing
 file, a failed call, a verification mismatch); 130 aborted (128 + SIGINT) with the prefix
 checked; 2 a malformed command line (unknown option, missing SRC/DST).
@@ -182,6 +210,7 @@ Examples:
       ... call 2 returned 2097152 of 4194304 bytes: b holds exactly the first 6291456
       bytes of a (checked: size and content)
   printf 'open -f /a\\npwrite -S 0x61 0 10m\\n' | splicelab cp --setup - --verify a b
+  splicelab cp --real --reflink=never /srv/btrfs/big.img /srv/btrfs/copy.img
 ",
         default = default_fs()
     )
@@ -294,21 +323,7 @@ fn parse_size(s: &str, opt: &str) -> Result<u64, String> {
 impl Config {
     fn from_args(a: &CpArgs) -> Result<Config, String> {
         let reflink = Reflink::parse(&a.reflink)?;
-        let bs = match &a.bs {
-            None => None,
-            Some(s) => {
-                let bs = parse_size(s, "--bs")?;
-                if bs == 0 {
-                    return Err("--bs: must be at least 1 byte".into());
-                }
-                // A call's length is a size_t; beyond isize::MAX the kernel's own checks
-                // would see a negative ssize_t.
-                if bs > isize::MAX as u64 {
-                    return Err(format!("--bs: {bs} is larger than SSIZE_MAX"));
-                }
-                Some(bs)
-            }
-        };
+        let bs = a.bs.as_deref().map(parse_bs).transpose()?;
         let size = a
             .size
             .as_deref()
@@ -458,7 +473,63 @@ fn progress_msg(copied: u64, calls: u64, vt: Nanos, rt: Duration) -> String {
     )
 }
 
-/// The splice loop (the heart of `cp`).
+/// The lab's splice as the loop's steps, noting after each call what the watch needs from
+/// the simulated task (the steps hold the process).
+struct LabSteps<'p, 'c> {
+    splice: SpliceSteps<'p>,
+    /// Chunks of byte copy done and the task's virtual time, after the last call.
+    seen: &'c Cell<(u64, Nanos)>,
+}
+
+impl Steps for LabSteps<'_, '_> {
+    fn step(&mut self, done: u64, len: u64) -> Result<u64, realcopy::Errno> {
+        let r = self.splice.step(done, len);
+        let task = &self.splice.proc.task;
+        self.seen.set((task.stats().chunks, task.now()));
+        r
+    }
+}
+
+/// `--abort-after`, `--signal-after-chunks` and the progress bar, between the calls.
+struct LabWatch<'c, 'b> {
+    abort_after: Option<u64>,
+    signal_after: Option<u64>,
+    seen: &'c Cell<(u64, Nanos)>,
+    pb: &'b ProgressBar,
+    t0: Nanos,
+    r0: Instant,
+    last_msg: Instant,
+}
+
+impl Watch for LabWatch<'_, '_> {
+    fn stop_before(&mut self, at: &Progress) -> bool {
+        self.abort_after == Some(at.calls)
+    }
+
+    // The signal "arrives" once K chunks have completed: a call still running then stops
+    // before its next chunk (partial count, or EINTR before any byte); a call whose last
+    // chunk was the K-th returns in full and the signal is delivered on the way back to
+    // user space. Either way the process stops after this call.
+    fn interrupted_after(&mut self, _at: &Progress, ret: &Result<u64, realcopy::Errno>) -> bool {
+        let chunks = self.seen.get().0;
+        self.signal_after
+            .is_some_and(|k| matches!(ret, Ok(n) if *n > 0) && chunks >= k)
+    }
+
+    fn progress(&mut self, at: &Progress) {
+        self.pb.set_position(at.done);
+        let now = Instant::now();
+        if now.duration_since(self.last_msg) >= Duration::from_millis(100) {
+            self.last_msg = now;
+            let vt = self.seen.get().1 - self.t0;
+            self.pb
+                .set_message(progress_msg(at.done, at.calls, vt, now - self.r0));
+        }
+    }
+}
+
+/// The splice loop (the heart of `cp`): [`realcopy::chunked::run`], the loop that also
+/// copies real files, over the lab's splice.
 fn copy_loop(
     proc: &mut Process,
     sfd: i32,
@@ -467,7 +538,6 @@ fn copy_loop(
     cfg: &Config,
     pb: &ProgressBar,
 ) -> Outcome {
-    let flags = cfg.reflink.flags();
     // Count the loop's own figures (the longest lock hold is a maximum, not a sum), then
     // fold them back into the task's totals.
     let saved = proc.task.take_stats();
@@ -478,54 +548,40 @@ fn copy_loop(
             after_chunks: Some(k),
         });
     }
-    let (mut off_in, mut off_out) = (0u64, 0u64);
-    let mut calls = 0u64;
-    let mut last_msg = r0;
     pb.set_message(progress_msg(0, 0, 0, Duration::ZERO));
-    let end = loop {
-        if cfg.abort_after == Some(calls) {
-            break End::Aborted(Abort::Calls(calls));
-        }
-        let ret = proc
-            .splice(
-                sfd,
-                Some(&mut off_in),
-                dfd,
-                Some(&mut off_out),
-                bs as usize,
-                flags,
-            )
-            .map(|n| n as u64);
-        calls += 1;
-        let chunks = proc.task.stats().chunks;
-        // The signal "arrives" once K chunks have completed: a call still running then
-        // stops before its next chunk (partial count, or EINTR before any byte); a call
-        // whose last chunk was the K-th returns in full and the signal is delivered on the
-        // way back to user space. Either way the process stops after this call.
-        let signalled = match cfg.signal_after {
-            Some(k) => ret == Err(Errno::EINTR) || (matches!(ret, Ok(n) if n > 0) && chunks >= k),
-            None => false,
-        };
-        if signalled {
-            break End::Aborted(Abort::Signal {
-                after: cfg.signal_after.unwrap_or(0),
-                call: calls,
-                asked: bs,
-                ret,
-            });
-        }
-        match ret {
-            Ok(0) => break End::Eof,
-            Ok(_) => {
-                pb.set_position(off_out);
-                let now = Instant::now();
-                if now.duration_since(last_msg) >= Duration::from_millis(100) {
-                    last_msg = now;
-                    pb.set_message(progress_msg(off_out, calls, proc.task.now() - t0, now - r0));
-                }
-            }
-            Err(e) => break End::Failed(e),
-        }
+    let seen = Cell::new((0, t0));
+    let mut steps = LabSteps {
+        splice: SpliceSteps {
+            proc,
+            fd_in: sfd,
+            off_in: 0,
+            fd_out: dfd,
+            off_out: 0,
+            flags: cfg.reflink.flags(),
+        },
+        seen: &seen,
+    };
+    let mut watch = LabWatch {
+        abort_after: cfg.abort_after,
+        signal_after: cfg.signal_after,
+        seen: &seen,
+        pb,
+        t0,
+        r0,
+        last_msg: r0,
+    };
+    let out = chunked::run(&mut steps, None, bs, &mut watch);
+    let errno = |e: realcopy::Errno| Errno(e.0);
+    let end = match out.ended {
+        Ended::Eof | Ended::Done => End::Eof,
+        Ended::Stopped => End::Aborted(Abort::Calls(out.calls)),
+        Ended::Interrupted => End::Aborted(Abort::Signal {
+            after: cfg.signal_after.unwrap_or(0),
+            call: out.calls,
+            asked: bs,
+            ret: out.last.unwrap_or(Ok(0)).map_err(errno),
+        }),
+        Ended::Failed(e) => End::Failed(errno(e)),
     };
     // A planned signal that never arrived must not linger into the checks below.
     proc.task.plan_signal(SignalPlan::default());
@@ -536,8 +592,8 @@ fn copy_loop(
     });
     Outcome {
         end,
-        copied: off_out,
-        calls,
+        copied: out.done,
+        calls: out.calls,
         stats,
         vtime: proc.task.now() - t0,
         rtime: r0.elapsed(),
@@ -764,6 +820,9 @@ impl Report {
 
 /// `splicelab cp`: returns the exit status (0 copied, 1 error, 130 aborted).
 pub fn run(args: &CpArgs) -> i32 {
+    if args.real {
+        return run_real(args);
+    }
     let mut out = crate::out::stdout();
     let mut rep = Report::new();
     let r = run_inner(args, &mut out, &mut rep);
@@ -777,6 +836,35 @@ pub fn run(args: &CpArgs) -> i32 {
         say(&mut out, &rep.obj.to_line());
     }
     crate::out::exit_status(&mut out, r.map_err(crate::out::failure), "cp", 1)
+}
+
+/// `splicelab cp --real`: the arguments checked here, the copy in [`crate::cp_real`].
+fn run_real(args: &CpArgs) -> i32 {
+    let parsed = Reflink::parse(&args.reflink).and_then(|r| {
+        let bs = args.bs.as_deref().map(parse_bs).transpose()?;
+        Ok((r, bs))
+    });
+    match parsed {
+        Ok((reflink, bs)) => crate::cp_real::run(reflink, bs, &args.src, &args.dst, args.verbose),
+        Err(msg) => {
+            eprintln!("cp: {msg}");
+            1
+        }
+    }
+}
+
+/// `--bs`: at least one byte, at most `SSIZE_MAX`.
+fn parse_bs(s: &str) -> Result<u64, String> {
+    let bs = parse_size(s, "--bs")?;
+    if bs == 0 {
+        return Err("--bs: must be at least 1 byte".into());
+    }
+    // A call's length is a size_t; beyond isize::MAX the kernel's own checks would see a
+    // negative ssize_t.
+    if bs > isize::MAX as u64 {
+        return Err(format!("--bs: {bs} is larger than SSIZE_MAX"));
+    }
+    Ok(bs)
 }
 
 fn run_inner(args: &CpArgs, out: &mut dyn Write, rep: &mut Report) -> Result<i32, String> {

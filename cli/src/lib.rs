@@ -12,6 +12,7 @@
 pub mod check;
 pub mod conform;
 pub mod cp;
+pub mod cp_real;
 pub mod out;
 pub mod pictures;
 pub mod script;

@@ -6,6 +6,7 @@
 //! [`vfs::copy::vfs_splice_file_range`], which runs the generic checks in
 //! `copy_file_range`'s order and picks never/may/must-share behaviour.
 
+use realcopy::chunked::Steps;
 use vfs::copy::vfs_splice_file_range;
 
 use crate::api::SysResult;
@@ -89,5 +90,35 @@ impl Process {
             }
         }
         Ok(n as usize)
+    }
+}
+
+/// The extended splice as the steps of [`realcopy::chunked::run`]: the lab's `cp` and the
+/// differential tests drive the simulated call with the same loop that copies real files.
+pub struct SpliceSteps<'p> {
+    pub proc: &'p mut Process,
+    pub fd_in: i32,
+    pub off_in: u64,
+    pub fd_out: i32,
+    pub off_out: u64,
+    /// `SPLICE_F_*` flags of every call.
+    pub flags: u32,
+}
+
+impl Steps for SpliceSteps<'_> {
+    fn step(&mut self, done: u64, len: u64) -> Result<u64, realcopy::Errno> {
+        let (mut i, mut o) = (self.off_in + done, self.off_out + done);
+        let len = usize::try_from(len).unwrap_or(usize::MAX);
+        self.proc
+            .splice(
+                self.fd_in,
+                Some(&mut i),
+                self.fd_out,
+                Some(&mut o),
+                len,
+                self.flags,
+            )
+            .map(|n| n as u64)
+            .map_err(|e| realcopy::Errno(e.0))
     }
 }
