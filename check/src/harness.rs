@@ -698,11 +698,44 @@ impl Harness {
                 }
                 Ok(())
             }
-            Ok(n) => Err(format!(
-                "pwrite of {len} bytes wrote {n} (writes are all-or-nothing, A2)"
-            )),
+            Ok(n) => self.short_pwrite(name, off, len, byte, n as u64, expect, free0),
             Err(e) => self.accept(e, false, "pwrite"),
         }
+    }
+
+    /// A `pwrite` that returned fewer bytes than asked: allowed only out of space, as
+    /// Linux's short write — a non-empty prefix that ends on a block boundary (where a
+    /// reservation ends), when the whole write needed more blocks than were free. The
+    /// prefix is then what the file holds.
+    #[allow(clippy::too_many_arguments)]
+    fn short_pwrite(
+        &mut self,
+        name: &str,
+        off: u64,
+        len: u64,
+        byte: u8,
+        n: u64,
+        expect: Option<u64>,
+        free0: u64,
+    ) -> Result<(), String> {
+        let bs = self.bs();
+        if n == 0 || n >= len || !(off + n).is_multiple_of(bs) {
+            return Err(format!(
+                "pwrite of {len} bytes at {off} wrote {n}: a short write must be a non-empty prefix ending on a block boundary"
+            ));
+        }
+        if let Some(want) = expect
+            && want <= free0
+        {
+            return Err(format!(
+                "pwrite of {len} bytes at {off} wrote {n} though the {want} blocks it needs were free ({free0})"
+            ));
+        }
+        self.model.pwrite(name, off, &Data::fill(byte, n));
+        let (b0, b1) = block_range(off, n, bs);
+        self.model.content_changed(self.id(name), b0, b1);
+        self.hist.record(&self.model);
+        Ok(())
     }
 
     /// Blocks a write of `len` bytes at `off` must take from free space: one per hole it

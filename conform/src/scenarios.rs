@@ -857,6 +857,16 @@ const ENOSPC: &[(&str, &str, &str)] = &[
         "on a full filesystem, a write into a hole fails everywhere",
         "$AB\nfsync 0\nopen 2 fill RDWR|CREAT\nfill-up 2\nfsync 2\npwrite 0 65536 65536 0x62 !errno-only",
     ),
+    (
+        "enospc_short_write_in_place",
+        "on a full filesystem, a write over a file's 16 KiB and on past its EOF: XFS and tmpfs overwrite the 16 KiB in place and return that short count; btrfs copies on write: ENOSPC, nothing written",
+        "$AB\nfsync 0\nopen 2 fill RDWR|CREAT\nfill-up 2\nfsync 2\npwrite 0 0 81920 0x62",
+    ),
+    (
+        "enospc_short_write_into_hole",
+        "64 KiB freed on a full filesystem, then 1 MiB written into a hole: btrfs and tmpfs write the 64 KiB and return that short count; XFS reserves the whole hole at once: ENOSPC, nothing written",
+        "$AB\nopen 3 c RDWR|CREAT|TRUNC\npwrite 3 0 65536 0x63\nfsync 0\nfsync 3\nopen 2 fill RDWR|CREAT\nfill-up 2\nfsync 2\nftruncate 3 0\nfsync 3\nsync\npwrite 1 0 1048576 0x64",
+    ),
 ];
 
 /// `a` (slot 0): 64 KiB of 0x61; `b` (slot 1): empty; both durable (`sync`).

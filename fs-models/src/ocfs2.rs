@@ -246,6 +246,7 @@ impl Flavor for Ocfs2 {
             fiemap_xattr: self.xfs,
             grow_flushes_from_disk_size: self.xfs,
             zeroing_to_eof_writes_back: self.xfs,
+            write_reserves_per_mapping: self.xfs,
             ..crate::local::Quirks::default()
         }
     }

@@ -173,6 +173,49 @@ fn btrfs_any_overwrite_of_a_full_filesystem_fails() {
     assert_eq!(l.write(a, 100, &Data::fill(9, 10)), Ok(10));
 }
 
+/// Issue 18: a write that ran out of space failed whole (`ENOSPC`, nothing written); Linux
+/// returns the bytes written before the reservation that failed. Measured on Linux 6.18
+/// (conform `enospc_short_write_in_place`, `enospc_short_write_into_hole`): XFS and tmpfs
+/// overwrite a full filesystem's data in place and stop at EOF; btrfs copies on write and
+/// writes nothing; into a hole with 16 KiB free, btrfs and tmpfs write 16 KiB and XFS,
+/// which reserves the whole hole at once, nothing.
+#[test]
+fn regression_write_out_of_space_returns_the_bytes_that_fit() {
+    for (spec, in_place, into_hole) in [
+        ("btrfs-like:size=64k", Err(Errno::ENOSPC), Ok(4 * K)),
+        ("xfs-like:size=64k", Ok(4 * K), Err(Errno::ENOSPC)),
+        ("xfs-like:size=64k,reflink=0", Ok(4 * K), Err(Errno::ENOSPC)),
+        ("tmpfs-like:size=64k", Ok(4 * K), Ok(4 * K)),
+        ("plain:size=64k", Ok(4 * K), Ok(4 * K)),
+    ] {
+        let l = Lab::new(spec);
+        let (a, b, fill) = (l.file("a"), l.file("b"), l.file("fill"));
+        l.write(a, 0, &pattern(1, 4 * K)).unwrap();
+        l.write(fill, 0, &Data::fill(0x5a, 12 * K)).unwrap();
+        assert_eq!(l.free(), 0, "{spec}: full");
+        // Over a's data and on past its EOF.
+        let got = l.write(a, 0, &Data::fill(0x62, 20 * K));
+        assert_eq!(got, in_place, "{spec}");
+        let want = match got {
+            Ok(n) => {
+                let mut w = vec![0x62; n as usize];
+                w.extend_from_slice(&pattern(1, 4 * K).to_vec()[n as usize..]);
+                w
+            }
+            Err(_) => pattern(1, 4 * K).to_vec(),
+        };
+        assert_eq!(l.bytes(a), want, "{spec}: the prefix, and nothing past it");
+        assert_eq!(l.size(a), 4 * K, "{spec}");
+        // Free 16 KiB, then 64 KiB into a hole.
+        l.fs.truncate(&l.t, fill, 8 * K).unwrap();
+        let got = l.write(b, 0, &Data::fill(0x64, 64 * K));
+        assert_eq!(got, into_hole, "{spec}");
+        let n = *got.as_ref().unwrap_or(&0);
+        assert_eq!(l.size(b), n, "{spec}");
+        assert_eq!(l.bytes(b), vec![0x64; n as usize], "{spec}");
+    }
+}
+
 #[test]
 fn enospc_fault_hits_only_writes_that_allocate_on_ocfs2() {
     let l = Lab::new("ocfs2-like:size=1m");
