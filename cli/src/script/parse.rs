@@ -564,13 +564,6 @@ pub fn parse_line(line: &str) -> Result<(&'static str, Cmd), String> {
                 })?
                 .unwrap_or(0xcd);
             let len = num(name, "length", o.args[1])?;
-            if bs > 0 && len.div_ceil(bs) > super::MAX_CALLS {
-                return Err(format!(
-                    "pwrite: {len} bytes in {bs}-byte calls would take {} calls (at most {}); use a larger -b",
-                    len.div_ceil(bs),
-                    super::MAX_CALLS
-                ));
-            }
             Cmd::Pwrite {
                 off: num(name, "offset", o.args[0])?,
                 len,
