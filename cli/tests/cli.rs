@@ -111,6 +111,36 @@ fn regression_pwrite_uses_xfs_ios_buffer_and_stops_where_space_ends() {
     }
 }
 
+/// Issue 18: the parser refused `copy_range -l 10e` ("too large") where xfs_io hands the
+/// wrapped value to the kernel and prints its errno; `pread` at a wrapped offset too.
+#[test]
+fn regression_numbers_the_kernel_judges_reach_the_kernel() {
+    let o = splicelab(
+        &["script", "--fs", "xfs-like", "-"],
+        "open -f a\npwrite -q 0 6\nopen -f b\ncopy_range -l 10e -d 9223372036854000000 a\n\
+         copy_range -l 8e a\nstat\npread 8e 1\npread 99999999999999999999 1\n",
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.starts_with("copy_range: Value too large for defined data type\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("stat.size = 6\n"),
+        "8e is 2^63, shortened to EOF: {out}"
+    );
+    assert_eq!(out.matches("pread: Invalid argument\n").count(), 2, "{out}");
+    // -1 is xfs_io's own "invalid" answer.
+    let o = splicelab(&["script", "-"], "open -f a\ncopy_range -l -1 a\n");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("invalid length -- -1"),
+        "{}",
+        stderr(&o)
+    );
+}
+
 #[test]
 fn a_malformed_line_is_a_usage_error_and_nothing_runs() {
     let o = splicelab(&["script", "-"], "open -f a\nbogus 1 2\n");

@@ -131,6 +131,11 @@ const TABLE: &[(&str, &str, &str)] = &[
         "$AB\ncopy_file_range 0 4096 1 0 18446744073709551615 0\ncopy_file_range 0 0 1 0 18446744073709551615 0",
     ),
     (
+        "cfr_xfs_io_wrapped_lengths",
+        "the lengths xfs_io's cvtnum hands over unchecked (10e wraps to 0xa000000000000000, 8e to 2^63, -2): EOVERFLOW past 2^64 from a large destination offset, else shortened to the source's EOF",
+        "$AB\ncopy_file_range 0 0 1 9223372036854000000 11529215046068469760 0\ncopy_file_range 0 0 1 0 9223372036854775808 0\ncopy_file_range 0 4096 1 8192 18446744073709551614 0\npread 1 9223372036854775807 1",
+    ),
+    (
         "cfr_same_file_overlap",
         "same file, overlapping ranges: EINVAL",
         "$AB\ncopy_file_range 0 0 0 4096 8192 0",
