@@ -1257,20 +1257,50 @@ impl Harness {
 
     /// Must-share, clone and dedupe promise that destination blocks `[b0, b1)` are the
     /// source's blocks `[s0, s1)`.
+    /// Where the model remaps written extents only (XFS), the source's unwritten blocks
+    /// are left out of the promise: the destination has holes there.
     fn promise_shared(&mut self, sid: FileId, s0: u64, s1: u64, did: FileId, b0: u64, b1: u64) {
         self.model.content_changed(did, b0, b1);
         self.model.may_be_shared(did, b0, b1);
         self.model.may_be_shared(sid, s0, s1);
-        self.model.promise(Tag {
-            file: did,
-            b0,
-            b1,
-            class: Class::SharedWith {
-                file: sid,
-                delta: s0 as i64 - b0 as i64,
-            },
-            step: self.step,
-        });
+        let delta = s0 as i64 - b0 as i64;
+        let mut runs = vec![(b0, b1)];
+        if self.profile.remap_skips_unwritten
+            && let Some(map) = self
+                .model
+                .name_of(sid)
+                .and_then(|n| self.ino(n).ok())
+                .and_then(|ino| BlockMap::from_image(&self.fs.image(), ino))
+        {
+            let written = |b: u64| {
+                map.at((b as i64 + delta) as u64)
+                    .is_none_or(|p| p.1 & fiemap_flags::UNWRITTEN == 0)
+            };
+            runs.clear();
+            let mut start = None;
+            for b in b0..b1 {
+                match (written(b), start) {
+                    (true, None) => start = Some(b),
+                    (false, Some(a)) => {
+                        runs.push((a, b));
+                        start = None;
+                    }
+                    _ => {}
+                }
+            }
+            if let Some(a) = start {
+                runs.push((a, b1));
+            }
+        }
+        for (r0, r1) in runs {
+            self.model.promise(Tag {
+                file: did,
+                b0: r0,
+                b1: r1,
+                class: Class::SharedWith { file: sid, delta },
+                step: self.step,
+            });
+        }
     }
 
     /// Spec §2, §6.2 via `Image::users_of`: when a never-share splice returns, every

@@ -102,9 +102,10 @@ pub const NORMALISATIONS: &str = "\
 - **N1 Descriptors** are symbolic: a scenario names slots, each side maps them to its own
   numbers; an `open` that succeeds compares as `ok`.
 - **N2 Data** read by `pread`/`read` compares as length + 64-bit FNV-1a hash.
-- **N3 Extents** compare per 4 KiB block inside EOF as one of three classes: `H` hole (no
-  extent, or an `UNWRITTEN` one), `D` data (any other extent: written, `DELALLOC`, inline),
-  `S` shared (`FIEMAP_EXTENT_SHARED`, not unwritten). Physical addresses, extent
+- **N3 Extents** compare per 4 KiB block inside EOF as one of four classes: `H` hole (no
+  extent), `U` unwritten (an `UNWRITTEN` extent, shared or not: XFS remaps only written
+  extents, btrfs shares preallocated ones), `D` data (any other extent: written,
+  `DELALLOC`, inline), `S` shared (`FIEMAP_EXTENT_SHARED`, not unwritten). Physical addresses, extent
   boundaries and counts, `LAST`, `MERGED`, `ENCODED`, `NOT_ALIGNED` are never compared.
   Blocks at or past EOF are ignored: XFS reports speculative post-EOF preallocation (and
   `KEEP_SIZE` space) there.
@@ -185,6 +186,16 @@ pub const MODELLED: &[(&str, &str, &str)] = &[
         "falloc_collapse, falloc_insert, falloc_unshare, rnd_fiemap_dir_and_xattr",
     ),
     (
+        "XFS",
+        "A clone remaps written extents only (`xfs_reflink_remap_extent`): where the source is preallocated (unwritten) the destination gets a hole, its old data gone; btrfs shares the preallocated extent (unwritten and shared). Seen once N3 compared unwritten extents as their own class.",
+        "clone_preallocated_into_data, clone_preallocated_source, rnd_unshare_allocates",
+    ),
+    (
+        "XFS",
+        "A buffered write reserves delalloc space per extent mapping (`xfs_buffered_write_iomap_begin`): out of space, it returns the bytes before the first hole or copy-on-write range that does not fit whole — 1 MiB into a hole with 64 KiB free is `ENOSPC`, where btrfs and tmpfs write the 64 KiB.",
+        "enospc_short_write_into_hole",
+    ),
+    (
         "XFS reflink=0",
         "Paired with `xfs-like:reflink=0`, not `plain`: XFS has a `->remap_file_range` that answers `EOPNOTSUPP`, so `FIDEDUPERANGE` reports `-EOPNOTSUPP` per destination while tmpfs fails the whole ioctl, and clone answers `EOPNOTSUPP` before any alignment `EINVAL`.",
         "dedupe_same, clonerange_unaligned_src_off",
@@ -193,6 +204,16 @@ pub const MODELLED: &[(&str, &str, &str)] = &[
         "tmpfs",
         "`fallocate` over pages an earlier `fallocate` left `!uptodate` initialises them, so they become data for `SEEK_DATA` (`SGP_FALLOC`).",
         "rnd_falloc_twice_tmpfs",
+    ),
+    (
+        "all",
+        "A write that runs out of space part-way returns the bytes written before the reservation that failed (`generic_perform_write`): XFS and tmpfs overwrite allocated data in place on a full filesystem and stop where new space is needed; btrfs copies on write, so the same write is `ENOSPC`. Page by page on btrfs and tmpfs (the longest block-aligned prefix that fits).",
+        "enospc_short_write_in_place, enospc_short_write_into_hole",
+    ),
+    (
+        "all",
+        "Lengths and offsets xfs_io hands over unchecked (`copy_range -l 10e`: `0xa000000000000000`) reach the entry points, whose checks answer: `EOVERFLOW` when an offset plus the length wraps 64 bits, else the copy is shortened to EOF; `pread` at a negative offset `EINVAL`.",
+        "cfr_xfs_io_wrapped_lengths, cfr_len_wraps",
     ),
     (
         "all",

@@ -439,6 +439,11 @@ const TABLE: &[(&str, &str, &str)] = &[
         "open 0 a RDWR|CREAT|TRUNC\npwrite 0 0 4096 pat2\nfallocate 0 0x0 4096 12288\nopen 1 b RDWR|CREAT|TRUNC\nficlone 1 0\nlseek 1 0 HOLE\npread 1 0 16384",
     ),
     (
+        "clone_preallocated_into_data",
+        "cloning data, preallocated space and a hole over a file's data: btrfs shares the preallocated extent (unwritten), XFS remaps written extents only and leaves a hole there",
+        "$AB\nfallocate 0 0 16384 16384\nftruncate 0 40960\npwrite 1 0 40960 0x62\nficlonerange 1 0 0 40960 0\nfiemap 1 0 40960 1\nlseek 1 0 DATA\nlseek 1 0 HOLE",
+    ),
+    (
         "clone_then_copy_back",
         "clone, change, copy back with copy_file_range",
         "$AB\nficlone 1 0\npwrite 1 8192 4096 0x62\ncopy_file_range 1 8192 0 8192 4096 0\npread 0 0 16384",

@@ -216,6 +216,40 @@ fn regression_write_out_of_space_returns_the_bytes_that_fit() {
     }
 }
 
+/// Issue 18: xfs-like shared preallocated (unwritten) source space, so FIEMAP showed the
+/// destination shared+unwritten; real XFS remaps written extents only
+/// (`xfs_reflink_remap_extent`), and the destination has a hole there (conform
+/// `clone_preallocated_into_data`, `clone_preallocated_source`; found once N3 compared
+/// unwritten extents as their own class). btrfs shares the preallocated extent.
+#[test]
+fn regression_xfs_clone_of_preallocated_space_leaves_a_hole() {
+    use vfs::extent::fiemap_flags::{SHARED, UNWRITTEN};
+    for (spec, want_unwritten_shared) in [("xfs-like:size=1m", false), ("btrfs-like:size=1m", true)]
+    {
+        let l = Lab::new(spec);
+        let (a, b) = (l.file("a"), l.file("b"));
+        l.write(a, 0, &pattern(1, 4 * K)).unwrap();
+        l.fs.fallocate(&l.t, a, 0, 4 * K, 4 * K).unwrap();
+        l.write(b, 0, &Data::fill(0x62, 8 * K)).unwrap();
+        assert_eq!(l.clone(a, 0, b, 0, 8 * K), Ok(8 * K), "{spec}");
+        l.clean();
+        let mut want = pattern(1, 4 * K).to_vec();
+        want.resize(8 * K as usize, 0);
+        assert_eq!(l.bytes(b), want, "{spec}: the old data is gone either way");
+        let ext = l.fs.fiemap(b).unwrap();
+        let block1 = ext
+            .iter()
+            .find(|e| e.logical <= 4 * K && 4 * K < e.logical + e.length);
+        match block1 {
+            None => assert!(!want_unwritten_shared, "{spec}: a hole at block 1"),
+            Some(e) => {
+                assert!(want_unwritten_shared, "{spec}: {e:?}");
+                assert_eq!(e.flags & (SHARED | UNWRITTEN), SHARED | UNWRITTEN, "{spec}");
+            }
+        }
+    }
+}
+
 #[test]
 fn enospc_fault_hits_only_writes_that_allocate_on_ocfs2() {
     let l = Lab::new("ocfs2-like:size=1m");

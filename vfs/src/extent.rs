@@ -1167,6 +1167,25 @@ impl Image {
     /// `ESTALE` for a missing inode; `ENOSPC` when inline data cannot be moved out (nothing
     /// changed then).
     pub fn share(&mut self, src: Ino, sfb: u64, dst: Ino, dfb: u64, n: u64) -> KResult<()> {
+        self.share_with(src, sfb, dst, dfb, n, false)
+    }
+
+    /// [`Image::share`]; with `written_only`, the source's unwritten (preallocated)
+    /// extents are not shared: the destination has a hole there, as XFS's
+    /// `xfs_reflink_remap_extent` treats an unwritten source mapping as a hole (measured:
+    /// a clone of preallocated space leaves the destination a hole).
+    ///
+    /// # Errors
+    /// As [`Image::share`].
+    pub fn share_with(
+        &mut self,
+        src: Ino,
+        sfb: u64,
+        dst: Ino,
+        dfb: u64,
+        n: u64,
+        written_only: bool,
+    ) -> KResult<()> {
         self.inode(src)?;
         self.inode(dst)?;
         self.uninline(src)?;
@@ -1181,6 +1200,7 @@ impl Image {
         let pieces: Vec<(u64, Mapping)> = self
             .inode(src)?
             .mappings_in(sfb, sfb + n)
+            .filter(|(_, m)| !(written_only && m.unwritten))
             .map(|(s, m)| (s, m.clone()))
             .collect();
         self.unmap(dst, dfb, dfb + n);
