@@ -873,6 +873,11 @@ const ENOSPC: &[(&str, &str, &str)] = &[
         "$AB\nfsync 0\nopen 2 fill RDWR|CREAT\nfill-up 2\nfsync 2\npwrite 0 0 81920 0x62",
     ),
     (
+        "enospc_small_write_into_empty_file",
+        "on a full filesystem, 1326 bytes into an empty file: ENOSPC everywhere, btrfs too, which reserves data space before write-back decides to inline them",
+        "$AB\nfsync 0\nopen 2 fill RDWR|CREAT\nfill-up 2\nfsync 2\nopen 3 c RDWR|CREAT\npwrite 3 0 1326 pat1",
+    ),
+    (
         "enospc_short_write_into_hole",
         "64 KiB freed on a full filesystem, then 1 MiB written into a hole: btrfs and tmpfs write the 64 KiB and return that short count; XFS reserves the whole hole at once: ENOSPC, nothing written",
         "$AB\nopen 3 c RDWR|CREAT|TRUNC\npwrite 3 0 65536 0x63\nfsync 0\nfsync 3\nopen 2 fill RDWR|CREAT\nfill-up 2\nfsync 2\nftruncate 3 0\nfsync 3\nsync\npwrite 1 0 1048576 0x64",

@@ -250,6 +250,25 @@ fn regression_xfs_clone_of_preallocated_space_leaves_a_hole() {
     }
 }
 
+/// btrfs-like stored a small write on a full filesystem inline without needing space;
+/// btrfs reserves data space for the write's sectors first (`btrfs_check_data_free_space`)
+/// and answers ENOSPC (found by the conform random mode's filled-up cases, issue 18).
+#[test]
+fn regression_btrfs_inline_write_on_a_full_filesystem_is_enospc() {
+    let l = Lab::new("btrfs-like:size=64k");
+    let (a, c) = (l.file("a"), l.file("c"));
+    l.write(a, 0, &pattern(1, 16 * K)).unwrap();
+    assert_eq!(l.free(), 0);
+    assert_eq!(l.write(c, 0, &Data::fill(9, 1326)), Err(Errno::ENOSPC));
+    assert_eq!(l.size(c), 0);
+    l.fs.truncate(&l.t, a, 15 * K).unwrap();
+    assert_eq!(
+        l.write(c, 0, &Data::fill(9, 1326)),
+        Ok(1326),
+        "one free block is enough"
+    );
+}
+
 #[test]
 fn enospc_fault_hits_only_writes_that_allocate_on_ocfs2() {
     let l = Lab::new("ocfs2-like:size=1m");
