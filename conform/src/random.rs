@@ -302,7 +302,7 @@ fn case_with(seed: u64, extras: bool) -> Scenario {
     }
     // Issue 18: cases the steps alone rarely make, drawn from their own generator so that
     // every other case stays what it was.
-    let mut x = Rng::new(seed ^ 0x6973_7375_6531_38); // "issue18"
+    let mut x = Rng::new(seed ^ 0x0069_7373_7565_3138); // "issue18"
     let full = extras && x.pct(3);
     if extras && x.pct(10) {
         clone_over_preallocated(&mut sc, &mut x);
@@ -312,7 +312,14 @@ fn case_with(seed: u64, extras: bool) -> Scenario {
     }
     let n = 4 + r.below(9);
     for _ in 0..n {
-        sc.push(step(&mut r));
+        let mut st = step(&mut r);
+        // fallocate allocates without XFS's delalloc worst-case reserve, so it finds the
+        // blocks a filled-up XFS keeps back from buffered writes (measured: one 4 KiB
+        // fallocate succeeds after fill-up): space the models do not know of.
+        while full && matches!(st, Step::Fallocate { .. }) {
+            st = step(&mut r);
+        }
+        sc.push(st);
         if full {
             sc.lines.last_mut().expect("just pushed").cmp = Cmp::ErrnoOnly;
         }

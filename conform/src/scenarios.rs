@@ -739,6 +739,16 @@ const TABLE: &[(&str, &str, &str)] = &[
         "open 0 a RDWR|CREAT\npread 0 9223372036854775807 1\npwrite 0 9223372036854775807 1 0x61\npread 0 9223372036854775807 0",
     ),
     (
+        "rnd_empty_append_write_keeps_position",
+        "a zero-length write on an O_APPEND descriptor returns before moving the position to EOF (generic_write_checks)",
+        "open 0 a RDWR|CREAT\nopen 1 b RDWR|CREAT\npwrite 0 0 1 0x61\ncopy_file_range 0 0 1 0 1 0\nopen 3 b WRONLY|APPEND\nwrite 3 0 0x62\nwrite 3 1 0x62\nwrite 3 0 0x62",
+    ),
+    (
+        "rnd_write_into_shared_preallocated_extent",
+        "writing into preallocated space whose extent another file shares part of: btrfs copies on write (the extent is shared as a whole), XFS and the others write in place",
+        "open 0 a RDWR|CREAT\nopen 1 b RDWR|CREAT\nfallocate 0 0x0 0 8192\ncopy_file_range 0 0 1 0 4096 0\ncopy_file_range 1 0 0 4096 1 0\nfiemap 0 0 8192 1",
+    ),
+    (
         "rnd_open_rdonly_trunc",
         "O_RDONLY|O_TRUNC truncates an existing file",
         "open 0 a RDWR|CREAT\npwrite 0 0 1 0x61\nopen 3 a RDONLY|TRUNC\npread 3 0 10",

@@ -269,6 +269,33 @@ fn regression_btrfs_inline_write_on_a_full_filesystem_is_enospc() {
     );
 }
 
+/// btrfs-like wrote into a preallocated block in place though another file shared another
+/// block of the same allocation; btrfs writes preallocated space in place only while no
+/// other file refers to the extent (`can_nocow_extent`: per extent), so it copied on write
+/// and the block is no longer reported shared (found by the conform random mode's clones
+/// over preallocated space; conform `rnd_write_into_shared_preallocated_extent`).
+#[test]
+fn regression_btrfs_write_into_a_shared_preallocated_extent_copies_on_write() {
+    use vfs::extent::fiemap_flags::SHARED;
+    let l = Lab::new("btrfs-like:size=1m");
+    let (a, b) = (l.file("a"), l.file("b"));
+    l.fs.fallocate(&l.t, a, 0, 0, 8 * K).unwrap();
+    assert_eq!(l.clone(a, 0, b, 0, 4 * K), Ok(4 * K));
+    l.write(a, 4 * K, &Data::fill(9, 1)).unwrap();
+    let ext = l.fs.fiemap(a).unwrap();
+    let block1 = ext
+        .iter()
+        .find(|e| e.logical <= 4 * K && 4 * K < e.logical + e.length)
+        .expect("block 1 is mapped");
+    assert_eq!(block1.flags & SHARED, 0, "{ext:?}");
+    // Unshared preallocated space is still written in place (nocow).
+    let c = l.file("c");
+    l.fs.fallocate(&l.t, c, 0, 0, 4 * K).unwrap();
+    let before = l.free();
+    l.write(c, 0, &Data::fill(9, 1)).unwrap();
+    assert_eq!(l.free(), before, "in place");
+}
+
 #[test]
 fn enospc_fault_hits_only_writes_that_allocate_on_ocfs2() {
     let l = Lab::new("ocfs2-like:size=1m");

@@ -746,7 +746,11 @@ impl Image {
                 pieces.push((pos, s - pos, None));
             }
             let refs = self.phys[m.phys].refs();
-            let in_place = refs == 1 && (ow != Overwrite::CowAlways || m.unwritten);
+            // CowAlways writes preallocated space in place (btrfs `run_delalloc_nocow` on
+            // a PREALLOC extent) only while no other file refers to the allocation
+            // (`can_nocow_extent` → `btrfs_cross_ref_exist`: per extent, not per block).
+            let in_place = refs == 1
+                && (ow != Overwrite::CowAlways || (m.unwritten && !self.allocation_shared(m.phys)));
             // Planted bug (vfs::bugs): a shared block is overwritten in place.
             let in_place = in_place
                 || (refs > 1 && crate::bugs::planted(crate::bugs::Bug::CowWritesSharedInPlace));
@@ -1219,6 +1223,25 @@ impl Image {
                 .insert((dst, dfb + (s - sfb)));
         }
         Ok(())
+    }
+
+    /// Whether another (inode, file offset) key than `phys`'s own refers to any piece of
+    /// `phys`'s allocation ([`PhysExtent::origin`]): btrfs's notion of a shared extent.
+    /// O(physical extents); asked only for preallocated space under copy-on-write.
+    fn allocation_shared(&self, phys: PhysKey) -> bool {
+        let origin = self.phys[phys].origin.0;
+        let mut keys = BTreeSet::new();
+        for (_, e) in self.phys.iter().filter(|(_, e)| e.origin.0 == origin) {
+            keys.extend(
+                e.backrefs
+                    .iter()
+                    .map(|&(i, f)| (i, f.wrapping_sub(e.origin.1))),
+            );
+            if keys.len() > 1 {
+                return true;
+            }
+        }
+        false
     }
 
     /// `FS_IOC_FIEMAP`: the extents of a file, adjacent contiguous ones with equal flags
