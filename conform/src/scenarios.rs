@@ -439,6 +439,11 @@ const TABLE: &[(&str, &str, &str)] = &[
         "open 0 a RDWR|CREAT|TRUNC\npwrite 0 0 4096 pat2\nfallocate 0 0x0 4096 12288\nopen 1 b RDWR|CREAT|TRUNC\nficlone 1 0\nlseek 1 0 HOLE\npread 1 0 16384",
     ),
     (
+        "falloc_keeps_inline_extent",
+        "fallocate inside a small file's first sector: btrfs keeps the inline extent (growing only the size), so a clone copies it instead of sharing; elsewhere a plain allocation",
+        "open 0 a RDWR|CREAT\npwrite 0 0 100 0x61\nfsync 0\nfallocate 0 0x0 0 4096\nopen 1 b RDWR|CREAT\nficlone 1 0\nlseek 1 0 HOLE\nopen 2 c RDWR|CREAT\npwrite 2 0 100 0x63\nfsync 2\nfallocate 2 0x1 0 4096\nficlonerange 1 2 0 0 8192",
+    ),
+    (
         "clone_preallocated_into_data",
         "cloning data, preallocated space and a hole over a file's data: btrfs shares the preallocated extent (unwritten), XFS remaps written extents only and leaves a hole there",
         "$AB\nfallocate 0 0 16384 16384\nftruncate 0 40960\npwrite 1 0 40960 0x62\nficlonerange 1 0 0 40960 0\nfiemap 1 0 40960 1\nlseek 1 0 DATA\nlseek 1 0 HOLE",

@@ -296,6 +296,35 @@ fn regression_btrfs_write_into_a_shared_preallocated_extent_copies_on_write() {
     assert_eq!(l.free(), before, "in place");
 }
 
+/// Issue 18: btrfs-like moved a small file's inline data to a regular extent at a
+/// `fallocate` inside the first sector; btrfs keeps the inline extent (FIEMAP still shows
+/// it inline, the size grows), so a later clone copies it rather than sharing (conform
+/// `falloc_keeps_inline_extent`).
+#[test]
+fn regression_btrfs_fallocate_inside_an_inline_extent_keeps_it() {
+    use vfs::extent::fiemap_flags::{DATA_INLINE, SHARED};
+    let l = Lab::new("btrfs-like:size=1m");
+    let (a, b) = (l.file("a"), l.file("b"));
+    l.write(a, 0, &Data::fill(0x61, 100)).unwrap();
+    l.fs.fallocate(&l.t, a, 0, 0, K).unwrap();
+    l.clean();
+    assert_eq!(l.size(a), K);
+    let ext = l.fs.fiemap(a).unwrap();
+    assert_eq!(ext.len(), 1, "{ext:?}");
+    assert_ne!(ext[0].flags & DATA_INLINE, 0, "{ext:?}");
+    let mut want = vec![0x61; 100];
+    want.resize(K as usize, 0);
+    assert_eq!(l.bytes(a), want);
+    assert_eq!(l.clone(a, 0, b, 0, 0), Ok(K));
+    assert!(
+        l.fs.fiemap(b)
+            .unwrap()
+            .iter()
+            .all(|e| e.flags & SHARED == 0)
+    );
+    assert_eq!(l.bytes(b), want);
+}
+
 #[test]
 fn enospc_fault_hits_only_writes_that_allocate_on_ocfs2() {
     let l = Lab::new("ocfs2-like:size=1m");
