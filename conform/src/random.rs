@@ -313,10 +313,7 @@ fn case_with(seed: u64, extras: bool) -> Scenario {
     let n = 4 + r.below(9);
     for _ in 0..n {
         let mut st = step(&mut r);
-        // fallocate allocates without XFS's delalloc worst-case reserve, so it finds the
-        // blocks a filled-up XFS keeps back from buffered writes (measured: one 4 KiB
-        // fallocate succeeds after fill-up): space the models do not know of.
-        while full && matches!(st, Step::Fallocate { .. }) {
+        while full && !keeps_free_space(&st) {
             st = step(&mut r);
         }
         sc.push(st);
@@ -344,6 +341,22 @@ fn nearly_full(sc: &mut Scenario) {
         })
         .push(Step::FillUp { fd: FdRef::Slot(7) })
         .push(Step::Fsync { fd: FdRef::Slot(7) });
+}
+
+/// Whether a step after `fill-up` leaves the free space where the models can follow it:
+/// reads, seeks, FIEMAP, fsync, opens without `O_TRUNC`, closes, and writes (which on a
+/// full filesystem either overwrite in place or fail). Not: what frees space — btrfs pins
+/// freed extents until the transaction commits, so a truncate, unlink, rename over a file
+/// or a remap over old data frees nothing at once there (measured: a 1-byte write after
+/// truncating a 2-block file is ENOSPC) — nor `fallocate`, which allocates without XFS's
+/// delalloc worst-case reserve and so finds blocks a filled-up XFS keeps back from
+/// buffered writes (measured: one 4 KiB fallocate succeeds after fill-up).
+fn keeps_free_space(step: &Step) -> bool {
+    match step {
+        Step::Open { flags, .. } => flags & o::TRUNC == 0,
+        Step::Pwrite { .. } | Step::Write { .. } => true,
+        s => !s.mutates(),
+    }
 }
 
 /// Space preallocated in `a` (slot 0), then cloned or copied into `b` (slot 1), which may

@@ -253,7 +253,15 @@ pub const KNOWN: &[(&str, &str)] = &[
     ),
     (
         "Free space",
-        "How much a real filesystem can still hold (btrfs metadata chunks, XFS reserve pools) is not modelled; `ENOSPC` scenarios compare the final call by errno only and the models are given their own small size.",
+        "How much a real filesystem can still hold (btrfs metadata chunks, XFS reserve pools) is not modelled; `ENOSPC` scenarios compare the final call by errno only (unless, as for the short writes, the answer does not depend on it) and the models are given their own small size. XFS reserves worst-case bmbt blocks beside every delalloc extent (`xfs_bmap_worst_indlen`), so a filled-up XFS keeps back blocks from buffered writes that a `fallocate` still gets (measured: one 4 KiB `fallocate` succeeds after `fill-up`); btrfs pins freed extents until the transaction commits (measured: a 1-byte write after truncating a 2-block file on a filled-up btrfs is `ENOSPC`). The random mode's filled-up cases (3%) therefore compare their steps by errno only and draw only steps that free nothing: reads, seeks, FIEMAP, fsync, opens without `O_TRUNC`, closes and writes.",
+    ),
+    (
+        "btrfs: an inline extent before regular ones",
+        "btrfs keeps a small file's inline first extent when data is later added past the first sector by a copy (measured: `copy_file_range` of 1 byte to offset 4096 of a 1-byte file leaves `[inline][data]`); the models keep a file either inline or in extents and move the inline data out. N3 counts inline extents as `D`, so only the sharing that follows can differ (`falloc_keeps_inline_extent` pins the measured case where the extent stays alone).",
+    ),
+    (
+        "Signals",
+        "The harness delivers no signals to the real side: `EINTR` before the first chunk and partial counts after a signal are pinned by the model's own tests (`syscall/tests/splice.rs`, `cli/tests/cp.rs`), not by the kernel. A regular-file `write` is stopped only by a fatal signal on Linux (`fatal_signal_pending`); the lab's signals are not fatal and never shorten a write.",
     ),
 ];
 
