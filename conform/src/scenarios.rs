@@ -889,8 +889,8 @@ const ENOSPC: &[(&str, &str, &str)] = &[
     ),
     (
         "enospc_small_write_into_empty_file",
-        "on a full filesystem, 1326 bytes into an empty file: ENOSPC everywhere, btrfs too, which reserves data space before write-back decides to inline them",
-        "$AB\nfsync 0\nopen 2 fill RDWR|CREAT\nfill-up 2\nfsync 2\nopen 3 c RDWR|CREAT\npwrite 3 0 1326 pat1",
+        "on a full filesystem, 1326 bytes into an empty file (created before the fill-up: XFS cannot allocate an inode after it): ENOSPC everywhere, btrfs too, which reserves data space before write-back decides to inline them",
+        "$AB\nopen 3 c RDWR|CREAT\nfsync 0\nopen 2 fill RDWR|CREAT\nfill-up 2\nfsync 2\npwrite 3 0 1326 pat1",
     ),
     (
         "enospc_short_write_into_hole",
