@@ -141,6 +141,20 @@ fn regression_numbers_the_kernel_judges_reach_the_kernel() {
     );
 }
 
+/// Found by the script fuzzer (seed 17008) after the 4 KiB default: `-b 0` divided by zero
+/// in the batching of whole buffers (a panic); it makes one empty call, as before.
+#[test]
+fn regression_a_zero_buffer_makes_one_empty_call() {
+    let o = splicelab(
+        &["script", "--fs", "plain", "-"],
+        "open -f a\npwrite -b 0 0 64k\npwrite 0 8k\npread -b 0 0 8k\n",
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.starts_with("wrote 0/65536 bytes at offset 0\n"), "{out}");
+    assert!(out.contains("read 0/8192 bytes at offset 0\n"), "{out}");
+}
+
 #[test]
 fn a_malformed_line_is_a_usage_error_and_nothing_runs() {
     let o = splicelab(&["script", "-"], "open -f a\nbogus 1 2\n");

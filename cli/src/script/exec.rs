@@ -143,6 +143,10 @@ pub struct Runner {
     cur: Option<usize>,
     json: bool,
     quit: bool,
+    /// Whether `pwrite`/`pread` may make a run of whole buffers as one call
+    /// ([`Runner::batch`]). Off once an `inject enospc N` counted allocation calls: xfs_io's
+    /// buffer-sized calls each allocate, so which call fails depends on the calls made.
+    batching: bool,
 }
 
 /// An absolute path: scripts may name `a` for `/a`.
@@ -170,6 +174,7 @@ impl Runner {
             cur: None,
             json,
             quit: false,
+            batching: true,
         })
     }
 
@@ -590,7 +595,7 @@ impl Runner {
             }
             calls += 1;
             let run = left / bs.max(1);
-            if batch && run >= 2 {
+            if batch && self.batching && bs > 0 && run >= 2 {
                 let big = run * bs;
                 match self.proc.pwrite(fd, &Data::fill(seed, big), off as i64) {
                     Ok(n) => {
@@ -703,7 +708,7 @@ impl Runner {
             calls += 1;
             let run = left / bs.max(1);
             let mut want = left.min(bs);
-            let d = if batch && run >= 2 {
+            let d = if batch && self.batching && bs > 0 && run >= 2 {
                 match self.proc.pread(fd, (run * bs) as usize, off as i64) {
                     Ok(d) => {
                         want = run * bs;
@@ -1608,9 +1613,11 @@ impl Runner {
                 .vfs
                 .resolve(&abs(path))
                 .map(|(m, ino)| (m, Fault::MediaError { ino, off: *off })),
-            Inject::Enospc { n, path } => self
-                .inject_mount(path.as_deref())
-                .map(|m| (m, Fault::EnospcAfter { n: *n })),
+            Inject::Enospc { n, path } => {
+                self.batching = false;
+                self.inject_mount(path.as_deref())
+                    .map(|m| (m, Fault::EnospcAfter { n: *n }))
+            }
             Inject::Reboot { path } => self
                 .inject_mount(path.as_deref())
                 .map(|m| (m, Fault::Reboot)),
