@@ -698,11 +698,44 @@ impl Harness {
                 }
                 Ok(())
             }
-            Ok(n) => Err(format!(
-                "pwrite of {len} bytes wrote {n} (writes are all-or-nothing, A2)"
-            )),
+            Ok(n) => self.short_pwrite(name, off, len, byte, n as u64, expect, free0),
             Err(e) => self.accept(e, false, "pwrite"),
         }
+    }
+
+    /// A `pwrite` that returned fewer bytes than asked: allowed only out of space, as
+    /// Linux's short write — a non-empty prefix that ends on a block boundary (where a
+    /// reservation ends), when the whole write needed more blocks than were free. The
+    /// prefix is then what the file holds.
+    #[allow(clippy::too_many_arguments)]
+    fn short_pwrite(
+        &mut self,
+        name: &str,
+        off: u64,
+        len: u64,
+        byte: u8,
+        n: u64,
+        expect: Option<u64>,
+        free0: u64,
+    ) -> Result<(), String> {
+        let bs = self.bs();
+        if n == 0 || n >= len || !(off + n).is_multiple_of(bs) {
+            return Err(format!(
+                "pwrite of {len} bytes at {off} wrote {n}: a short write must be a non-empty prefix ending on a block boundary"
+            ));
+        }
+        if let Some(want) = expect
+            && want <= free0
+        {
+            return Err(format!(
+                "pwrite of {len} bytes at {off} wrote {n} though the {want} blocks it needs were free ({free0})"
+            ));
+        }
+        self.model.pwrite(name, off, &Data::fill(byte, n));
+        let (b0, b1) = block_range(off, n, bs);
+        self.model.content_changed(self.id(name), b0, b1);
+        self.hist.record(&self.model);
+        Ok(())
     }
 
     /// Blocks a write of `len` bytes at `off` must take from free space: one per hole it
@@ -1224,20 +1257,50 @@ impl Harness {
 
     /// Must-share, clone and dedupe promise that destination blocks `[b0, b1)` are the
     /// source's blocks `[s0, s1)`.
+    /// Where the model remaps written extents only (XFS), the source's unwritten blocks
+    /// are left out of the promise: the destination has holes there.
     fn promise_shared(&mut self, sid: FileId, s0: u64, s1: u64, did: FileId, b0: u64, b1: u64) {
         self.model.content_changed(did, b0, b1);
         self.model.may_be_shared(did, b0, b1);
         self.model.may_be_shared(sid, s0, s1);
-        self.model.promise(Tag {
-            file: did,
-            b0,
-            b1,
-            class: Class::SharedWith {
-                file: sid,
-                delta: s0 as i64 - b0 as i64,
-            },
-            step: self.step,
-        });
+        let delta = s0 as i64 - b0 as i64;
+        let mut runs = vec![(b0, b1)];
+        if self.profile.remap_skips_unwritten
+            && let Some(map) = self
+                .model
+                .name_of(sid)
+                .and_then(|n| self.ino(n).ok())
+                .and_then(|ino| BlockMap::from_image(&self.fs.image(), ino))
+        {
+            let written = |b: u64| {
+                map.at((b as i64 + delta) as u64)
+                    .is_none_or(|p| p.1 & fiemap_flags::UNWRITTEN == 0)
+            };
+            runs.clear();
+            let mut start = None;
+            for b in b0..b1 {
+                match (written(b), start) {
+                    (true, None) => start = Some(b),
+                    (false, Some(a)) => {
+                        runs.push((a, b));
+                        start = None;
+                    }
+                    _ => {}
+                }
+            }
+            if let Some(a) = start {
+                runs.push((a, b1));
+            }
+        }
+        for (r0, r1) in runs {
+            self.model.promise(Tag {
+                file: did,
+                b0: r0,
+                b1: r1,
+                class: Class::SharedWith { file: sid, delta },
+                step: self.step,
+            });
+        }
     }
 
     /// Spec §2, §6.2 via `Image::users_of`: when a never-share splice returns, every

@@ -376,13 +376,25 @@ impl ScriptWriter {
     }
 }
 
+/// `-b LEN` when `len` is more than one of xfs_io's default 4096-byte buffers.
+fn one_call(len: u64) -> String {
+    if len > 4096 {
+        format!(" -b {len}")
+    } else {
+        String::new()
+    }
+}
+
 /// The command line (without the `open`) of `op` whose operands resolved to `dst`/`src`.
 pub fn command(op: &Op, src: Option<&str>, dst: Option<&str>) -> String {
     let s = src.unwrap_or("?");
     match op {
         Op::Create { n } => format!("open -f f{n}"),
-        Op::Pwrite { off, len, byte, .. } => format!("pwrite -S {byte:#04x} {off} {len}"),
-        Op::Pread { off, len, .. } => format!("pread {off} {len}"),
+        // One system call, as the op is: `-b` past xfs_io's 4096-byte default buffer.
+        Op::Pwrite { off, len, byte, .. } => {
+            format!("pwrite{} -S {byte:#04x} {off} {len}", one_call(*len))
+        }
+        Op::Pread { off, len, .. } => format!("pread{} {off} {len}", one_call(*len)),
         Op::Truncate { size, .. } => format!("truncate {size}"),
         Op::Punch { off, len, .. } => format!("fpunch {off} {len}"),
         Op::Falloc { off, len, keep, .. } => {

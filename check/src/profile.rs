@@ -46,6 +46,10 @@ pub struct Profile {
     /// Growing a file rewrites its EOF block even when it is a hole or unwritten
     /// (btrfs `btrfs_truncate_block`; [`vfs::extent::Image::zero_eof_allocates`]).
     pub zero_eof_allocates: bool,
+    /// A remap leaves a hole where the source is unwritten instead of sharing it (XFS
+    /// remaps written extents only, `xfs_reflink_remap_extent`): xfs-like, and an nfs-like
+    /// client, whose server may be one.
+    pub remap_skips_unwritten: bool,
     pub cost: CostModel,
 }
 
@@ -57,6 +61,7 @@ impl Profile {
         Profile {
             spec: spec.to_string(),
             nfs: fs_type.starts_with("nfs"),
+            remap_skips_unwritten: fs_type == "xfs-like" || fs_type.starts_with("nfs"),
             volatile: fs.volatile(),
             fs_type,
             block: st.block_size,

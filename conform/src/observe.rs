@@ -8,11 +8,12 @@
 //!
 //! - **N1 Descriptors** are never compared by number: an `open` that succeeds is "ok".
 //! - **N2 Data** is compared as length + 64-bit FNV-1a hash of the bytes.
-//! - **N3 Extents** are compared per 4 KiB block inside EOF, as one of three classes:
-//!   `H` hole (no extent, or an `UNWRITTEN` one: preallocated space reads as zeros and
-//!   `SEEK_DATA` skips it), `D` data (any other extent: written, `DELALLOC`, inline), `S`
-//!   shared (an extent with `FIEMAP_EXTENT_SHARED` that is not unwritten). A block
-//!   covered by several extents takes the strongest class (S > D > H). Physical addresses,
+//! - **N3 Extents** are compared per 4 KiB block inside EOF, as one of four classes:
+//!   `H` hole (no extent), `U` unwritten (an `UNWRITTEN` extent, shared or not:
+//!   preallocated space, which XFS does not remap and btrfs shares), `D` data (any other
+//!   extent: written, `DELALLOC`, inline), `S` shared (an extent with
+//!   `FIEMAP_EXTENT_SHARED` that is not unwritten). A block covered by several extents
+//!   takes the strongest class (S > D > U > H). Physical addresses,
 //!   extent counts and boundaries, `LAST`, `MERGED`, `ENCODED` and `NOT_ALIGNED` are never
 //!   compared. Blocks at or past EOF are ignored: XFS reports speculative post-EOF
 //!   preallocation (and `FALLOC_FL_KEEP_SIZE` space) there.
@@ -218,7 +219,7 @@ pub fn classes(extents: &[FiemapExtent], first: u64, last: u64) -> String {
     // (first block, end block, class) of every extent that counts, clipped.
     let spans: Vec<(u64, u64, u8)> = extents
         .iter()
-        .filter(|e| e.length > 0 && e.flags & fiemap_flags::UNWRITTEN == 0)
+        .filter(|e| e.length > 0)
         .map(|e| {
             let b0 = (e.logical / CLASS_BLOCK).max(first);
             let b1 = e
@@ -226,7 +227,11 @@ pub fn classes(extents: &[FiemapExtent], first: u64, last: u64) -> String {
                 .saturating_add(e.length)
                 .div_ceil(CLASS_BLOCK)
                 .min(last);
-            let c = if e.flags & fiemap_flags::SHARED != 0 {
+            // Unwritten first: preallocated space is its own class whether shared or not
+            // (XFS remaps only written extents; btrfs shares preallocated ones).
+            let c = if e.flags & fiemap_flags::UNWRITTEN != 0 {
+                b'U'
+            } else if e.flags & fiemap_flags::SHARED != 0 {
                 b'S'
             } else {
                 b'D'
@@ -243,8 +248,9 @@ pub fn classes(extents: &[FiemapExtent], first: u64, last: u64) -> String {
     cuts.sort_unstable();
     cuts.dedup();
     let rank = |c: u8| match c {
-        b'S' => 2,
-        b'D' => 1,
+        b'S' => 3,
+        b'D' => 2,
+        b'U' => 1,
         _ => 0,
     };
     let mut runs: Vec<(u8, u64)> = Vec::new();
@@ -359,8 +365,9 @@ mod tests {
             e(16384, 8192, UNWRITTEN),
             e(24576, 1 << 20, DELALLOC),
         ];
-        assert_eq!(classes(&v, 0, 8), "D2 S1 H3 D2");
+        assert_eq!(classes(&v, 0, 8), "D2 S1 H1 U2 D2");
         assert_eq!(classes(&v, 2, 4), "S1 H1");
+        assert_eq!(classes(&[e(0, 4096, UNWRITTEN | SHARED)], 0, 1), "U1");
         assert_eq!(classes(&[], 0, 3), "H3");
         assert_eq!(classes(&[e(0, 100, DATA_INLINE)], 0, 1), "D1");
         assert_eq!(classes(&[], 0, 0), "-");

@@ -102,9 +102,10 @@ pub const NORMALISATIONS: &str = "\
 - **N1 Descriptors** are symbolic: a scenario names slots, each side maps them to its own
   numbers; an `open` that succeeds compares as `ok`.
 - **N2 Data** read by `pread`/`read` compares as length + 64-bit FNV-1a hash.
-- **N3 Extents** compare per 4 KiB block inside EOF as one of three classes: `H` hole (no
-  extent, or an `UNWRITTEN` one), `D` data (any other extent: written, `DELALLOC`, inline),
-  `S` shared (`FIEMAP_EXTENT_SHARED`, not unwritten). Physical addresses, extent
+- **N3 Extents** compare per 4 KiB block inside EOF as one of four classes: `H` hole (no
+  extent), `U` unwritten (an `UNWRITTEN` extent, shared or not: XFS remaps only written
+  extents, btrfs shares preallocated ones), `D` data (any other extent: written,
+  `DELALLOC`, inline), `S` shared (`FIEMAP_EXTENT_SHARED`, not unwritten). Physical addresses, extent
   boundaries and counts, `LAST`, `MERGED`, `ENCODED`, `NOT_ALIGNED` are never compared.
   Blocks at or past EOF are ignored: XFS reports speculative post-EOF preallocation (and
   `KEEP_SIZE` space) there.
@@ -185,6 +186,16 @@ pub const MODELLED: &[(&str, &str, &str)] = &[
         "falloc_collapse, falloc_insert, falloc_unshare, rnd_fiemap_dir_and_xattr",
     ),
     (
+        "XFS",
+        "A clone remaps written extents only (`xfs_reflink_remap_extent`): where the source is preallocated (unwritten) the destination gets a hole, its old data gone; btrfs shares the preallocated extent (unwritten and shared). Seen once N3 compared unwritten extents as their own class.",
+        "clone_preallocated_into_data, clone_preallocated_source, rnd_unshare_allocates",
+    ),
+    (
+        "XFS",
+        "A buffered write reserves delalloc space per extent mapping (`xfs_buffered_write_iomap_begin`): out of space, it returns the bytes before the first hole or copy-on-write range that does not fit whole — 1 MiB into a hole with 64 KiB free is `ENOSPC`, where btrfs and tmpfs write the 64 KiB.",
+        "enospc_short_write_into_hole",
+    ),
+    (
         "XFS reflink=0",
         "Paired with `xfs-like:reflink=0`, not `plain`: XFS has a `->remap_file_range` that answers `EOPNOTSUPP`, so `FIDEDUPERANGE` reports `-EOPNOTSUPP` per destination while tmpfs fails the whole ioctl, and clone answers `EOPNOTSUPP` before any alignment `EINVAL`.",
         "dedupe_same, clonerange_unaligned_src_off",
@@ -193,6 +204,16 @@ pub const MODELLED: &[(&str, &str, &str)] = &[
         "tmpfs",
         "`fallocate` over pages an earlier `fallocate` left `!uptodate` initialises them, so they become data for `SEEK_DATA` (`SGP_FALLOC`).",
         "rnd_falloc_twice_tmpfs",
+    ),
+    (
+        "all",
+        "A write that runs out of space part-way returns the bytes written before the reservation that failed (`generic_perform_write`): XFS and tmpfs overwrite allocated data in place on a full filesystem and stop where new space is needed; btrfs copies on write, so the same write is `ENOSPC`. Page by page on btrfs and tmpfs (the longest block-aligned prefix that fits).",
+        "enospc_short_write_in_place, enospc_short_write_into_hole",
+    ),
+    (
+        "all",
+        "Lengths and offsets xfs_io hands over unchecked (`copy_range -l 10e`: `0xa000000000000000`) reach the entry points, whose checks answer: `EOVERFLOW` when an offset plus the length wraps 64 bits, else the copy is shortened to EOF; `pread` at a negative offset `EINVAL`.",
+        "cfr_xfs_io_wrapped_lengths, cfr_len_wraps",
     ),
     (
         "all",
@@ -232,7 +253,15 @@ pub const KNOWN: &[(&str, &str)] = &[
     ),
     (
         "Free space",
-        "How much a real filesystem can still hold (btrfs metadata chunks, XFS reserve pools) is not modelled; `ENOSPC` scenarios compare the final call by errno only and the models are given their own small size.",
+        "How much a real filesystem can still hold (btrfs metadata chunks, XFS reserve pools) is not modelled; `ENOSPC` scenarios compare the final call by errno only (unless, as for the short writes, the answer does not depend on it) and the models are given their own small size. XFS reserves worst-case bmbt blocks beside every delalloc extent (`xfs_bmap_worst_indlen`), so a filled-up XFS keeps back blocks from buffered writes that a `fallocate` still gets (measured: one 4 KiB `fallocate` succeeds after `fill-up`); btrfs pins freed extents until the transaction commits (measured: a 1-byte write after truncating a 2-block file on a filled-up btrfs is `ENOSPC`). The random mode's filled-up cases (3%) therefore compare their steps by errno only and draw only steps that free nothing: reads, seeks, FIEMAP, fsync, opens without `O_TRUNC`, closes and writes.",
+    ),
+    (
+        "btrfs: an inline extent before regular ones",
+        "btrfs keeps a small file's inline first extent when data is later added past the first sector by a copy (measured: `copy_file_range` of 1 byte to offset 4096 of a 1-byte file leaves `[inline][data]`); the models keep a file either inline or in extents and move the inline data out. N3 counts inline extents as `D`, so only the sharing that follows can differ (`falloc_keeps_inline_extent` pins the measured case where the extent stays alone).",
+    ),
+    (
+        "Signals",
+        "The harness delivers no signals to the real side: `EINTR` before the first chunk and partial counts after a signal are pinned by the model's own tests (`syscall/tests/splice.rs`, `cli/tests/cp.rs`), not by the kernel. A regular-file `write` is stopped only by a fatal signal on Linux (`fatal_signal_pending`); the lab's signals are not fatal and never shorten a write.",
     ),
 ];
 

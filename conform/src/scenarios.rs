@@ -131,6 +131,11 @@ const TABLE: &[(&str, &str, &str)] = &[
         "$AB\ncopy_file_range 0 4096 1 0 18446744073709551615 0\ncopy_file_range 0 0 1 0 18446744073709551615 0",
     ),
     (
+        "cfr_xfs_io_wrapped_lengths",
+        "the lengths xfs_io's cvtnum hands over unchecked (10e wraps to 0xa000000000000000, 8e to 2^63, -2): EOVERFLOW past 2^64 from a large destination offset, else shortened to the source's EOF",
+        "$AB\ncopy_file_range 0 0 1 9223372036854000000 11529215046068469760 0\ncopy_file_range 0 0 1 0 9223372036854775808 0\ncopy_file_range 0 4096 1 8192 18446744073709551614 0\npread 1 9223372036854775807 1",
+    ),
+    (
         "cfr_same_file_overlap",
         "same file, overlapping ranges: EINVAL",
         "$AB\ncopy_file_range 0 0 0 4096 8192 0",
@@ -434,6 +439,16 @@ const TABLE: &[(&str, &str, &str)] = &[
         "open 0 a RDWR|CREAT|TRUNC\npwrite 0 0 4096 pat2\nfallocate 0 0x0 4096 12288\nopen 1 b RDWR|CREAT|TRUNC\nficlone 1 0\nlseek 1 0 HOLE\npread 1 0 16384",
     ),
     (
+        "falloc_keeps_inline_extent",
+        "fallocate inside a small file's first sector: btrfs keeps the inline extent (growing only the size), so a clone copies it instead of sharing; elsewhere a plain allocation",
+        "open 0 a RDWR|CREAT\npwrite 0 0 100 0x61\nfsync 0\nfallocate 0 0x0 0 4096\nopen 1 b RDWR|CREAT\nficlone 1 0\nlseek 1 0 HOLE\nopen 2 c RDWR|CREAT\npwrite 2 0 100 0x63\nfsync 2\nfallocate 2 0x1 0 4096\nficlonerange 1 2 0 0 8192",
+    ),
+    (
+        "clone_preallocated_into_data",
+        "cloning data, preallocated space and a hole over a file's data: btrfs shares the preallocated extent (unwritten), XFS remaps written extents only and leaves a hole there",
+        "$AB\nfallocate 0 0 16384 16384\nftruncate 0 40960\npwrite 1 0 40960 0x62\nficlonerange 1 0 0 40960 0\nfiemap 1 0 40960 1\nlseek 1 0 DATA\nlseek 1 0 HOLE",
+    ),
+    (
         "clone_then_copy_back",
         "clone, change, copy back with copy_file_range",
         "$AB\nficlone 1 0\npwrite 1 8192 4096 0x62\ncopy_file_range 1 8192 0 8192 4096 0\npread 0 0 16384",
@@ -729,6 +744,16 @@ const TABLE: &[(&str, &str, &str)] = &[
         "open 0 a RDWR|CREAT\npread 0 9223372036854775807 1\npwrite 0 9223372036854775807 1 0x61\npread 0 9223372036854775807 0",
     ),
     (
+        "rnd_empty_append_write_keeps_position",
+        "a zero-length write on an O_APPEND descriptor returns before moving the position to EOF (generic_write_checks)",
+        "open 0 a RDWR|CREAT\nopen 1 b RDWR|CREAT\npwrite 0 0 1 0x61\ncopy_file_range 0 0 1 0 1 0\nopen 3 b WRONLY|APPEND\nwrite 3 0 0x62\nwrite 3 1 0x62\nwrite 3 0 0x62",
+    ),
+    (
+        "rnd_write_into_shared_preallocated_extent",
+        "writing into preallocated space whose extent another file shares part of: btrfs copies on write (the extent is shared as a whole), XFS and the others write in place",
+        "open 0 a RDWR|CREAT\nopen 1 b RDWR|CREAT\nfallocate 0 0x0 0 8192\ncopy_file_range 0 0 1 0 4096 0\ncopy_file_range 1 0 0 4096 1 0\nfiemap 0 0 8192 1",
+    ),
+    (
         "rnd_open_rdonly_trunc",
         "O_RDONLY|O_TRUNC truncates an existing file",
         "open 0 a RDWR|CREAT\npwrite 0 0 1 0x61\nopen 3 a RDONLY|TRUNC\npread 3 0 10",
@@ -856,6 +881,21 @@ const ENOSPC: &[(&str, &str, &str)] = &[
         "enospc_write_new_block",
         "on a full filesystem, a write into a hole fails everywhere",
         "$AB\nfsync 0\nopen 2 fill RDWR|CREAT\nfill-up 2\nfsync 2\npwrite 0 65536 65536 0x62 !errno-only",
+    ),
+    (
+        "enospc_short_write_in_place",
+        "on a full filesystem, a write over a file's 16 KiB and on past its EOF: XFS and tmpfs overwrite the 16 KiB in place and return that short count; btrfs copies on write: ENOSPC, nothing written",
+        "$AB\nfsync 0\nopen 2 fill RDWR|CREAT\nfill-up 2\nfsync 2\npwrite 0 0 81920 0x62",
+    ),
+    (
+        "enospc_small_write_into_empty_file",
+        "on a full filesystem, 1326 bytes into an empty file (created before the fill-up: XFS cannot allocate an inode after it): ENOSPC everywhere, btrfs too, which reserves data space before write-back decides to inline them",
+        "$AB\nopen 3 c RDWR|CREAT\nfsync 0\nopen 2 fill RDWR|CREAT\nfill-up 2\nfsync 2\npwrite 3 0 1326 pat1",
+    ),
+    (
+        "enospc_short_write_into_hole",
+        "64 KiB freed on a full filesystem, then 1 MiB written into a hole: btrfs and tmpfs write the 64 KiB and return that short count; XFS reserves the whole hole at once: ENOSPC, nothing written",
+        "$AB\nopen 3 c RDWR|CREAT|TRUNC\npwrite 3 0 65536 0x63\nfsync 0\nfsync 3\nopen 2 fill RDWR|CREAT\nfill-up 2\nfsync 2\nftruncate 3 0\nfsync 3\nsync\npwrite 1 0 1048576 0x64",
     ),
 ];
 

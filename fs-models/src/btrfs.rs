@@ -176,6 +176,15 @@ impl Flavor for Btrfs {
         let size = img.inode(ino)?.size;
         let new_size = size.max(off.saturating_add(data.len()));
         if !data.is_empty() && self.fits_inline(img, ino, new_size)? {
+            // The buffered write reserves data space for its sectors before write-back
+            // decides to inline them (`btrfs_buffered_write` → `btrfs_check_data_free_space`):
+            // on a full filesystem even an inline write is ENOSPC (measured, conform random
+            // mode on a filled filesystem).
+            let bs = img.block_size();
+            let sectors = (off + data.len()).div_ceil(bs) - off / bs;
+            if img.alloc.free_blocks() < sectors {
+                return Err(Errno::ENOSPC);
+            }
             let cur = img.inode(ino)?.inline.clone().unwrap_or_default();
             let new = cur.overlay(off, data);
             img.set_inline(ino, new)?;

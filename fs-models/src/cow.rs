@@ -52,11 +52,28 @@ pub fn share_range(
     pos_out: u64,
     len: u64,
 ) -> KResult<u64> {
+    share_range_with(img, cost, task, (src, pos_in), (dst, pos_out), len, false)
+}
+
+/// [`share_range`]; with `written_only` the source's unwritten extents leave holes in the
+/// destination instead of being shared (XFS: [`Image::share_with`]).
+///
+/// # Errors
+/// As [`share_range`].
+pub fn share_range_with(
+    img: &mut Image,
+    cost: &CostModel,
+    task: &Task,
+    (src, pos_in): (Ino, u64),
+    (dst, pos_out): (Ino, u64),
+    len: u64,
+    written_only: bool,
+) -> KResult<u64> {
     let bs = img.block_size();
     let n = len.div_ceil(bs);
     let (sfb, dfb) = (pos_in / bs, pos_out / bs);
     let extents = img.inode(src)?.mappings_in(sfb, sfb + n).count() as u64;
-    img.share(src, sfb, dst, dfb, n)?;
+    img.share_with(src, sfb, dst, dfb, n, written_only)?;
     let node = img.inode_mut(dst)?;
     node.size = node.size.max(pos_out + len);
     task.charge(cost.metadata(extents));

@@ -110,6 +110,12 @@ pub struct Quirks {
     /// (ext4 `auto_da_alloc`: the replace-via-rename idiom keeps its data over a power cut;
     /// measured on ext4, docs/design.md D6). XFS and btrfs do not.
     pub auto_da_alloc: bool,
+    /// A buffered write reserves space per extent mapping, not per block: XFS's
+    /// `xfs_buffered_write_iomap_begin` reserves delalloc space for the whole hole (or
+    /// copy-on-write range) the write covers at once, so out of space part-way it stops at
+    /// the start of the first mapping that does not fit whole (measured: 1 MiB into a hole
+    /// with 64 KiB free is `ENOSPC`; btrfs and tmpfs write the 64 KiB).
+    pub write_reserves_per_mapping: bool,
 }
 
 impl Default for Quirks {
@@ -130,6 +136,7 @@ impl Default for Quirks {
             writeback_whole_dirty_range: false,
             grow_flushes_from_disk_size: false,
             zeroing_to_eof_writes_back: false,
+            write_reserves_per_mapping: false,
         }
     }
 }
@@ -461,6 +468,73 @@ impl<F: Flavor> LocalFs<F> {
         journal.logged();
     }
 
+    /// The write that ran out of space, done as far as the kernel gets: the longest prefix
+    /// of `data` that ends where a reservation ends — a block boundary (btrfs
+    /// `btrfs_buffered_write`, tmpfs `shmem_write_begin`, ext4: page by page), or with
+    /// [`Quirks::write_reserves_per_mapping`] the start of an extent mapping (XFS reserves
+    /// a whole hole or copy-on-write range at once) — is written and its length returned,
+    /// as `generic_perform_write` returns the bytes written before the error.
+    ///
+    /// The longest prefix is found by bisection on copies of the image (cheap: see
+    /// [`Image`]); only the one that fits is written to `img`. A longer prefix never needs
+    /// less space than a shorter one, so the bisection is exact.
+    ///
+    /// # Errors
+    /// `ENOSPC` when not even the first piece fits; the write's other errors.
+    fn write_what_fits(&self, img: &mut Image, ino: Ino, off: u64, data: &Data) -> KResult<u64> {
+        let bs = img.block_size();
+        let end = off + data.len();
+        // The candidate lengths, ascending: where a reservation ends, strictly inside the write.
+        let cuts: Vec<u64> = if self.flavor.quirks().write_reserves_per_mapping {
+            let node = img.inode(ino)?;
+            let (b0, b1) = (off / bs, end.div_ceil(bs));
+            let mut v: Vec<u64> = node
+                .mappings_in(b0, b1)
+                .flat_map(|(s, m)| [s, s + m.len])
+                .map(|b| b * bs)
+                .filter(|&p| p > off && p < end)
+                .collect();
+            v.dedup();
+            v.into_iter().map(|p| p - off).collect()
+        } else {
+            Vec::new()
+        };
+        // Candidate `k` (1-based) of `count`.
+        let per_block = !self.flavor.quirks().write_reserves_per_mapping;
+        let count = if per_block {
+            (end - 1) / bs - off / bs
+        } else {
+            cuts.len() as u64
+        };
+        let cut = |k: u64| {
+            if per_block {
+                (off / bs + k) * bs - off
+            } else {
+                cuts[k as usize - 1]
+            }
+        };
+        // Bisection for the largest k whose prefix fits (k = 0: nothing fits).
+        let (mut lo, mut hi) = (0u64, count);
+        while lo < hi {
+            let mid = lo + (hi - lo).div_ceil(2);
+            let mut trial = img.clone();
+            match self
+                .flavor
+                .write(&mut trial, ino, off, &data.slice(0, cut(mid)))
+            {
+                Ok(()) => lo = mid,
+                Err(Errno::ENOSPC) => hi = mid - 1,
+                Err(e) => return Err(e),
+            }
+        }
+        if lo == 0 {
+            return Err(Errno::ENOSPC);
+        }
+        let n = cut(lo);
+        self.flavor.write(img, ino, off, &data.slice(0, n))?;
+        Ok(n)
+    }
+
     /// The flusher (inodes dirty for `dirty_expire`) and the periodic commit, as due at
     /// virtual time `now`.
     fn background(&self, st: &mut LocalState, now: Nanos) {
@@ -770,14 +844,26 @@ impl<F: Flavor> FileSystem for LocalFs<F> {
     }
 
     /// A buffered write: the live image (the page cache) changes, the device view only at
-    /// writeback.
+    /// writeback. Out of space part-way, the bytes before the first reservation that
+    /// failed are written and counted ([`LocalFs::write_what_fits`]); `ENOSPC` only when
+    /// nothing fits.
     fn write(&self, task: &Task, ino: Ino, off: u64, data: &Data) -> KResult<u64> {
         task.charge(self.opts.cost.write(data.len()));
         let mut st = self.state.lock();
         self.background(&mut st, task.now());
-        self.flavor.write(&mut st.img, ino, off, data)?;
-        st.journal.dirtied(ino, off, data.len());
-        Ok(data.len())
+        let planned = st.img.alloc.fail_at_call;
+        let n = match self.flavor.write(&mut st.img, ino, off, data) {
+            Ok(()) => data.len(),
+            // An injected failure (`inject enospc N`) fails the one allocation the model's
+            // write makes for all of it: the whole write, as before short writes existed.
+            Err(Errno::ENOSPC) if planned.is_some() && st.img.alloc.fail_at_call.is_none() => {
+                return Err(Errno::ENOSPC);
+            }
+            Err(Errno::ENOSPC) => self.write_what_fits(&mut st.img, ino, off, data)?,
+            Err(e) => return Err(e),
+        };
+        st.journal.dirtied(ino, off, n);
+        Ok(n)
     }
 
     fn truncate(&self, task: &Task, ino: Ino, size: u64) -> KResult<()> {
@@ -839,6 +925,20 @@ impl<F: Flavor> FileSystem for LocalFs<F> {
             // btrfs does it anyway).
             let zero_tail = end > size && (!keep || q.keep_size_falloc_zeroes_tail);
             match op {
+                // btrfs: an inline extent already covers the first sector, and
+                // `btrfs_fallocate` allocates only where no extent is: a range inside it
+                // keeps the file inline and at most grows the size (measured: a 100-byte
+                // file after `fallocate(0, 0, 4096)` is 4096 bytes, FIEMAP still inline).
+                0 if end <= bs
+                    && img.inode(ino)?.inline.is_some()
+                    && img.inode(ino)?.map.is_empty() =>
+                {
+                    if !keep {
+                        let node = img.inode_mut(ino)?;
+                        node.size = node.size.max(end);
+                    }
+                    Ok(())
+                }
                 0 => {
                     if zero_tail {
                         img.zero_eof_tail(ino, ow)?;

@@ -228,7 +228,8 @@ impl Flavor for Ocfs2 {
             let ow = self.overwrite(&img.inode(dst)?.attrs);
             img.zero_eof_tail(dst, ow)?;
         }
-        cow::share_range(img, cost, task, src, soff, dst, doff, len)
+        // XFS remaps written extents only: preallocated source space becomes a hole.
+        cow::share_range_with(img, cost, task, (src, soff), (dst, doff), len, self.xfs)
     }
 
     /// XFS implements every `fallocate` operation (`XFS_FALLOC_FL_SUPPORTED`); OCFS2 only
@@ -246,6 +247,7 @@ impl Flavor for Ocfs2 {
             fiemap_xattr: self.xfs,
             grow_flushes_from_disk_size: self.xfs,
             zeroing_to_eof_writes_back: self.xfs,
+            write_reserves_per_mapping: self.xfs,
             ..crate::local::Quirks::default()
         }
     }

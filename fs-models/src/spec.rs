@@ -41,6 +41,28 @@ pub fn check_step(key: &str, value: &str, n: u64) -> Result<u64, String> {
     Ok(n)
 }
 
+/// The multiplier of a `cvtnum` suffix (`""` is 1).
+///
+/// # Errors
+/// `not a number` for an unknown suffix or more than one character.
+pub fn cvt_multiplier(suffix: &str) -> Result<u64, &'static str> {
+    Ok(match suffix {
+        "" => 1,
+        s if s.len() == 1 => match s.as_bytes()[0].to_ascii_lowercase() {
+            b'b' => CVT_BLOCK,
+            b's' => CVT_SECTOR,
+            b'k' => 1 << 10,
+            b'm' => 1 << 20,
+            b'g' => 1 << 30,
+            b't' => 1 << 40,
+            b'p' => 1 << 50,
+            b'e' => 1 << 60,
+            _ => return Err("not a number"),
+        },
+        _ => return Err("not a number"),
+    })
+}
+
 /// xfs_io's `cvtnum`, the number syntax of scripts and mount specs alike: decimal, `0x`
 /// hex, leading-`0` octal, with one optional suffix `k m g t p e` (powers of 1024, either
 /// case), `s` (512-byte sectors) or `b` (4096-byte blocks); at most `i64::MAX`; negative
@@ -75,22 +97,7 @@ pub fn cvtnum(s: &str) -> Result<u64, &'static str> {
     } else {
         u64::from_str_radix(digits, radix).map_err(|_| "too large")?
     };
-    let mult: u64 = match suffix {
-        "" => 1,
-        s if s.len() == 1 => match s.as_bytes()[0].to_ascii_lowercase() {
-            b'b' => CVT_BLOCK,
-            b's' => CVT_SECTOR,
-            b'k' => 1 << 10,
-            b'm' => 1 << 20,
-            b'g' => 1 << 30,
-            b't' => 1 << 40,
-            b'p' => 1 << 50,
-            b'e' => 1 << 60,
-            _ => return Err("not a number"),
-        },
-        _ => return Err("not a number"),
-    };
-    let v = n.checked_mul(mult).ok_or("too large")?;
+    let v = n.checked_mul(cvt_multiplier(suffix)?).ok_or("too large")?;
     if v > i64::MAX as u64 {
         return Err("too large");
     }

@@ -173,6 +173,158 @@ fn btrfs_any_overwrite_of_a_full_filesystem_fails() {
     assert_eq!(l.write(a, 100, &Data::fill(9, 10)), Ok(10));
 }
 
+/// Issue 18: a write that ran out of space failed whole (`ENOSPC`, nothing written); Linux
+/// returns the bytes written before the reservation that failed. Measured on Linux 6.18
+/// (conform `enospc_short_write_in_place`, `enospc_short_write_into_hole`): XFS and tmpfs
+/// overwrite a full filesystem's data in place and stop at EOF; btrfs copies on write and
+/// writes nothing; into a hole with 16 KiB free, btrfs and tmpfs write 16 KiB and XFS,
+/// which reserves the whole hole at once, nothing.
+#[test]
+fn regression_write_out_of_space_returns_the_bytes_that_fit() {
+    for (spec, in_place, into_hole) in [
+        ("btrfs-like:size=64k", Err(Errno::ENOSPC), Ok(4 * K)),
+        ("xfs-like:size=64k", Ok(4 * K), Err(Errno::ENOSPC)),
+        ("xfs-like:size=64k,reflink=0", Ok(4 * K), Err(Errno::ENOSPC)),
+        ("tmpfs-like:size=64k", Ok(4 * K), Ok(4 * K)),
+        ("plain:size=64k", Ok(4 * K), Ok(4 * K)),
+    ] {
+        let l = Lab::new(spec);
+        let (a, b, fill) = (l.file("a"), l.file("b"), l.file("fill"));
+        l.write(a, 0, &pattern(1, 4 * K)).unwrap();
+        l.write(fill, 0, &Data::fill(0x5a, 12 * K)).unwrap();
+        assert_eq!(l.free(), 0, "{spec}: full");
+        // Over a's data and on past its EOF.
+        let got = l.write(a, 0, &Data::fill(0x62, 20 * K));
+        assert_eq!(got, in_place, "{spec}");
+        let want = match got {
+            Ok(n) => {
+                let mut w = vec![0x62; n as usize];
+                w.extend_from_slice(&pattern(1, 4 * K).to_vec()[n as usize..]);
+                w
+            }
+            Err(_) => pattern(1, 4 * K).to_vec(),
+        };
+        assert_eq!(l.bytes(a), want, "{spec}: the prefix, and nothing past it");
+        assert_eq!(l.size(a), 4 * K, "{spec}");
+        // Free 16 KiB, then 64 KiB into a hole.
+        l.fs.truncate(&l.t, fill, 8 * K).unwrap();
+        let got = l.write(b, 0, &Data::fill(0x64, 64 * K));
+        assert_eq!(got, into_hole, "{spec}");
+        let n = *got.as_ref().unwrap_or(&0);
+        assert_eq!(l.size(b), n, "{spec}");
+        assert_eq!(l.bytes(b), vec![0x64; n as usize], "{spec}");
+    }
+}
+
+/// Issue 18: xfs-like shared preallocated (unwritten) source space, so FIEMAP showed the
+/// destination shared+unwritten; real XFS remaps written extents only
+/// (`xfs_reflink_remap_extent`), and the destination has a hole there (conform
+/// `clone_preallocated_into_data`, `clone_preallocated_source`; found once N3 compared
+/// unwritten extents as their own class). btrfs shares the preallocated extent.
+#[test]
+fn regression_xfs_clone_of_preallocated_space_leaves_a_hole() {
+    use vfs::extent::fiemap_flags::{SHARED, UNWRITTEN};
+    for (spec, want_unwritten_shared) in [("xfs-like:size=1m", false), ("btrfs-like:size=1m", true)]
+    {
+        let l = Lab::new(spec);
+        let (a, b) = (l.file("a"), l.file("b"));
+        l.write(a, 0, &pattern(1, 4 * K)).unwrap();
+        l.fs.fallocate(&l.t, a, 0, 4 * K, 4 * K).unwrap();
+        l.write(b, 0, &Data::fill(0x62, 8 * K)).unwrap();
+        assert_eq!(l.clone(a, 0, b, 0, 8 * K), Ok(8 * K), "{spec}");
+        l.clean();
+        let mut want = pattern(1, 4 * K).to_vec();
+        want.resize(8 * K as usize, 0);
+        assert_eq!(l.bytes(b), want, "{spec}: the old data is gone either way");
+        let ext = l.fs.fiemap(b).unwrap();
+        let block1 = ext
+            .iter()
+            .find(|e| e.logical <= 4 * K && 4 * K < e.logical + e.length);
+        match block1 {
+            None => assert!(!want_unwritten_shared, "{spec}: a hole at block 1"),
+            Some(e) => {
+                assert!(want_unwritten_shared, "{spec}: {e:?}");
+                assert_eq!(e.flags & (SHARED | UNWRITTEN), SHARED | UNWRITTEN, "{spec}");
+            }
+        }
+    }
+}
+
+/// btrfs-like stored a small write on a full filesystem inline without needing space;
+/// btrfs reserves data space for the write's sectors first (`btrfs_check_data_free_space`)
+/// and answers ENOSPC (found by the conform random mode's filled-up cases, issue 18).
+#[test]
+fn regression_btrfs_inline_write_on_a_full_filesystem_is_enospc() {
+    let l = Lab::new("btrfs-like:size=64k");
+    let (a, c) = (l.file("a"), l.file("c"));
+    l.write(a, 0, &pattern(1, 16 * K)).unwrap();
+    assert_eq!(l.free(), 0);
+    assert_eq!(l.write(c, 0, &Data::fill(9, 1326)), Err(Errno::ENOSPC));
+    assert_eq!(l.size(c), 0);
+    l.fs.truncate(&l.t, a, 15 * K).unwrap();
+    assert_eq!(
+        l.write(c, 0, &Data::fill(9, 1326)),
+        Ok(1326),
+        "one free block is enough"
+    );
+}
+
+/// btrfs-like wrote into a preallocated block in place though another file shared another
+/// block of the same allocation; btrfs writes preallocated space in place only while no
+/// other file refers to the extent (`can_nocow_extent`: per extent), so it copied on write
+/// and the block is no longer reported shared (found by the conform random mode's clones
+/// over preallocated space; conform `rnd_write_into_shared_preallocated_extent`).
+#[test]
+fn regression_btrfs_write_into_a_shared_preallocated_extent_copies_on_write() {
+    use vfs::extent::fiemap_flags::SHARED;
+    let l = Lab::new("btrfs-like:size=1m");
+    let (a, b) = (l.file("a"), l.file("b"));
+    l.fs.fallocate(&l.t, a, 0, 0, 8 * K).unwrap();
+    assert_eq!(l.clone(a, 0, b, 0, 4 * K), Ok(4 * K));
+    l.write(a, 4 * K, &Data::fill(9, 1)).unwrap();
+    let ext = l.fs.fiemap(a).unwrap();
+    let block1 = ext
+        .iter()
+        .find(|e| e.logical <= 4 * K && 4 * K < e.logical + e.length)
+        .expect("block 1 is mapped");
+    assert_eq!(block1.flags & SHARED, 0, "{ext:?}");
+    // Unshared preallocated space is still written in place (nocow).
+    let c = l.file("c");
+    l.fs.fallocate(&l.t, c, 0, 0, 4 * K).unwrap();
+    let before = l.free();
+    l.write(c, 0, &Data::fill(9, 1)).unwrap();
+    assert_eq!(l.free(), before, "in place");
+}
+
+/// Issue 18: btrfs-like moved a small file's inline data to a regular extent at a
+/// `fallocate` inside the first sector; btrfs keeps the inline extent (FIEMAP still shows
+/// it inline, the size grows), so a later clone copies it rather than sharing (conform
+/// `falloc_keeps_inline_extent`).
+#[test]
+fn regression_btrfs_fallocate_inside_an_inline_extent_keeps_it() {
+    use vfs::extent::fiemap_flags::{DATA_INLINE, SHARED};
+    let l = Lab::new("btrfs-like:size=1m");
+    let (a, b) = (l.file("a"), l.file("b"));
+    l.write(a, 0, &Data::fill(0x61, 100)).unwrap();
+    l.fs.fallocate(&l.t, a, 0, 0, K).unwrap();
+    l.clean();
+    assert_eq!(l.size(a), K);
+    let ext = l.fs.fiemap(a).unwrap();
+    assert_eq!(ext.len(), 1, "{ext:?}");
+    assert_ne!(ext[0].flags & DATA_INLINE, 0, "{ext:?}");
+    let mut want = vec![0x61; 100];
+    want.resize(K as usize, 0);
+    assert_eq!(l.bytes(a), want);
+    assert_eq!(l.clone(a, 0, b, 0, 0), Ok(K));
+    assert!(
+        l.fs.fiemap(b)
+            .unwrap()
+            .iter()
+            .all(|e| e.flags & SHARED == 0)
+    );
+    assert_eq!(l.bytes(b), want);
+}
+
 #[test]
 fn enospc_fault_hits_only_writes_that_allocate_on_ocfs2() {
     let l = Lab::new("ocfs2-like:size=1m");

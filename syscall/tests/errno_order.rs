@@ -466,3 +466,20 @@ fn splice_errno_order() {
         fx.p.splice(a, Some(&mut pi), b, Some(&mut po), len as usize, flags)
     });
 }
+
+/// A zero-length `write` on an `O_APPEND` descriptor moved the position to EOF; Linux's
+/// `generic_write_checks` returns for an empty write before `O_APPEND` sets the position
+/// (found by the conform random mode, seed 1, case 1911; conform
+/// `rnd_empty_append_write_keeps_position`).
+#[test]
+fn regression_empty_append_write_keeps_the_position() {
+    for m in models() {
+        let mut p = process(m);
+        file_with(&mut p, "/b", &vfs::Data::fill(0x61, 100));
+        let fd = open(&mut p, "/b", o::WRONLY | o::APPEND);
+        assert_eq!(p.write(fd, &vfs::Data::new()), Ok(0), "{m}");
+        assert_eq!(p.lseek(fd, 0, syscall::api::seek::CUR), Ok(0), "{m}");
+        assert_eq!(p.write(fd, &vfs::Data::fill(0x62, 1)), Ok(1), "{m}");
+        assert_eq!(p.lseek(fd, 0, syscall::api::seek::CUR), Ok(101), "{m}");
+    }
+}

@@ -769,7 +769,11 @@ impl Image {
                 pieces.push((pos, s - pos, None));
             }
             let refs = self.phys[m.phys].refs();
-            let in_place = refs == 1 && (ow != Overwrite::CowAlways || m.unwritten);
+            // CowAlways writes preallocated space in place (btrfs `run_delalloc_nocow` on
+            // a PREALLOC extent) only while no other file refers to the allocation
+            // (`can_nocow_extent` → `btrfs_cross_ref_exist`: per extent, not per block).
+            let in_place = refs == 1
+                && (ow != Overwrite::CowAlways || (m.unwritten && !self.allocation_shared(m.phys)));
             // Planted bug (vfs::bugs): a shared block is overwritten in place.
             let in_place = in_place
                 || (refs > 1 && crate::bugs::planted(crate::bugs::Bug::CowWritesSharedInPlace));
@@ -1192,6 +1196,25 @@ impl Image {
     /// `ESTALE` for a missing inode; `ENOSPC` when inline data cannot be moved out (nothing
     /// changed then).
     pub fn share(&mut self, src: Ino, sfb: u64, dst: Ino, dfb: u64, n: u64) -> KResult<()> {
+        self.share_with(src, sfb, dst, dfb, n, false)
+    }
+
+    /// [`Image::share`]; with `written_only`, the source's unwritten (preallocated)
+    /// extents are not shared: the destination has a hole there, as XFS's
+    /// `xfs_reflink_remap_extent` treats an unwritten source mapping as a hole (measured:
+    /// a clone of preallocated space leaves the destination a hole).
+    ///
+    /// # Errors
+    /// As [`Image::share`].
+    pub fn share_with(
+        &mut self,
+        src: Ino,
+        sfb: u64,
+        dst: Ino,
+        dfb: u64,
+        n: u64,
+        written_only: bool,
+    ) -> KResult<()> {
         self.inode(src)?;
         self.inode(dst)?;
         self.uninline(src)?;
@@ -1206,6 +1229,7 @@ impl Image {
         let pieces: Vec<(u64, Mapping)> = self
             .inode(src)?
             .mappings_in(sfb, sfb + n)
+            .filter(|(_, m)| !(written_only && m.unwritten))
             .map(|(s, m)| (s, m.clone()))
             .collect();
         self.unmap(dst, dfb, dfb + n);
@@ -1237,6 +1261,25 @@ impl Image {
                 Arc::make_mut(e).backrefs.insert(r);
             });
         Ok(())
+    }
+
+    /// Whether another (inode, file offset) key than `phys`'s own refers to any piece of
+    /// `phys`'s allocation ([`PhysExtent::origin`]): btrfs's notion of a shared extent.
+    /// O(physical extents); asked only for preallocated space under copy-on-write.
+    fn allocation_shared(&self, phys: PhysKey) -> bool {
+        let origin = self.phys[phys].origin.0;
+        let mut keys = BTreeSet::new();
+        for (_, e) in self.phys.iter().filter(|(_, e)| e.origin.0 == origin) {
+            keys.extend(
+                e.backrefs
+                    .iter()
+                    .map(|&(i, f)| (i, f.wrapping_sub(e.origin.1))),
+            );
+            if keys.len() > 1 {
+                return true;
+            }
+        }
+        false
     }
 
     /// `FS_IOC_FIEMAP`: the extents of a file, adjacent contiguous ones with equal flags

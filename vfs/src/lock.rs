@@ -58,12 +58,20 @@ impl InodeLock {
         Self::enter(self.state.lock(), task)
     }
 
-    /// Takes the lock if it is free; for `SPLICE_F_NONBLOCK`.
+    /// Takes the lock if it is free at the task's virtual time; for `SPLICE_F_NONBLOCK`.
+    /// Contention is decided on the virtual clock: the lock is busy when its last holder
+    /// released it after the task's now (the task would have had to wait), so a
+    /// non-blocking caller never has its clock moved to a holder's release, and the answer
+    /// depends on the order of acquisitions only (A4), not on the host's timing. A holder
+    /// still inside the lock holds it at the task's now too.
     ///
     /// # Errors
-    /// `EAGAIN` if another task holds it.
+    /// `EAGAIN` if another task holds it at the task's virtual time.
     pub fn try_lock<'a>(&'a self, task: &'a Task) -> KResult<InodeGuard<'a>> {
         let g = self.state.try_lock().ok_or(Errno::EAGAIN)?;
+        if g.released_at > task.now() {
+            return Err(Errno::EAGAIN);
+        }
         Ok(Self::enter(g, task))
     }
 
@@ -174,6 +182,30 @@ mod tests {
             assert_eq!(s.longest_hold, 500);
             assert_eq!(s.longest_wait, 500);
         });
+    }
+
+    /// Issue 18: `try_lock` succeeded whenever the host mutex happened to be free and
+    /// moved the caller's clock to the holder's release, so `SPLICE_F_NONBLOCK` depended
+    /// on the threads' real timing. It is decided on the virtual clock now.
+    #[test]
+    fn regression_nonblock_is_decided_in_virtual_time() {
+        let l = InodeLock::new();
+        let (a, b) = (Task::new(1), Task::new(2));
+        {
+            let _g = l.lock(&a);
+            a.charge(500);
+        }
+        b.charge(200);
+        assert_eq!(
+            l.try_lock(&b).err(),
+            Some(Errno::EAGAIN),
+            "a held it until 500"
+        );
+        assert_eq!(b.now(), 200, "a non-blocking caller waits for nobody");
+        b.charge(300);
+        let g = l.try_lock(&b).expect("free at 500");
+        assert_eq!(b.now(), 500);
+        drop(g);
     }
 
     #[test]

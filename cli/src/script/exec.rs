@@ -143,6 +143,10 @@ pub struct Runner {
     cur: Option<usize>,
     json: bool,
     quit: bool,
+    /// Whether `pwrite`/`pread` may make a run of whole buffers as one call
+    /// ([`Runner::batch`]). Off once an `inject enospc N` counted allocation calls: xfs_io's
+    /// buffer-sized calls each allocate, so which call fails depends on the calls made.
+    batching: bool,
 }
 
 /// An absolute path: scripts may name `a` for `/a`.
@@ -170,6 +174,7 @@ impl Runner {
             cur: None,
             json,
             quit: false,
+            batching: true,
         })
     }
 
@@ -579,8 +584,42 @@ impl Runner {
         let (mut off, mut left, mut total, mut ops) = (offset, count, 0u64, 0u64);
         r.set("offset", offset);
         r.set("count", count);
-        // io/pwrite.c write_buffer: pwrite min(left, bs) until done, short, or 0.
+        // io/pwrite.c write_buffer: pwrite min(left, bs) until done, short, or 0. A run of
+        // whole buffers is made as one call ([`Runner::batch`]); a call is made alone
+        // where the run's call stopped, and from the first run that fails on.
+        let (mut calls, mut batch) = (0u64, true);
         let failed = loop {
+            if calls == super::MAX_CALLS {
+                too_many(r, "pwrite");
+                return;
+            }
+            calls += 1;
+            let run = left / bs.max(1);
+            if batch && self.batching && bs > 0 && run >= 2 {
+                let big = run * bs;
+                match self.proc.pwrite(fd, &Data::fill(seed, big), off as i64) {
+                    Ok(n) => {
+                        let n = n as u64;
+                        let done = self.batch(fd, n, bs);
+                        ops += done;
+                        total += n;
+                        off += n;
+                        left -= n;
+                        // A call that wrote less than a whole buffer (or nothing) ended
+                        // the loop; after a run that stopped on a buffer boundary, the
+                        // next buffer's call is made alone.
+                        if !n.is_multiple_of(bs) || n == 0 || left == 0 {
+                            break None;
+                        }
+                        if n == big {
+                            continue;
+                        }
+                    }
+                    // Made one buffer at a time, the calls may get further (a hole XFS
+                    // cannot reserve whole, `rw_verify_area` for the run's end).
+                    Err(_) => batch = false,
+                }
+            }
             let want = left.min(bs);
             match self.proc.pwrite(fd, &Data::fill(seed, want), off as i64) {
                 Err(e) => break Some(e),
@@ -623,6 +662,24 @@ impl Runner {
         }
     }
 
+    /// A run of whole `bs`-byte buffers made as one `pread`/`pwrite` call that returned
+    /// `n`: how many of xfs_io's calls it stands for — the whole buffers, and the buffer
+    /// that came back short — with the fixed cost of the calls not made charged to the
+    /// task. The run's call moves the same bytes the calls one by one would: a read is
+    /// short only at EOF, a write only where a space reservation failed (`docs/design.md`
+    /// A2; per block or per extent mapping, either of which a buffer's own call reaches
+    /// too). Data is lazy, so a 1 TiB pattern write in 4 KiB buffers costs one call.
+    fn batch(&self, fd: i32, n: u64, bs: u64) -> u64 {
+        let calls = n.div_ceil(bs);
+        if let Ok(f) = self.proc.file(fd) {
+            let per_call = f.mnt.fs.cost().per_op_ns;
+            self.proc
+                .task
+                .charge(per_call.saturating_mul(calls.saturating_sub(1)));
+        }
+        calls
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn pread(
         &mut self,
@@ -641,26 +698,44 @@ impl Runner {
         r.set("offset", offset);
         r.set("count", count);
         let mut buf = Vec::new();
-        // io/pread.c read_forward.
+        // io/pread.c read_forward, a run of whole buffers read as one call ([`Runner::batch`]).
+        let (mut calls, mut batch) = (0u64, true);
         while left > 0 {
-            if ops == super::MAX_CALLS {
+            if calls == super::MAX_CALLS {
                 too_many(r, "pread");
                 break;
             }
-            let want = left.min(bs);
-            let d = match self.proc.pread(fd, want as usize, off as i64) {
-                Err(e) => {
-                    r.set("bytes", total);
-                    r.errno("pread", e);
-                    return;
+            calls += 1;
+            let run = left / bs.max(1);
+            let mut want = left.min(bs);
+            let d = if batch && self.batching && bs > 0 && run >= 2 {
+                match self.proc.pread(fd, (run * bs) as usize, off as i64) {
+                    Ok(d) => {
+                        want = run * bs;
+                        d
+                    }
+                    // One buffer at a time the calls may get further (a media error
+                    // inside the run): read them so.
+                    Err(_) => {
+                        batch = false;
+                        continue;
+                    }
                 }
-                Ok(d) => d,
+            } else {
+                match self.proc.pread(fd, want as usize, off as i64) {
+                    Err(e) => {
+                        r.set("bytes", total);
+                        r.errno("pread", e);
+                        return;
+                    }
+                    Ok(d) => d,
+                }
             };
             let n = d.len();
             if n == 0 {
                 break;
             }
-            ops += 1;
+            ops += if want > bs { self.batch(fd, n, bs) } else { 1 };
             if verbose {
                 // 64 KiB at a time, each line written out as it is made (xfs_io's
                 // dump_buffer prints every line; it collapses no runs).
@@ -1538,9 +1613,11 @@ impl Runner {
                 .vfs
                 .resolve(&abs(path))
                 .map(|(m, ino)| (m, Fault::MediaError { ino, off: *off })),
-            Inject::Enospc { n, path } => self
-                .inject_mount(path.as_deref())
-                .map(|m| (m, Fault::EnospcAfter { n: *n })),
+            Inject::Enospc { n, path } => {
+                self.batching = false;
+                self.inject_mount(path.as_deref())
+                    .map(|m| (m, Fault::EnospcAfter { n: *n }))
+            }
             Inject::Reboot { path } => self
                 .inject_mount(path.as_deref())
                 .map(|m| (m, Fault::Reboot)),

@@ -70,14 +70,14 @@ pub const COMMANDS: &[CmdInfo] = &[
         "pwrite",
         &["w"],
         "[-qCwW] [-b BS] [-S SEED] OFF LEN",
-        "write LEN bytes of the byte SEED (default 0xcd) at OFF, in BS-sized pwrite calls (default 1 GiB); -W/-w fsync/fdatasync after",
+        "write LEN bytes of the byte SEED (default 0xcd) at OFF, in BS-sized pwrite calls (default 4096, as xfs_io); a call short of space ends it with its count; -W/-w fsync/fdatasync after",
         true,
     ),
     c(
         "pread",
         &["r"],
         "[-qvC] [-b BS] OFF LEN",
-        "read LEN bytes at OFF in BS-sized calls; -v dumps them in hex",
+        "read LEN bytes at OFF in BS-sized calls (default 4096, as xfs_io); -v dumps them in hex",
         true,
     ),
     c(
@@ -302,9 +302,12 @@ pub fn long_help() -> String {
          the script. --json prints one JSON object per command instead.\n\n\
          Numbers: decimal, 0x hex, 0-prefixed octal, with a suffix k m g t p e (powers of 1024),\n\
          s (512) or b (4096), as xfs_io's cvtnum; mount sizes (size=, chunk=, ...) take the same.\n\
+         Where xfs_io hands a number to the kernel unchecked (copy_range/splice -l, pread's offset)\n\
+         it is computed as C does (16e wraps to 0, 10e to 0xa000000000000000, huge saturates) and\n\
+         the system call answers (EOVERFLOW, EINVAL); -l -1 is refused, as xfs_io does.\n\
          An option given twice is checked both times; the last one counts. Control characters\n\
          of the input are shown escaped (\\x1b) when a line or message repeats them.\n\n\
-         Commands (xfs_io's are marked *):\n",
+         Where the lab deliberately differs from xfs_io:\n         \x20 - pwrite/pread make a run of whole buffers as one system call moving the same bytes\n         \x20   (data is lazy: a 1 TiB pattern write costs one call) but count and time every call\n         \x20   xfs_io makes; a call is made alone where the run stopped (out of space, EOF).\n         \x20 - pwrite fills with the seed byte only: no -R random data, -V vectors or -F/-B patterns.\n         \x20 - one stream (like xfs_io 2>&1); times are virtual; a loop stops after 2^20 calls.\n         \x20 - lab commands (no * below) and splice have no xfs_io counterpart.\n\n         Commands (xfs_io's are marked *):\n",
     );
     for c in COMMANDS {
         let mark = if c.xfs_io { '*' } else { ' ' };

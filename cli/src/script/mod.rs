@@ -22,9 +22,10 @@
 //!   and do not stop the script;
 //! - everything goes to one stream in order, as `xfs_io … 2>&1` would show it;
 //! - timing lines use the task's virtual time, so transcripts are reproducible;
-//! - `pwrite`/`pread` use 1 GiB calls by default (xfs_io: the block size), because data is
-//!   lazy here: a 1 TiB pattern write is 1024 calls, not 268 million. `-b 4k` gives xfs_io's
-//!   op counts.
+//! - `pwrite`/`pread` use xfs_io's 4096-byte buffer by default and count xfs_io's calls
+//!   ("1 MiB, 256 ops"); a run of whole buffers is made as one system call that moves
+//!   the same bytes (data is lazy, so a 1 TiB pattern write costs one call, not 268
+//!   million), and a call is made alone where the run stopped (`Runner::batch`).
 
 mod exec;
 pub mod help;
@@ -37,8 +38,8 @@ use std::io::{self, Write};
 pub use exec::{FileEntry, Record, Runner};
 pub use parse::{Cmd, Line, Script, UsageError};
 
-/// Default buffer size of `pwrite` and `pread` (xfs_io: the filesystem block size).
-pub const DEFAULT_IO_BUFFER: u64 = 1 << 30;
+/// Default buffer size of `pwrite` and `pread`: xfs_io's 4096 bytes.
+pub const DEFAULT_IO_BUFFER: u64 = 4096;
 
 /// Most system calls one command's loop makes (`pwrite`, `pread`, `dedupe`, `copy_range`,
 /// `splice -a`): beyond it the command stops with an error instead of running for hours.

@@ -21,7 +21,7 @@ use vfs::sync::Arc;
 
 use super::help::{self, CmdInfo};
 
-pub use fs_models::spec::{CVT_BLOCK, CVT_SECTOR, cvtnum};
+pub use fs_models::spec::{CVT_BLOCK, CVT_SECTOR, cvt_multiplier, cvtnum};
 
 /// A malformed script line: where, and what is wrong with it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -370,6 +370,61 @@ fn num(cmd: &str, what: &str, s: &str) -> Result<u64, String> {
     cvtnum(s).map_err(|why| format!("{cmd}: bad {what} '{s}': {why}"))
 }
 
+/// xfs_io's `cvtnum` as C computes it, for the operands xfs_io hands to the kernel without
+/// a range check of its own (`copy_range -l`, `pread`'s offset): `strtoll` (a sign, base
+/// from the prefix, saturating at `LLONG_MIN`/`LLONG_MAX`), then the suffix's multiplier
+/// with two's-complement wrap-around — so `10e` is `0xa000000000000000` and `16e` is 0.
+/// The system call then judges the value (`EINVAL`, `EOVERFLOW`, `EFBIG`).
+///
+/// # Errors
+/// Only what is not a number at all (no digits, an unknown or second suffix).
+fn cvtnum_unchecked(s: &str) -> Result<i64, &'static str> {
+    let t = s.trim();
+    let (neg, t) = match t.as_bytes().first() {
+        Some(b'-') => (true, &t[1..]),
+        Some(b'+') => (false, &t[1..]),
+        _ => (false, t),
+    };
+    let (radix, body) = if let Some(h) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+        (16, h)
+    } else if t.len() > 1 && t.starts_with('0') {
+        (8, &t[1..])
+    } else {
+        (10, t)
+    };
+    let end = body
+        .find(|c: char| !c.is_digit(radix))
+        .unwrap_or(body.len());
+    let (digits, suffix) = body.split_at(end);
+    if digits.is_empty() && radix != 8 {
+        return Err("not a number");
+    }
+    // strtoll: the magnitude saturates.
+    let mut mag: u128 = 0;
+    for c in digits.chars() {
+        mag = (mag * radix as u128 + c.to_digit(radix).unwrap_or(0) as u128).min(1 << 64);
+    }
+    let v: i64 = match (neg, mag) {
+        (false, m) if m > i64::MAX as u128 => i64::MAX,
+        (true, m) if m > 1 << 63 => i64::MIN,
+        (false, m) => m as i64,
+        (true, m) => (m as i128).wrapping_neg() as i64,
+    };
+    let mult = cvt_multiplier(suffix)? as i64;
+    Ok(v.wrapping_mul(mult))
+}
+
+/// `copy_range -l`/`splice -l`: anything [`cvtnum_unchecked`] reads but -1, which xfs_io
+/// takes for its own "invalid" answer (`invalid length -- -1`); the bits go to the system
+/// call's `size_t len` unchanged.
+fn copy_len(cmd: &str, s: &str) -> Result<u64, String> {
+    match cvtnum_unchecked(s) {
+        Ok(-1) => Err(format!("{cmd}: invalid length -- {s}")),
+        Ok(v) => Ok(v as u64),
+        Err(why) => Err(format!("{cmd}: bad length '{s}': {why}")),
+    }
+}
+
 /// Options and operands after GNU `getopt`.
 struct Opts<'a> {
     flags: Vec<(char, Option<&'a str>)>,
@@ -564,13 +619,6 @@ pub fn parse_line(line: &str) -> Result<(&'static str, Cmd), String> {
                 })?
                 .unwrap_or(0xcd);
             let len = num(name, "length", o.args[1])?;
-            if bs > 0 && len.div_ceil(bs) > super::MAX_CALLS {
-                return Err(format!(
-                    "pwrite: {len} bytes in {bs}-byte calls would take {} calls (at most {}); use a larger -b",
-                    len.div_ceil(bs),
-                    super::MAX_CALLS
-                ));
-            }
             Cmd::Pwrite {
                 off: num(name, "offset", o.args[0])?,
                 len,
@@ -588,8 +636,11 @@ pub fn parse_line(line: &str) -> Result<(&'static str, Cmd), String> {
             let bs = o
                 .last('b', |b| num(name, "buffer size", b))?
                 .unwrap_or(super::DEFAULT_IO_BUFFER);
+            // xfs_io's pread checks no offset: the kernel's EINVAL answers a negative one.
+            let off = cvtnum_unchecked(o.args[0])
+                .map_err(|why| format!("pread: bad offset '{}': {why}", o.args[0]))?;
             Cmd::Pread {
-                off: num(name, "offset", o.args[0])?,
+                off: off as u64,
                 len: num(name, "length", o.args[1])?,
                 bs,
                 verbose: o.has('v'),
@@ -716,7 +767,7 @@ pub fn parse_line(line: &str) -> Result<(&'static str, Cmd), String> {
                 doff: o
                     .last('d', |s| num(name, "destination offset", s))?
                     .unwrap_or(0),
-                len: o.last('l', |s| num(name, "length", s))?,
+                len: o.last('l', |s| copy_len(name, s))?,
             }
         }
         "splice" => {
@@ -746,7 +797,7 @@ pub fn parse_line(line: &str) -> Result<(&'static str, Cmd), String> {
                 doff: o
                     .last('d', |s| num(name, "destination offset", s))?
                     .unwrap_or(0),
-                len: o.last('l', |s| num(name, "length", s))?,
+                len: o.last('l', |s| copy_len(name, s))?,
                 flags,
                 all: o.has('a'),
                 quiet: o.has('q'),
@@ -948,6 +999,30 @@ mod tests {
         assert!(cvtnum("8e").is_err(), "2^63 does not fit loff_t");
         assert!(cvtnum("99999999999999999999999").is_err());
         assert_eq!(cvtnum("9223372036854775807"), Ok(i64::MAX as u64));
+    }
+
+    #[test]
+    fn numbers_the_kernel_judges_wrap_as_in_c() {
+        assert_eq!(
+            cvtnum_unchecked("10e"),
+            Ok(0xa000_0000_0000_0000_u64 as i64)
+        );
+        assert_eq!(cvtnum_unchecked("16e"), Ok(0));
+        assert_eq!(cvtnum_unchecked("8e"), Ok(i64::MIN));
+        assert_eq!(cvtnum_unchecked("99999999999999999999"), Ok(i64::MAX));
+        assert_eq!(cvtnum_unchecked("-99999999999999999999"), Ok(i64::MIN));
+        assert_eq!(cvtnum_unchecked("-2"), Ok(-2));
+        assert_eq!(cvtnum_unchecked("0x10k"), Ok(16 << 10));
+        assert_eq!(cvtnum_unchecked("010"), Ok(8));
+        assert!(cvtnum_unchecked("zz").is_err());
+        assert!(cvtnum_unchecked("1kk").is_err());
+        assert_eq!(copy_len("copy_range", "10e"), Ok(0xa000_0000_0000_0000));
+        assert_eq!(copy_len("copy_range", "-2"), Ok(u64::MAX - 1));
+        assert!(
+            copy_len("copy_range", "-1")
+                .unwrap_err()
+                .contains("invalid length -- -1")
+        );
     }
 
     #[test]
