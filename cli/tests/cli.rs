@@ -151,7 +151,10 @@ fn regression_a_zero_buffer_makes_one_empty_call() {
     );
     assert!(o.status.success(), "{}", stderr(&o));
     let out = stdout(&o);
-    assert!(out.starts_with("wrote 0/65536 bytes at offset 0\n"), "{out}");
+    assert!(
+        out.starts_with("wrote 0/65536 bytes at offset 0\n"),
+        "{out}"
+    );
     assert!(out.contains("read 0/8192 bytes at offset 0\n"), "{out}");
 }
 
