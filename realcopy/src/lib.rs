@@ -167,6 +167,17 @@ pub struct Failure {
     pub restore_failed: Option<Errno>,
 }
 
+impl Failure {
+    /// A failure before the destination changed: nothing copied, nothing to restore.
+    pub fn before_any_change(errno: Errno) -> Failure {
+        Failure {
+            errno,
+            copied: 0,
+            restore_failed: None,
+        }
+    }
+}
+
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.errno)?;
@@ -234,11 +245,7 @@ pub fn copy_range(
     opts: &mut Options<'_>,
 ) -> Result<Copied, Failure> {
     let (src, dst) = (src.as_fd(), dst.as_fd());
-    let fail = |errno| Failure {
-        errno,
-        copied: 0,
-        restore_failed: None,
-    };
+    let fail = Failure::before_any_change;
     let plan = checks::copy_checks(src, off_in, dst, off_out, len, share).map_err(fail)?;
     if plan.count == 0 {
         return Ok(Copied {
@@ -280,11 +287,7 @@ pub fn copy_file(
     opts: &mut Options<'_>,
 ) -> Result<Copied, Failure> {
     let (src, dst) = (src.as_fd(), dst.as_fd());
-    let fail = |errno| Failure {
-        errno,
-        copied: 0,
-        restore_failed: None,
-    };
+    let fail = Failure::before_any_change;
     // "To the source's EOF": the checks shorten the count to the size they see.
     let to_eof = u64::MAX;
     let plan = checks::copy_checks(src, 0, dst, 0, to_eof, share).map_err(fail)?;

@@ -260,11 +260,7 @@ pub fn must_share(
     opts: &mut Options<'_>,
     target: Target,
 ) -> Result<Copied, Failure> {
-    let fail = |errno| Failure {
-        errno,
-        copied: 0,
-        restore_failed: None,
-    };
+    let fail = Failure::before_any_change;
     // The filesystem's sharing unit decides the alignment rules.
     let block = sys::fs_block_size(dst).map_err(fail)?.max(1);
     // A destination that is replaced is truncated first: the rules see it empty.
