@@ -15,5 +15,6 @@ pub mod cp;
 pub mod cp_real;
 pub mod out;
 pub mod pictures;
+pub mod race;
 pub mod script;
 pub mod tour;

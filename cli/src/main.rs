@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use splicelab::{check, conform, cp, script, tour};
+use splicelab::{check, conform, cp, race, script, tour};
 
 /// A userspace VFS laboratory for copy offload.
 ///
@@ -30,6 +30,8 @@ enum Cmd {
     Check(check::CheckArgs),
     /// Compare the simulator with the real kernel on loop-mounted btrfs and XFS
     Conform(conform::ConformArgs),
+    /// One copy against a second task reading or writing its source or destination: who waits
+    Race(race::RaceArgs),
 }
 
 fn main() -> ExitCode {
@@ -40,6 +42,7 @@ fn main() -> ExitCode {
         Cmd::Cp(a) => cp::run(&a),
         Cmd::Check(a) => check::run(&a),
         Cmd::Conform(a) => conform::run(&a),
+        Cmd::Race(a) => race::run(&a),
     };
     ExitCode::from(u8::try_from(status).unwrap_or(1))
 }

@@ -35,7 +35,53 @@ use vfs::task::Task;
 use super::svg::{self, esc};
 use crate::tour::{Copied, Method, Scenario, copy_with, fmt_size, pwrite_all};
 
-/// One read of the racing reader.
+/// What the second task does each time: a 4 KiB `pread` or `pwrite`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OtherOp {
+    Read,
+    Write,
+}
+
+/// Which file of the copy the second task touches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RaceTarget {
+    Src,
+    Dst,
+}
+
+/// The second task of a race: what it does, and to which file (whose inode lock the
+/// picture follows).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Other {
+    pub op: OtherOp,
+    pub target: RaceTarget,
+}
+
+impl Other {
+    /// The tour's second task: a reader of the destination.
+    pub const READER_OF_DST: Other = Other {
+        op: OtherOp::Read,
+        target: RaceTarget::Dst,
+    };
+
+    /// `reader` or `writer`.
+    pub fn role(self) -> &'static str {
+        match self.op {
+            OtherOp::Read => "reader",
+            OtherOp::Write => "writer",
+        }
+    }
+
+    /// `src` or `dst`.
+    pub fn file(self) -> &'static str {
+        match self.target {
+            RaceTarget::Src => "src",
+            RaceTarget::Dst => "dst",
+        }
+    }
+}
+
+/// One call of the racing task (a read in the tour's pictures).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ReaderRead {
     /// When the reader wanted the lock.
@@ -70,9 +116,11 @@ pub struct Race {
     /// Virtual time when the copy started and ended (task 1's clock).
     pub copy_start: Nanos,
     pub copy_end: Nanos,
-    /// Task 1's holds of the destination lock during the copy.
+    /// The second task, and whose lock the race follows.
+    pub other: Other,
+    /// Task 1's holds of the followed file's lock (the destination's in the tour).
     pub holds: Vec<Hold>,
-    /// The reader's reads, in arrival order.
+    /// The second task's calls, in arrival order.
     pub reads: Vec<ReaderRead>,
 }
 
@@ -80,6 +128,20 @@ impl Race {
     /// The longest wait of any read.
     pub fn longest_wait(&self) -> Nanos {
         self.reads.iter().map(ReaderRead::wait).max().unwrap_or(0)
+    }
+
+    /// The `p`-th percentile (0–100) of the second task's waits, nearest rank; 0 when it
+    /// made no call.
+    pub fn wait_percentile(&self, p: u32) -> Nanos {
+        let mut w: Vec<Nanos> = self.reads.iter().map(ReaderRead::wait).collect();
+        if w.is_empty() {
+            return 0;
+        }
+        w.sort_unstable();
+        let rank = (u64::from(p.min(100)) * w.len() as u64)
+            .div_ceil(100)
+            .max(1);
+        w[rank as usize - 1]
     }
 
     /// The copy's longest single hold of the destination lock.
@@ -124,8 +186,18 @@ impl Race {
 
     /// One line with the outcome for the reader.
     pub fn summary(&self) -> String {
+        let (role, file) = (self.other.role(), self.other.file());
+        let calls = match self.other.op {
+            OtherOp::Read => "reads",
+            OtherOp::Write => "writes",
+        };
+        let lock = if file == "dst" {
+            "destination"
+        } else {
+            "source"
+        };
         format!(
-            "{} reads; longest reader wait {}; longest hold of the destination lock by the copy {}",
+            "{} {calls}; longest {role} wait {}; longest hold of the {lock} lock by the copy {}",
             self.reads.len(),
             fmt_nanos(self.longest_wait()),
             fmt_nanos(self.longest_hold())
@@ -207,8 +279,13 @@ impl Race {
             },
             fmt_nanos(span / width as u64)
         );
-        let _ = writeln!(s, "  copy   (task 1) dst lock |{}{tail}", lane(&copy));
-        let _ = writeln!(s, "  reader (task 2) dst lock |{}{tail}", lane(&reader));
+        let (role, file) = (self.other.role(), self.other.file());
+        let _ = writeln!(s, "  copy   (task 1) {file} lock |{}{tail}", lane(&copy));
+        let _ = writeln!(
+            s,
+            "  {role:<6} (task 2) {file} lock |{}{tail}",
+            lane(&reader)
+        );
         let _ = writeln!(s, "  {}", self.summary());
         s
     }
@@ -248,9 +325,10 @@ impl Race {
             r#"<text x="4" y="16" class="title">{}</text>"#,
             esc(&title)
         );
+        let second = format!("{} (task 2)", self.other.role());
         let lanes = [
             ("copy (task 1)", 34.0),
-            ("reader (task 2)", 34.0 + LANE_H + 10.0),
+            (second.as_str(), 34.0 + LANE_H + 10.0),
         ];
         for (name, y) in lanes {
             let _ = writeln!(
@@ -266,9 +344,10 @@ impl Race {
             let w = (x(h.end) - x(h.start)).max(0.8);
             let _ = writeln!(
                 s,
-                r#"<rect x="{:.2}" y="{}" width="{w:.2}" height="{LANE_H}" class="hold1"><title>copy holds the destination lock {} – {} ({})</title></rect>"#,
+                r#"<rect x="{:.2}" y="{}" width="{w:.2}" height="{LANE_H}" class="hold1"><title>copy holds the {} lock {} – {} ({})</title></rect>"#,
                 x(h.start),
                 ycopy + 2.0,
+                self.other.file(),
                 fmt_nanos(h.start - t0),
                 fmt_nanos(h.end - t0),
                 fmt_nanos(h.end - h.start)
@@ -279,25 +358,28 @@ impl Race {
             if r.wait() > 0 {
                 let _ = writeln!(
                     s,
-                    r#"<line x1="{:.2}" y1="{ym}" x2="{:.2}" y2="{ym}" class="wait"><title>reader waits {}</title></line>"#,
+                    r#"<line x1="{:.2}" y1="{ym}" x2="{:.2}" y2="{ym}" class="wait"><title>{} waits {}</title></line>"#,
                     x(r.arrive),
                     x(r.start),
+                    self.other.role(),
                     fmt_nanos(r.wait())
                 );
             }
             let _ = writeln!(
                 s,
-                r##"<circle cx="{:.2}" cy="{ym}" r="2.5" fill="#e15759"><title>reader arrives at {}</title></circle>"##,
+                r##"<circle cx="{:.2}" cy="{ym}" r="2.5" fill="#e15759"><title>{} arrives at {}</title></circle>"##,
                 x(r.arrive),
+                self.other.role(),
                 fmt_nanos(r.arrive - t0)
             );
             let w = (x(r.end) - x(r.start)).max(2.0);
             let _ = writeln!(
                 s,
-                r#"<rect x="{:.2}" y="{}" width="{w:.2}" height="{}" class="hold2"><title>reader holds the lock at {} after waiting {}</title></rect>"#,
+                r#"<rect x="{:.2}" y="{}" width="{w:.2}" height="{}" class="hold2"><title>{} holds the lock at {} after waiting {}</title></rect>"#,
                 x(r.start),
                 yread + 4.0,
                 LANE_H - 8.0,
+                self.other.role(),
                 fmt_nanos(r.start - t0),
                 fmt_nanos(r.wait())
             );
@@ -395,9 +477,14 @@ pub fn races(
     // same for every method, so the pictures compare the copies under the same load.
     let mut span = 1;
     for &m in methods {
-        let dry = run_race(&mut sc, model, m, &format!("/dry-{}", m.key()), &|_| {
-            Vec::new()
-        })?;
+        let dry = run_race(
+            &mut sc,
+            model,
+            m,
+            &format!("/dry-{}", m.key()),
+            Other::READER_OF_DST,
+            &|_| Vec::new(),
+        )?;
         span = span.max(dry.copy_end - dry.copy_start);
     }
     let mut out = Vec::new();
@@ -407,6 +494,7 @@ pub fn races(
             model,
             m,
             &format!("/dst-{}", m.key()),
+            Other::READER_OF_DST,
             &|start| {
                 (0..n)
                     .map(|i| start + span * (2 * i + 1) / (2 * n))
@@ -417,13 +505,70 @@ pub fn races(
     Ok(out)
 }
 
-/// One race of [`races`]: a fresh destination `dst_path`, readers arriving at
-/// `arrivals(copy start)`.
+/// When the second task of [`race`] calls.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Arrivals {
+    /// This many calls, spread evenly over the copy's own duration.
+    Spread(usize),
+    /// One call every this many nanoseconds of virtual time from the copy's start, until
+    /// the copy's own duration has passed (at most [`MAX_RACE_CALLS`]).
+    Every(Nanos),
+}
+
+/// The most calls the second task of [`race`] makes.
+pub const MAX_RACE_CALLS: u64 = 100_000;
+
+/// One copy by `method` from `/src` (of `size` bytes; cut into extents of `fragment`
+/// bytes) of a fresh `spec` filesystem, while a second task does `other` at `arrivals`
+/// (see the module documentation for the interleaving; the copy's own duration comes from
+/// a dry run without the second task on the same filesystem).
+///
+/// # Errors
+/// A bad spec or a failing setup call.
+pub fn race(
+    model: &str,
+    spec: &str,
+    size: u64,
+    method: Method,
+    fragment: Option<u64>,
+    other: Other,
+    arrivals: Arrivals,
+) -> Result<Race, String> {
+    let spec = crate::tour::with_device_size(spec, (3 * size + (64 << 20)).div_ceil(1 << 20) << 20);
+    let mut sc = Scenario::with_source(&spec, size, &|p, fd| write_source(p, fd, size, fragment))?;
+    let dry = run_race(&mut sc, model, method, "/dry", other, &|_| Vec::new())?;
+    let span = (dry.copy_end - dry.copy_start).max(1);
+    run_race(
+        &mut sc,
+        model,
+        method,
+        "/dst",
+        other,
+        &|start| match arrivals {
+            Arrivals::Spread(n) => {
+                let n = n as u64;
+                (0..n)
+                    .map(|i| start + span * (2 * i + 1) / (2 * n))
+                    .collect()
+            }
+            Arrivals::Every(every) => {
+                let every = every.max(1);
+                (0..(span / every).min(MAX_RACE_CALLS))
+                    .map(|i| start + every * i)
+                    .collect()
+            }
+        },
+    )
+}
+
+/// One race of [`races`] or [`race`]: a fresh destination `dst_path`, the second task
+/// doing `other` at `arrivals(copy start)`.
 fn run_race(
     sc: &mut Scenario,
     model: &str,
     method: Method,
     dst_path: &str,
+    other: Other,
     arrivals: &dyn Fn(Nanos) -> Vec<Nanos>,
 ) -> Result<Race, String> {
     let size = sc.size;
@@ -434,11 +579,23 @@ fn run_race(
         .open(dst_path, o::CREAT | o::RDWR, 0o644)
         .map_err(|e| format!("open {dst_path}: {e}"))?;
     let mut reader = Process::new(sc.proc.vfs.clone(), 2);
+    let target_path = match other.target {
+        RaceTarget::Src => "/src",
+        RaceTarget::Dst => dst_path,
+    };
+    let mode = match other.op {
+        OtherOp::Read => o::RDONLY,
+        OtherOp::Write => o::WRONLY,
+    };
     let rfd = reader
-        .open(dst_path, o::RDONLY, 0)
-        .map_err(|e| format!("open {dst_path} for the reader: {e}"))?;
-    let dst = sc.proc.file(dst_fd).map_err(|e| format!("fd: {e}"))?;
-    let lock = &dst.inode.lock;
+        .open(target_path, mode, 0)
+        .map_err(|e| format!("open {target_path} for the {}: {e}", other.role()))?;
+    let followed = match other.target {
+        RaceTarget::Src => sc.src,
+        RaceTarget::Dst => dst_fd,
+    };
+    let file = sc.proc.file(followed).map_err(|e| format!("fd: {e}"))?;
+    let lock = &file.inode.lock;
     lock.record_timeline(true);
     let chunk = sc.mnt.fs.chunk_size();
     let call_bytes = (method == Method::SpliceNever).then_some(chunk);
@@ -450,7 +607,12 @@ fn run_race(
         reader.task = Task::new(2);
         reader.task.wait_until(a);
         let off = (i as u64 * 7919 * bs) % size.max(1) / bs * bs;
-        let _ = reader.pread(rfd, 4096, off as i64);
+        let _ = match other.op {
+            OtherOp::Read => reader.pread(rfd, 4096, off as i64).map(drop),
+            OtherOp::Write => reader
+                .pwrite(rfd, &Data::fill(0x77, 4096), off as i64)
+                .map(drop),
+        };
     };
     let mut copied = Copied {
         bytes: 0,
@@ -465,22 +627,38 @@ fn run_race(
         if copied.bytes >= size || copied.errno.is_some() {
             break;
         }
-        // One call: a chunk for the byte copy, everything for the others.
-        let Some(flags) = method.splice_flags() else {
-            // copy_file_range / FICLONERANGE: the whole copy as one step.
-            copied = copy_with(&mut sc.proc, sc.src, dst_fd, size, method, None);
-            break;
-        };
+        // One call: a chunk for the byte copy, the rest for the others; the second task's
+        // arrivals run between calls (copy_file_range may return short counts).
         let want = call_bytes.map_or(size - copied.bytes, |b| b.min(size - copied.bytes));
-        let (mut si, mut so) = (copied.bytes, copied.bytes);
-        let c = sc.proc.splice(
-            sc.src,
-            Some(&mut si),
-            dst_fd,
-            Some(&mut so),
-            want as usize,
-            flags,
-        );
+        let c = match method.splice_flags() {
+            Some(flags) => {
+                let (mut si, mut so) = (copied.bytes, copied.bytes);
+                sc.proc.splice(
+                    sc.src,
+                    Some(&mut si),
+                    dst_fd,
+                    Some(&mut so),
+                    want as usize,
+                    flags,
+                )
+            }
+            None if method == Method::CopyFileRange => {
+                let (mut si, mut so) = (copied.bytes as i64, copied.bytes as i64);
+                sc.proc.copy_file_range(
+                    sc.src,
+                    Some(&mut si),
+                    dst_fd,
+                    Some(&mut so),
+                    want as usize,
+                    0,
+                )
+            }
+            None => {
+                // FICLONERANGE: one call for everything.
+                copied = copy_with(&mut sc.proc, sc.src, dst_fd, size, method, None);
+                break;
+            }
+        };
         copied.calls += 1;
         match c {
             Ok(0) => break,
@@ -517,6 +695,7 @@ fn run_race(
         copied,
         copy_start,
         copy_end,
+        other,
         holds,
         reads,
     })
