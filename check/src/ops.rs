@@ -151,9 +151,10 @@ pub enum Op {
 }
 
 impl Op {
-    /// The operand that names the file the operation works on (the destination of copies).
-    pub fn target(&self) -> Option<u8> {
-        match *self {
+    /// The file operands: the one that names the file the operation works on (the
+    /// destination of copies), and the source of copies.
+    pub fn files_mut(&mut self) -> (Option<&mut u8>, Option<&mut u8>) {
+        match self {
             Op::Pwrite { file, .. }
             | Op::Pread { file, .. }
             | Op::Truncate { file, .. }
@@ -162,29 +163,28 @@ impl Op {
             | Op::Fsync { file }
             | Op::Rename { file, .. }
             | Op::Unlink { file }
-            | Op::Media { file, .. } => Some(file),
-            Op::Splice { dst, .. }
-            | Op::CopyRange { dst, .. }
-            | Op::Clone { dst, .. }
-            | Op::Dedupe { dst, .. } => Some(dst),
+            | Op::Media { file, .. } => (Some(file), None),
+            Op::Splice { src, dst, .. }
+            | Op::CopyRange { src, dst, .. }
+            | Op::Clone { src, dst, .. }
+            | Op::Dedupe { src, dst, .. } => (Some(dst), Some(src)),
             Op::Create { .. }
             | Op::Crash { .. }
             | Op::Enospc { .. }
             | Op::Signal { .. }
-            | Op::CloseUnlinked => None,
-            Op::Reboot | Op::RebootInCopy { .. } => None,
+            | Op::CloseUnlinked => (None, None),
+            Op::Reboot | Op::RebootInCopy { .. } => (None, None),
         }
+    }
+
+    /// The operand that names the file the operation works on (the destination of copies).
+    pub fn target(&self) -> Option<u8> {
+        self.clone().files_mut().0.copied()
     }
 
     /// The source operand of copies.
     pub fn source(&self) -> Option<u8> {
-        match *self {
-            Op::Splice { src, .. }
-            | Op::CopyRange { src, .. }
-            | Op::Clone { src, .. }
-            | Op::Dedupe { src, .. } => Some(src),
-            _ => None,
-        }
+        self.clone().files_mut().1.copied()
     }
 
     /// Whether the operation needs a live file.
@@ -244,6 +244,8 @@ impl Op {
 impl fmt::Debug for Op {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            // On a harness of several mounts, `n / NAMES` picks the mount.
+            Op::Create { n } if *n >= NAMES => write!(f, "Create(m{}/f{})", n / NAMES, n % NAMES),
             Op::Create { n } => write!(f, "Create(f{n})"),
             Op::Pwrite {
                 file,
@@ -389,7 +391,14 @@ pub fn command(op: &Op, src: Option<&str>, dst: Option<&str>) -> String {
             format!("falloc {}{off} {len}", if *keep { "-k " } else { "" })
         }
         Op::Fsync { .. } => "fsync".into(),
-        Op::Rename { to, .. } => format!("mv {} f{}", dst.unwrap_or("?"), to % NAMES),
+        Op::Rename { to, .. } => {
+            // Within the file's directory (its mount's, on a harness of several mounts).
+            let from = dst.unwrap_or("?");
+            let dir = from
+                .rsplit_once('/')
+                .map_or(String::new(), |(d, _)| format!("{d}/"));
+            format!("mv {from} {dir}f{}", to % NAMES)
+        }
         Op::Unlink { .. } => format!("rm {}", dst.unwrap_or("?")),
         Op::CloseUnlinked => "close -u".into(),
         Op::Splice {
@@ -829,6 +838,27 @@ pub fn random_ops(cfg: &GenConfig, seed: u64) -> Vec<Op> {
             }
             op => out.push(op),
         }
+    }
+    out
+}
+
+/// [`random_ops`] placed on `mounts` mounts (a multi-mount harness, `harness::multi`): the
+/// same operations, drawn from the same seed, with every `Create` put on a mount drawn from
+/// a second generator (`Create { n }` with `n / NAMES` the mount). The sequence starts with
+/// `f0` on every mount and `f1` on a random one, so copies between mounts come at once.
+pub fn random_multi_ops(cfg: &GenConfig, mounts: usize, seed: u64) -> Vec<Op> {
+    use rand::{Rng, SeedableRng};
+    let mounts = mounts.clamp(1, usize::from(u8::MAX / NAMES)) as u8;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed ^ 0x6d75_6c74_692d_6d6e);
+    let ops = random_ops(cfg, seed);
+    let mut out: Vec<Op> = (0..mounts).map(|m| Op::Create { n: m * NAMES }).collect();
+    for op in ops.into_iter().skip(1) {
+        out.push(match op {
+            Op::Create { n } => Op::Create {
+                n: n % NAMES + NAMES * rng.random_range(0..mounts),
+            },
+            op => op,
+        });
     }
     out
 }

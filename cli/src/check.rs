@@ -23,8 +23,11 @@ use crate::out::failure;
 /// Arguments of `splicelab check`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct CheckArgs {
-    /// Filesystem model, as a model name or a mount spec MODEL[:key=value,...], or `all`
-    #[arg(long, value_name = "MODEL|all", default_value = "all")]
+    /// Filesystem model, as a model name or a mount spec MODEL[:key=value,...], or `all`;
+    /// two or three mount specs joined with `+` (e.g.
+    /// 'xfs-like:chunk=16k+btrfs-like:chunk=64k') check one harness over that many mounts,
+    /// with files on each and copies between them
+    #[arg(long, value_name = "MODEL|all|A+B[+C]", default_value = "all")]
     pub fs: String,
     /// Random cases per model (default: $SPLICELAB_CHECK_CASES, else 256)
     #[arg(long, value_name = "N")]
@@ -86,6 +89,16 @@ fn parse_shard(s: &str) -> Result<(u64, u64), String> {
 fn specs(fs: &str) -> Result<Vec<String>, String> {
     if fs == "all" {
         return Ok(check::profile::all_specs());
+    }
+    if check::harness::multi::is_multi(fs) {
+        let parts = check::harness::multi::parts(fs).map_err(|e| format!("--fs: {e}"))?;
+        let mut specs = Vec::new();
+        for part in parts {
+            let spec = check::profile::spec_for(part);
+            fs_models::spec::make(&spec).map_err(|e| format!("--fs: {e}"))?;
+            specs.push(spec);
+        }
+        return Ok(vec![specs.join("+")]);
     }
     let spec = check::profile::spec_for(fs);
     fs_models::spec::make(&spec).map_err(|e| format!("--fs: {e}"))?;
@@ -201,6 +214,13 @@ fn run_inner(args: &CheckArgs, out: &mut dyn Write) -> io::Result<i32> {
             out,
             "offloaded copies: {} cancelled by a signal, {} lost in a server reboot and sent again",
             c.offloads_cancelled, c.offloads_restarted
+        )?;
+    }
+    if c.cross_mount > 0 {
+        writeln!(
+            out,
+            "between mounts: {} copies, clones and dedupes, {} of them byte copies that moved data",
+            c.cross_mount, c.cross_mount_copied
         )?;
     }
     if let Some(f) = outcome.failure {
