@@ -443,7 +443,7 @@ pub fn command(op: &Op, src: Option<&str>, dst: Option<&str>) -> String {
 pub const MAX_OPS: usize = 10_000;
 
 /// The current generator ([`GenConfig::generation`]).
-pub const GENERATION: u8 = 2;
+pub const GENERATION: u8 = 3;
 
 /// The shape of generated sequences.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -454,11 +454,13 @@ pub struct GenConfig {
     pub blocks: u64,
     /// Most operations per sequence (after the initial creates).
     pub max_ops: usize,
-    /// Which generator: [`GENERATION`] makes every kind of operation; 1 makes what the
-    /// generator made before near-miss dedupes ([`near_miss`]) and closing unlinked files
+    /// Which generator: [`GENERATION`] makes every kind of operation; 2 makes what the
+    /// generator made before boundary ranges ([`to_boundary`]); 1 what it made before
+    /// near-miss dedupes ([`near_miss`]) and closing unlinked files
     /// ([`Op::CloseUnlinked`]) — only to replay case seeds found then (the named regressions
-    /// pin such seeds). Later kinds are drawn from bits already drawn, so a seed's sequence
-    /// changes only where a new kind replaces an old operation.
+    /// pin such seeds). Later kinds are drawn from bits already drawn, and boundaries from a
+    /// second generator, so a seed's sequence changes only where a new kind replaces an old
+    /// operation or a range moves to a boundary.
     pub generation: u8,
     /// Whether to generate faults (media errors, ENOSPC, signals, reboots) and crashes.
     pub faults: bool,
@@ -621,6 +623,46 @@ pub fn near_miss(
     v
 }
 
+/// Moves a quarter of the ranges to a boundary, where off-by-one bugs live — so that the
+/// CI-size run reaches them, not only a deep one: a range that ends at the last byte of a
+/// block, one byte before it or one byte after it (1–3 blocks after its start block); a
+/// one-byte range at the first or the last byte of a block; and a truncate to the first
+/// or the last byte of a block, which leaves a partial EOF block whose first or last byte
+/// is the file's last (copies ending at EOF then end there). The offsets the generator
+/// already biases towards block boundaries (`b * bs ± 2`) are where ranges start.
+pub fn to_boundary(mut op: Op, bs: u64, rng: &mut rand::rngs::StdRng) -> Op {
+    use rand::Rng;
+    if rng.random_range(0..4) != 0 {
+        return op;
+    }
+    let shape = rng.random_range(0..4u8);
+    let (d, k) = (rng.random_range(-1i64..=1), rng.random_range(1..=3u64));
+    // The length from `off` to the end of the `k`th block after its own, moved by `d`.
+    let to_block_end = |off: u64| -> u64 {
+        let end = (off / bs + k) * bs;
+        (end as i64 + d) as u64 - off
+    };
+    match &mut op {
+        Op::Truncate { size, .. } => {
+            *size = *size / bs * bs + if shape % 2 == 0 { 1 } else { bs - 1 };
+        }
+        Op::Pwrite { off, len, .. }
+        | Op::Pread { off, len, .. }
+        | Op::Punch { off, len, .. }
+        | Op::Falloc { off, len, .. }
+        | Op::Splice { doff: off, len, .. }
+        | Op::CopyRange { doff: off, len, .. }
+        | Op::Clone { doff: off, len, .. }
+        | Op::Dedupe { doff: off, len, .. } => match shape {
+            0 | 1 => *len = to_block_end(*off).max(1),
+            2 => (*off, *len) = (*off / bs * bs, 1),
+            _ => (*off, *len) = (*off / bs * bs + bs - 1, 1),
+        },
+        _ => {}
+    }
+    op
+}
+
 /// A sequence: two creates, then up to `max_ops` operations (a near-miss dedupe counts as
 /// one).
 pub fn ops(cfg: &GenConfig) -> BoxedStrategy<Vec<Op>> {
@@ -708,6 +750,9 @@ pub fn random_ops(cfg: &GenConfig, seed: u64) -> Vec<Op> {
         (fault_w, 17),
     ];
     let total: u32 = table.iter().map(|t| t.0).sum();
+    // Boundaries come from a generator of their own, so that the main one draws exactly
+    // what it drew before them (generation 2 and earlier replay unchanged).
+    let mut edges = rand::rngs::StdRng::seed_from_u64(seed ^ 0x6564_6765_7321_b0de);
     let count = rng.random_range(1..=cfg.max_ops.clamp(1, MAX_OPS));
     let mut out = vec![Op::Create { n: 0 }, Op::Create { n: 1 }];
     for _ in 0..count {
@@ -815,6 +860,11 @@ pub fn random_ops(cfg: &GenConfig, seed: u64) -> Vec<Op> {
             },
             _ => Op::Reboot,
         };
+        let op = if cfg.generation >= 3 {
+            to_boundary(op, bs, &mut edges)
+        } else {
+            op
+        };
         // Half the dedupes (from a bit the operand pick does not use) become a near miss.
         match op {
             Op::Dedupe {
@@ -861,4 +911,64 @@ pub fn random_multi_ops(cfg: &GenConfig, mounts: usize, seed: u64) -> Vec<Op> {
         });
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The boundary ranges reach what they are for: ranges that end one byte before, at
+    /// and one byte after a block's end; one-byte ranges at a block's first and last byte;
+    /// files cut to a block's first and last byte.
+    #[test]
+    fn boundary_ranges_reach_every_edge() {
+        use rand::SeedableRng;
+        let bs = 4096;
+        let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+        let (mut ends, mut singles, mut cuts) = ([false; 3], [false; 2], [false; 2]);
+        for i in 0..2000u64 {
+            let off = i * 777 % (12 * bs);
+            let w = Op::Pwrite {
+                file: 0,
+                off,
+                len: 5,
+                byte: 1,
+            };
+            if let Op::Pwrite { off, len, .. } = to_boundary(w, bs, &mut rng) {
+                match ((off + len) % bs, len) {
+                    (_, 1) if off % bs == 0 => singles[0] = true,
+                    (_, 1) if off % bs == bs - 1 => singles[1] = true,
+                    (0, _) => ends[1] = true,
+                    (1, _) => ends[2] = true,
+                    (r, _) if r == bs - 1 => ends[0] = true,
+                    _ => {}
+                }
+            }
+            let t = to_boundary(Op::Truncate { file: 0, size: off }, bs, &mut rng);
+            if let Op::Truncate { size, .. } = t {
+                cuts[0] |= size % bs == 1;
+                cuts[1] |= size % bs == bs - 1;
+            }
+        }
+        assert_eq!((ends, singles, cuts), ([true; 3], [true; 2], [true; 2]));
+    }
+
+    /// Generation 2 (before boundary ranges) replays as it was: the boundaries come from a
+    /// second generator, so only moved ranges differ.
+    #[test]
+    fn boundaries_move_ranges_and_nothing_else() {
+        let old = GenConfig {
+            generation: 2,
+            ..GenConfig::new(4096, 40)
+        };
+        let new = GenConfig::new(4096, 40);
+        for seed in 0..50 {
+            let (a, b) = (random_ops(&old, seed), random_ops(&new, seed));
+            assert_eq!(a.len(), b.len(), "seed {seed}");
+            for (x, y) in a.iter().zip(&b) {
+                assert_eq!(std::mem::discriminant(x), std::mem::discriminant(y));
+                assert_eq!((x.target(), x.source()), (y.target(), y.source()));
+            }
+        }
+    }
 }

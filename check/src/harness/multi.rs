@@ -94,9 +94,10 @@ impl MultiHarness {
         vfs.mount("/", fs_models::spec::make(ROOT)?)
             .map_err(|e| format!("mount {ROOT} on /: {e:?}"))?;
         let mut boot = syscall::Process::new(vfs.clone(), 100);
+        // The script's `# fs:` line names what `splicelab script` mounts at `/`.
         let mut lines = vec![
-            format!("# fs: {spec}"),
-            format!("# mounts at /m0 ... on a scratch {ROOT} at /"),
+            format!("# fs: {ROOT}"),
+            format!("# mounts: {spec} at /m0, /m1, ..."),
         ];
         let mut mounts = Vec::new();
         for (i, part) in parts.iter().enumerate() {
@@ -182,10 +183,20 @@ impl MultiHarness {
             _ => {}
         }
         let Some(target) = op.target() else {
-            // Faults without a file: armed on every mount.
+            // Faults without a file: armed on every mount — in the script on the mount
+            // named by its path, and the signal once (the script has one task).
             for m in 0..self.mounts.len() {
+                let n0 = self.lines.len();
                 self.on(m, |h| h.apply_op(op).and_then(|()| h.after_step()))
                     .map_err(|e| format!("{}: {e}", at(m)))?;
+                for line in &mut self.lines[n0..] {
+                    if line.starts_with("inject ") {
+                        line.push_str(&format!(" /m{m}"));
+                    }
+                }
+                if matches!(op, Op::Signal { .. }) && m > 0 {
+                    self.lines.truncate(n0);
+                }
             }
             return Ok(());
         };
@@ -629,6 +640,7 @@ mod tests {
         assert_eq!((c.cross_mount, c.cross_mount_copied), (5, 2));
         assert_eq!(c.errors, 3, "must-share, clone and dedupe: EXDEV");
         let script = h.replay_script();
+        assert!(script.starts_with("# fs: tmpfs-like\n"), "{script}");
         assert!(
             script.contains("mount btrfs-like:chunk=64k /m1"),
             "{script}"
