@@ -9,12 +9,14 @@
 //! | 4 write independence | content of every file after every write (copy-on-write must not change the partner) |
 //! | 5 space | `fsck` (I1–I5) after every step and on every crash state |
 //! | 6 durability | crash states after every `fsync` and every crash, and every `crash_every` steps ([`crate::durability`]) |
-//! | 7 blocking | the longest inode-lock hold of a byte copy ≤ one chunk ([`crate::profile::Profile::chunk_hold_bound`]); must-share moves no data and holds the locks O(extents) |
+//! | 7 blocking | the longest inode-lock hold of a byte copy ≤ one chunk ([`crate::profile::Profile::chunk_hold_bound`]; between two mounts, of the smaller chunk: [`crate::profile::Profile::chunk_hold_bound_between`]), and each chunk takes both files' inode locks (`Harness::check_locks_per_chunk`); must-share moves no data and holds the locks O(extents) |
 //!
 //! Operands pick files by index into the live set, so a shrunk sequence stays meaningful;
 //! every applied operation is also written as `splicelab script` lines, so a failure comes
 //! with a script that replays it (`splicelab script -`). Descriptors are kept open per
 //! name like the script runner's file table (an unlinked file stays open until a crash).
+//! [`multi`] runs one harness per mount over two or three mounts, with copies between
+//! them.
 
 use std::collections::HashMap;
 

@@ -245,8 +245,17 @@ fn run_inner(args: &CheckArgs, out: &mut dyn Write) -> io::Result<i32> {
     if args.crash {
         let start = Instant::now();
         let mut total = check::enumerate::Report::default();
+        // The enumeration is of one model at a time: each mount's of a multi-mount spec.
+        let mut models: Vec<&str> = Vec::new();
         for spec in &specs {
-            let model = spec.split(':').next().unwrap_or(spec);
+            for part in check::runner::mount_specs(spec).map_err(failure)? {
+                let model = part.split(':').next().unwrap_or(part);
+                if !models.contains(&model) {
+                    models.push(model);
+                }
+            }
+        }
+        for model in models {
             let pb = bar(0, "crash");
             let r = check::enumerate::enumerate(model, 3, |done, all| {
                 pb.set_length(all);

@@ -6,8 +6,8 @@
 //! Mount `i` is at `/m{i}` on a scratch root ([`ROOT`], never checked), each with a
 //! [`Harness`] of its own (its reference model, history, faults and process); operands pick
 //! from the files of every mount, so a copy's two files are often on two mounts. What Linux
-//! does across mounts, and so what the oracle accepts ([`Harness::cross_copy`],
-//! [`Harness::cross_remap`]):
+//! does across mounts, and so what the oracle accepts (`Harness::cross_copy`,
+//! `Harness::cross_remap`):
 //!
 //! | call | across mounts |
 //! |---|---|
