@@ -155,6 +155,22 @@ enum CopyKind {
     CopyRange,
 }
 
+/// Whether `off + len` wraps around for the source or the destination of a copy: what
+/// `generic_copy_file_checks` refuses with `EOVERFLOW` ("pos_in + count < pos_in", in
+/// 64-bit unsigned arithmetic; a sum past 2^63 - 1 that does not wrap is shortened to the
+/// source's EOF instead).
+fn wraps(soff: u64, doff: u64, len: u64) -> bool {
+    soff.checked_add(len).is_none() || doff.checked_add(len).is_none()
+}
+
+/// How failures name a copy call.
+fn what_of(kind: CopyKind) -> String {
+    match kind {
+        CopyKind::Splice(f) => format!("{}-share splice", f.word()),
+        CopyKind::CopyRange => "copy_file_range".to_string(),
+    }
+}
+
 /// What a copy call returned, for [`Harness::check_returned`].
 struct Returned {
     /// The count.
@@ -524,13 +540,13 @@ impl Harness {
     /// How far into its target an operation may reach (to tell whether it may grow it).
     fn reach(op: &Op) -> Option<u64> {
         match *op {
-            Op::Pwrite { off, len, .. } => Some(off + len),
+            Op::Pwrite { off, len, .. } => Some(off.saturating_add(len)),
             Op::Truncate { size, .. } => Some(size),
             // Even with KEEP_SIZE (btrfs_fallocate zeroes the EOF block's tail).
-            Op::Falloc { off, len, .. } => Some(off + len),
+            Op::Falloc { off, len, .. } => Some(off.saturating_add(len)),
             Op::Splice { doff, len, .. }
             | Op::CopyRange { doff, len, .. }
-            | Op::Clone { doff, len, .. } => Some(doff + len.max(1)),
+            | Op::Clone { doff, len, .. } => Some(doff.saturating_add(len.max(1))),
             _ => None,
         }
     }
@@ -1070,6 +1086,10 @@ impl Harness {
         self.proc.task.take_stats();
         let (r, (so, dof)) = self.call_copy(kind, nonblock, (sfd, soff), (dfd, doff), len);
         let stats = self.proc.task.take_stats();
+        if wraps(soff, doff, len) {
+            self.proc.close(sfd).ok();
+            return self.overflowed(&what_of(kind), r, &stats);
+        }
         // Data that became inline only during the call (a network client sending a tiny
         // source before the CLONE; btrfs zeroing a one-byte hole file's EOF block before a
         // clone past its EOF) is copied the same way: the model says so, in full — less
@@ -1083,10 +1103,7 @@ impl Harness {
         self.counters.offloads_cancelled += stats.offloads_cancelled;
         self.counters.offloads_restarted += stats.offloads_restarted;
         self.proc.close(sfd).ok();
-        let what = match kind {
-            CopyKind::Splice(f) => format!("{}-share splice", f.word()),
-            CopyKind::CopyRange => "copy_file_range".to_string(),
-        };
+        let what = what_of(kind);
         match r {
             Ok(n) => {
                 let n = n as u64;
@@ -1244,6 +1261,28 @@ impl Harness {
                 }
                 self.accept(e, true, &what).map(|()| None)
             }
+        }
+    }
+
+    /// Linux's `generic_copy_file_checks`: a copy whose source or destination range wraps
+    /// around ([`wraps`]) fails with `EOVERFLOW` before anything else the harness can meet
+    /// (the files are regular, open for reading and writing, not immutable) — before a
+    /// pending signal's `EINTR`, moving nothing, sharing nothing.
+    fn overflowed(
+        &mut self,
+        what: &str,
+        r: Result<usize, Errno>,
+        stats: &TaskStats,
+    ) -> Result<Option<u64>, String> {
+        match r {
+            Err(Errno::EOVERFLOW) if stats.bytes_copied == 0 && stats.bytes_shared == 0 => {
+                self.counters.errors += 1;
+                Ok(None)
+            }
+            other => Err(format!(
+                "{what} of a range that wraps around 2^64: {other:?} ({} bytes copied, {} shared), expected EOVERFLOW",
+                stats.bytes_copied, stats.bytes_shared
+            )),
         }
     }
 

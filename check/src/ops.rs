@@ -628,21 +628,32 @@ pub fn near_miss(
 /// block, one byte before it or one byte after it (1–3 blocks after its start block); a
 /// one-byte range at the first or the last byte of a block; and a truncate to the first
 /// or the last byte of a block, which leaves a partial EOF block whose first or last byte
-/// is the file's last (copies ending at EOF then end there). The offsets the generator
-/// already biases towards block boundaries (`b * bs ± 2`) are where ranges start.
+/// is the file's last (copies ending at EOF then end there); and a splice or
+/// `copy_file_range` whose source offset is within a block below 2^63 - 1, with 1–3
+/// blocks to copy, so that `off + len` passes what `loff_t` holds (Linux checks only that
+/// the sum does not wrap around 2^64, then shortens the count to the source's EOF: 0
+/// bytes). (Not a sum that wraps: that needs a length above 2^63 - 1, which no script can
+/// write; not the destination offset: a copy there writes a file of 2^63 bytes, which the
+/// reference model and the checks' whole-file reads are not made for.)
+/// The offsets the generator already biases towards block boundaries (`b * bs ± 2`) are
+/// where the other ranges start.
 pub fn to_boundary(mut op: Op, bs: u64, rng: &mut rand::rngs::StdRng) -> Op {
     use rand::Rng;
     if rng.random_range(0..4) != 0 {
         return op;
     }
-    let shape = rng.random_range(0..4u8);
+    let shape = rng.random_range(0..5u8);
     let (d, k) = (rng.random_range(-1i64..=1), rng.random_range(1..=3u64));
     // The length from `off` to the end of the `k`th block after its own, moved by `d`.
     let to_block_end = |off: u64| -> u64 {
         let end = (off / bs + k) * bs;
         (end as i64 + d) as u64 - off
     };
+    let near_2_63 = i64::MAX as u64 - rng.random_range(0..bs);
     match &mut op {
+        Op::Splice { soff, len, .. } | Op::CopyRange { soff, len, .. } if shape == 4 => {
+            (*soff, *len) = (near_2_63, k * bs);
+        }
         Op::Truncate { size, .. } => {
             *size = *size / bs * bs + if shape % 2 == 0 { 1 } else { bs - 1 };
         }
@@ -656,7 +667,8 @@ pub fn to_boundary(mut op: Op, bs: u64, rng: &mut rand::rngs::StdRng) -> Op {
         | Op::Dedupe { doff: off, len, .. } => match shape {
             0 | 1 => *len = to_block_end(*off).max(1),
             2 => (*off, *len) = (*off / bs * bs, 1),
-            _ => (*off, *len) = (*off / bs * bs + bs - 1, 1),
+            3 => (*off, *len) = (*off / bs * bs + bs - 1, 1),
+            _ => {}
         },
         _ => {}
     }
@@ -951,6 +963,25 @@ mod tests {
             }
         }
         assert_eq!((ends, singles, cuts), ([true; 3], [true; 2], [true; 2]));
+        // Copies from just below 2^63, whose end is past 2^63 - 1.
+        let mut past = false;
+        for _ in 0..200 {
+            let c = Op::CopyRange {
+                src: 0,
+                dst: 1,
+                soff: 0,
+                doff: 0,
+                len: 1,
+            };
+            if let Op::CopyRange { soff, len, .. } = to_boundary(c, bs, &mut rng)
+                && soff > i64::MAX as u64 - bs
+            {
+                past |= soff
+                    .checked_add(len)
+                    .is_some_and(|end| end > i64::MAX as u64);
+            }
+        }
+        assert!(past);
     }
 
     /// Generation 2 (before boundary ranges) replays as it was: the boundaries come from a

@@ -374,10 +374,7 @@ impl Harness {
         (dst, doff): (&str, u64),
         len: u64,
     ) -> Result<(), String> {
-        let what = match kind {
-            CopyKind::Splice(f) => format!("{}-share splice across mounts", f.word()),
-            CopyKind::CopyRange => "copy_file_range across mounts".to_string(),
-        };
+        let what = format!("{} across mounts", super::what_of(kind));
         let sfd = self
             .proc
             .open(&from.path(src), o::RDONLY, 0)
@@ -404,6 +401,9 @@ impl Harness {
                 }
                 other => Err(format!("{what}: {other:?}, expected EXDEV")),
             };
+        }
+        if super::wraps(soff, doff, len) {
+            return self.overflowed(&what, r, &stats).map(drop);
         }
         if stats.bytes_shared != 0 || stats.extents_remapped != 0 {
             return Err(format!(
@@ -668,5 +668,44 @@ mod tests {
             a.iter()
                 .all(|op| !matches!(op, Op::Create { n } if *n >= 3 * NAMES))
         );
+    }
+}
+
+#[cfg(test)]
+mod overflow_tests {
+    use super::*;
+
+    /// A copy whose range wraps around 2^64 is `EOVERFLOW` (and one whose end only passes
+    /// 2^63 - 1 is shortened to the source's EOF: 0 bytes), on one mount and across two.
+    #[test]
+    fn copies_past_2_63() {
+        let near = i64::MAX as u64 - 100;
+        let mut ops = vec![Op::Create { n: 0 }, Op::Create { n: NAMES }];
+        for (soff, len) in [(near, 8192), (near, u64::MAX - 50), (0, u64::MAX)] {
+            ops.push(Op::Splice {
+                src: 0,
+                dst: 1,
+                soff,
+                doff: 0,
+                len,
+                flag: Flag::Never,
+                nonblock: false,
+            });
+            ops.push(Op::CopyRange {
+                src: 1,
+                dst: 1,
+                soff,
+                doff: 4096,
+                len,
+            });
+        }
+        let c =
+            crate::harness::run("plain:chunk=4k+xfs-like", &ops).unwrap_or_else(|f| panic!("{f}"));
+        // (0 + 2^64 - 1 does not wrap: that splice copies the empty source, 0 bytes.)
+        assert_eq!(c.errors, 3, "the three copies whose range wraps");
+        let mut one = vec![Op::Create { n: 0 }, Op::Create { n: 1 }];
+        one.extend_from_slice(&ops[2..]);
+        let c = crate::harness::run("xfs-like", &one).unwrap_or_else(|f| panic!("{f}"));
+        assert_eq!(c.errors, 3);
     }
 }
