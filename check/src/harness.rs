@@ -9,12 +9,14 @@
 //! | 4 write independence | content of every file after every write (copy-on-write must not change the partner) |
 //! | 5 space | `fsck` (I1–I5) after every step and on every crash state |
 //! | 6 durability | crash states after every `fsync` and every crash, and every `crash_every` steps ([`crate::durability`]) |
-//! | 7 blocking | the longest inode-lock hold of a byte copy ≤ one chunk ([`crate::profile::Profile::chunk_hold_bound`]); must-share moves no data and holds the locks O(extents) |
+//! | 7 blocking | the longest inode-lock hold of a byte copy ≤ one chunk ([`crate::profile::Profile::chunk_hold_bound`]; between two mounts, of the smaller chunk: [`crate::profile::Profile::chunk_hold_bound_between`]), and each chunk takes both files' inode locks (`Harness::check_locks_per_chunk`); must-share moves no data and holds the locks O(extents) |
 //!
 //! Operands pick files by index into the live set, so a shrunk sequence stays meaningful;
 //! every applied operation is also written as `splicelab script` lines, so a failure comes
 //! with a script that replays it (`splicelab script -`). Descriptors are kept open per
 //! name like the script runner's file table (an unlinked file stays open until a crash).
+//! [`multi`] runs one harness per mount over two or three mounts, with copies between
+//! them.
 
 use std::collections::HashMap;
 
@@ -34,6 +36,8 @@ use crate::durability::History;
 use crate::ops::{Flag, NAMES, Op, ScriptWriter, command};
 use crate::profile::Profile;
 use crate::reference::{Class, FileId, Reference, Tag, block_range};
+
+pub mod multi;
 
 /// How much to check.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -80,6 +84,10 @@ pub struct Counters {
     pub offloads_cancelled: u64,
     /// Offloaded copies a server reboot lost, sent again by their call.
     pub offloads_restarted: u64,
+    /// Copies, clones and dedupes between two mounts ([`multi`]).
+    pub cross_mount: u64,
+    /// Of those, byte copies that moved bytes.
+    pub cross_mount_copied: u64,
 }
 
 impl std::ops::AddAssign for Counters {
@@ -91,6 +99,8 @@ impl std::ops::AddAssign for Counters {
         self.errors += o.errors;
         self.offloads_cancelled += o.offloads_cancelled;
         self.offloads_restarted += o.offloads_restarted;
+        self.cross_mount += o.cross_mount;
+        self.cross_mount_copied += o.cross_mount_copied;
     }
 }
 
@@ -143,6 +153,35 @@ type Tainted = std::collections::BTreeSet<String>;
 enum CopyKind {
     Splice(Flag),
     CopyRange,
+}
+
+/// Whether `off + len` wraps around for the source or the destination of a copy: what
+/// `generic_copy_file_checks` refuses with `EOVERFLOW` ("pos_in + count < pos_in", in
+/// 64-bit unsigned arithmetic; a sum past 2^63 - 1 that does not wrap is shortened to the
+/// source's EOF instead).
+fn wraps(soff: u64, doff: u64, len: u64) -> bool {
+    soff.checked_add(len).is_none() || doff.checked_add(len).is_none()
+}
+
+/// How failures name a copy call.
+fn what_of(kind: CopyKind) -> String {
+    match kind {
+        CopyKind::Splice(f) => format!("{}-share splice", f.word()),
+        CopyKind::CopyRange => "copy_file_range".to_string(),
+    }
+}
+
+/// What a copy call returned, for [`Harness::check_returned`].
+struct Returned {
+    /// The count.
+    n: u64,
+    /// What the source holds in range.
+    max: u64,
+    /// Source and destination offsets before and after the call.
+    start: (u64, u64),
+    end: (u64, u64),
+    /// A signal was pending before the call (and the call is a splice).
+    signal_first: bool,
 }
 
 /// The extent map of one file as block ranges: `(first, end, first physical, flags)`.
@@ -203,6 +242,9 @@ impl BlockMap {
 /// The simulator and the reference model, side by side.
 pub struct Harness {
     pub profile: Profile,
+    /// Where the mount is, as a path prefix of its files without the leading `/`: empty for
+    /// a harness of one mount at `/`, `m1/` for the second mount of a [`multi`] harness.
+    prefix: String,
     pub proc: Process,
     pub fs: Arc<dyn FileSystem>,
     /// The task the checks read with (so the process's statistics are the operation's).
@@ -245,7 +287,14 @@ impl std::fmt::Display for Failure {
         write!(
             f,
             "{}\n--- replay with: splicelab script --fs {} -\n{}",
-            self.message, self.spec, self.script
+            self.message,
+            // A multi-mount script mounts its filesystems itself, on a scratch root.
+            if multi::is_multi(&self.spec) {
+                multi::ROOT
+            } else {
+                &self.spec
+            },
+            self.script
         )
     }
 }
@@ -268,18 +317,38 @@ impl Harness {
     /// # Errors
     /// The model's message for a bad spec.
     pub fn with_config(spec: &str, config: Config) -> Result<Harness, String> {
+        let mut h = Self::on_mount(&Arc::new(Vfs::new()), "/", spec, config, 1)?;
+        h.script.comment(&format!("fs: {spec}"));
+        Ok(h)
+    }
+
+    /// A harness of a new mount from `spec` at `dir` (`/`, or an absolute path on the
+    /// mount at `/`) of `vfs`, whose process `tid` works on this mount's files only.
+    ///
+    /// # Errors
+    /// The model's message for a bad spec; the VFS's answer to the mount.
+    pub fn on_mount(
+        vfs: &Arc<Vfs>,
+        dir: &str,
+        spec: &str,
+        config: Config,
+        tid: u32,
+    ) -> Result<Harness, String> {
         let fs = fs_models::spec::make(spec)?;
-        let vfs = Arc::new(Vfs::new());
-        vfs.mount("/", fs.clone())
-            .map_err(|e| format!("mount: {e:?}"))?;
+        vfs.mount(dir, fs.clone())
+            .map_err(|e| format!("mount {spec} on {dir}: {e:?}"))?;
         let profile = Profile::of(spec, &*fs);
         let model = Reference::new();
         let hist = History::new(&model);
-        let mut script = ScriptWriter::new();
-        script.comment(&format!("fs: {spec}"));
+        let prefix = dir.trim_matches('/');
         Ok(Harness {
             profile,
-            proc: Process::new(vfs, 1),
+            prefix: if prefix.is_empty() {
+                String::new()
+            } else {
+                format!("{prefix}/")
+            },
+            proc: Process::new(vfs.clone(), tid),
             fs,
             checker: Task::new(99),
             model,
@@ -287,7 +356,7 @@ impl Harness {
             fds: HashMap::new(),
             orphans: Vec::new(),
             inos: HashMap::new(),
-            script,
+            script: ScriptWriter::new(),
             hist,
             faults: Faults::default(),
             tainted: Tainted::new(),
@@ -314,6 +383,7 @@ impl Harness {
         checker.wait_until(self.checker.now());
         Some(Harness {
             profile: self.profile.clone(),
+            prefix: self.prefix.clone(),
             proc,
             fs,
             checker,
@@ -338,6 +408,16 @@ impl Harness {
         self.profile.block
     }
 
+    /// The absolute path of file `name` of this mount.
+    fn path(&self, name: &str) -> String {
+        format!("/{}{name}", self.prefix)
+    }
+
+    /// `name` as the replay script names it (relative to `/`).
+    fn shown(&self, name: &str) -> String {
+        format!("{}{name}", self.prefix)
+    }
+
     fn pick(&self, i: u8) -> Option<String> {
         (!self.live.is_empty()).then(|| self.live[i as usize % self.live.len()].clone())
     }
@@ -348,7 +428,7 @@ impl Harness {
         }
         let fd = self
             .proc
-            .open(&format!("/{name}"), o::RDWR, 0)
+            .open(&self.path(name), o::RDWR, 0)
             .map_err(|e| format!("open {name}: {e:?} (it is live in the model)"))?;
         self.fds.insert(name.to_string(), fd);
         Ok(fd)
@@ -356,7 +436,7 @@ impl Harness {
 
     fn src_fd(&mut self, name: &str) -> Result<i32, String> {
         self.proc
-            .open(&format!("/{name}"), o::RDONLY, 0)
+            .open(&self.path(name), o::RDONLY, 0)
             .map_err(|e| format!("open {name} read-only: {e:?} (it is live in the model)"))
     }
 
@@ -421,52 +501,52 @@ impl Harness {
         };
         // `crash N` names a state that exists: the script refuses a number no mount has.
         let written = match *op {
-            Op::Crash { pick } => {
-                let most = self
-                    .proc
-                    .vfs
-                    .mounts()
-                    .iter()
-                    .map(|m| m.fs.crash_states().len())
-                    .max()
-                    .unwrap_or(1);
-                Op::Crash {
-                    pick: pick.min((most - 1) as _),
-                }
-            }
+            Op::Crash { pick } => Op::Crash {
+                pick: crash_pick(&self.proc.vfs, pick),
+            },
             _ => op.clone(),
         };
-        self.script
-            .on(on, command(&written, source.as_deref(), target.as_deref()));
+        let shown = |n: &Option<String>| n.as_deref().map(|n| self.shown(n));
+        let line = command(
+            &written,
+            shown(&source).as_deref(),
+            shown(&target).as_deref(),
+        );
+        let on = on.map(|n| self.shown(n));
+        self.script.on(on.as_deref(), line);
         let t = target.clone().unwrap_or_default();
         let s = source.clone().unwrap_or_default();
         let old_size = self.model.size(&t);
         let r = self.apply_on(op, &t, &s);
-        // Growing a file rewrites its old partial EOF block (zeroes past EOF), which may
-        // unshare it — also when the call then fails (XFS zeroes before it writes): sharing
-        // promises about that block no longer hold.
+        self.eof_block_rewritten(op, &t, old_size);
+        r
+    }
+
+    /// Growing a file rewrites its old partial EOF block (zeroes past EOF), which may
+    /// unshare it — also when the call then fails (XFS zeroes before it writes): sharing
+    /// promises about that block of `target` (`old_size` bytes before `op`) no longer hold.
+    fn eof_block_rewritten(&mut self, op: &Op, target: &str, old_size: u64) {
         let bs = self.bs();
         let grows = Self::reach(op).is_some_and(|end| end > old_size);
-        if let Some(id) = self.model.id(&t)
-            && (grows || self.model.size(&t) > old_size)
+        if let Some(id) = self.model.id(target)
+            && (grows || self.model.size(target) > old_size)
             && !old_size.is_multiple_of(bs)
         {
             self.model
                 .content_changed(id, old_size / bs, old_size / bs + 1);
         }
-        r
     }
 
     /// How far into its target an operation may reach (to tell whether it may grow it).
     fn reach(op: &Op) -> Option<u64> {
         match *op {
-            Op::Pwrite { off, len, .. } => Some(off + len),
+            Op::Pwrite { off, len, .. } => Some(off.saturating_add(len)),
             Op::Truncate { size, .. } => Some(size),
             // Even with KEEP_SIZE (btrfs_fallocate zeroes the EOF block's tail).
-            Op::Falloc { off, len, .. } => Some(off + len),
+            Op::Falloc { off, len, .. } => Some(off.saturating_add(len)),
             Op::Splice { doff, len, .. }
             | Op::CopyRange { doff, len, .. }
-            | Op::Clone { doff, len, .. } => Some(doff + len.max(1)),
+            | Op::Clone { doff, len, .. } => Some(doff.saturating_add(len.max(1))),
             _ => None,
         }
     }
@@ -633,10 +713,10 @@ impl Harness {
     }
 
     fn create(&mut self, name: &str) -> Result<(), String> {
-        self.script.create(name);
+        self.script.create(&self.shown(name));
         let fd = self
             .proc
-            .open(&format!("/{name}"), o::CREAT | o::RDWR, 0o644)
+            .open(&self.path(name), o::CREAT | o::RDWR, 0o644)
             .map_err(|e| format!("create {name}: {e:?}"))?;
         if self.fds.contains_key(name) {
             self.proc.close(fd).ok();
@@ -850,7 +930,7 @@ impl Harness {
 
     fn rename(&mut self, old: &str, new: &str) -> Result<(), String> {
         self.script.forget_current();
-        match self.proc.rename(&format!("/{old}"), &format!("/{new}")) {
+        match self.proc.rename(&self.path(old), &self.path(new)) {
             Ok(()) if old == new => Ok(()),
             Ok(()) => {
                 self.model.rename(old, new);
@@ -887,7 +967,7 @@ impl Harness {
 
     fn unlink(&mut self, name: &str) -> Result<(), String> {
         self.script.forget_current();
-        match self.proc.unlink(&format!("/{name}")) {
+        match self.proc.unlink(&self.path(name)) {
             Ok(()) => {
                 self.model.unlink(name);
                 self.live.retain(|n| n != name);
@@ -1032,32 +1112,17 @@ impl Harness {
         // A signal already pending when the call starts: a byte copy must not move a byte
         // (R5: EINTR before the first chunk), whatever it shares first.
         let signal_first = self.faults.signal == Some(0);
+        let locks0 = (
+            self.lock_count(&self.path(src))?,
+            self.lock_count(&self.path(dst))?,
+        );
         self.proc.task.take_stats();
-        let (mut so, mut dof) = (soff, doff);
-        let r = match kind {
-            CopyKind::Splice(flag) => self.proc.splice(
-                sfd,
-                Some(&mut so),
-                dfd,
-                Some(&mut dof),
-                len as usize,
-                flag.bits() | if nonblock { NONBLOCK } else { 0 },
-            ),
-            CopyKind::CopyRange => {
-                let (mut a, mut b) = (soff as i64, doff as i64);
-                let r = self.proc.copy_file_range(
-                    sfd,
-                    Some(&mut a),
-                    dfd,
-                    Some(&mut b),
-                    len as usize,
-                    0,
-                );
-                (so, dof) = (a as u64, b as u64);
-                r
-            }
-        };
+        let (r, (so, dof)) = self.call_copy(kind, nonblock, (sfd, soff), (dfd, doff), len);
         let stats = self.proc.task.take_stats();
+        if wraps(soff, doff, len) {
+            self.proc.close(sfd).ok();
+            return self.overflowed(&what_of(kind), r, &stats);
+        }
         // Data that became inline only during the call (a network client sending a tiny
         // source before the CLONE; btrfs zeroing a one-byte hole file's EOF block before a
         // clone past its EOF) is copied the same way: the model says so, in full — less
@@ -1071,10 +1136,7 @@ impl Harness {
         self.counters.offloads_cancelled += stats.offloads_cancelled;
         self.counters.offloads_restarted += stats.offloads_restarted;
         self.proc.close(sfd).ok();
-        let what = match kind {
-            CopyKind::Splice(f) => format!("{}-share splice", f.word()),
-            CopyKind::CopyRange => "copy_file_range".to_string(),
-        };
+        let what = what_of(kind);
         match r {
             Ok(n) => {
                 let n = n as u64;
@@ -1083,51 +1145,23 @@ impl Harness {
                         "{what} between overlapping ranges of one file returned {n}; expected EINVAL"
                     ));
                 }
-                if signal_first && max > 0 && matches!(kind, CopyKind::Splice(_)) {
-                    return Err(format!(
-                        "{what} returned {n} although a signal was pending before it moved anything (spec §2: EINTR)"
-                    ));
-                }
-                if signal_first && stats.chunks > 0 {
-                    return Err(format!(
-                        "{what} copied {} chunks ({} bytes) although a signal was pending before the first",
-                        stats.chunks, stats.bytes_copied
-                    ));
-                }
-                if n > max || (max > 0 && n == 0) {
-                    return Err(format!(
-                        "{what} returned {n}; the source has {max} bytes in range"
-                    ));
-                }
-                if (so, dof) != (soff + n, doff + n) {
-                    return Err(format!(
-                        "{what} returned {n} but advanced the offsets to {so}/{dof} from {soff}/{doff}"
-                    ));
-                }
                 let may_be_short = self.faults.signal.is_some()
                     || self.enospc_possible()
                     || self.faults.bad
                     || self.profile.nfs
                     || kind == CopyKind::CopyRange;
-                if n < max && (must || !may_be_short) {
-                    return Err(format!(
-                        "{what} returned {n} of {max} bytes without a signal or fault"
-                    ));
-                }
-                // The task delivers a planned signal before the chunk after the planned
-                // number: a copy that took it stopped short exactly there. (A call may also
-                // end with the signal pending and undelivered — an nfs-like
-                // copy_file_range is one COPY — and then the next call takes it.)
-                if let Some(left) = self.faults.signal {
-                    let now = self.proc.task.planned_signal();
-                    if now.is_none() && !self.profile.nfs && stats.chunks != left {
-                        return Err(format!(
-                            "{what} took the signal planned after {left} chunks after {} chunks",
-                            stats.chunks
-                        ));
-                    }
-                    self.faults.signal = now;
-                }
+                self.check_returned(
+                    &what,
+                    &Returned {
+                        n,
+                        max,
+                        start: (soff, doff),
+                        end: (so, dof),
+                        signal_first: signal_first && matches!(kind, CopyKind::Splice(_)),
+                    },
+                    &stats,
+                    (!must && may_be_short, self.profile.nfs),
+                )?;
                 self.model.copy(src, soff, dst, doff, n);
                 let bs = self.bs();
                 let (b0, b1) = block_range(doff, n, bs);
@@ -1195,6 +1229,14 @@ impl Harness {
                     }
                 }
                 self.check_blocking(&what, &stats)?;
+                let offloads = self.profile.nfs;
+                self.check_locks_per_chunk(
+                    &what,
+                    &stats,
+                    locks0,
+                    (&self.path(src), offloads),
+                    dst,
+                )?;
                 if must {
                     self.hist.record(&self.model);
                 } else if n > 0 {
@@ -1253,6 +1295,119 @@ impl Harness {
                 self.accept(e, true, &what).map(|()| None)
             }
         }
+    }
+
+    /// Linux's `generic_copy_file_checks`: a copy whose source or destination range wraps
+    /// around ([`wraps`]) fails with `EOVERFLOW` before anything else the harness can meet
+    /// (the files are regular, open for reading and writing, not immutable) — before a
+    /// pending signal's `EINTR`, moving nothing, sharing nothing.
+    fn overflowed(
+        &mut self,
+        what: &str,
+        r: Result<usize, Errno>,
+        stats: &TaskStats,
+    ) -> Result<Option<u64>, String> {
+        match r {
+            Err(Errno::EOVERFLOW) if stats.bytes_copied == 0 && stats.bytes_shared == 0 => {
+                self.counters.errors += 1;
+                Ok(None)
+            }
+            other => Err(format!(
+                "{what} of a range that wraps around 2^64: {other:?} ({} bytes copied, {} shared), expected EOVERFLOW",
+                stats.bytes_copied, stats.bytes_shared
+            )),
+        }
+    }
+
+    /// One copy call from `sfd` at `soff` to `dfd` at `doff`: its result and the two
+    /// offsets after it (the call advances them by what it copied).
+    fn call_copy(
+        &mut self,
+        kind: CopyKind,
+        nonblock: bool,
+        (sfd, soff): (i32, u64),
+        (dfd, doff): (i32, u64),
+        len: u64,
+    ) -> (Result<usize, Errno>, (u64, u64)) {
+        match kind {
+            CopyKind::Splice(flag) => {
+                let (mut so, mut dof) = (soff, doff);
+                let flags = flag.bits() | if nonblock { NONBLOCK } else { 0 };
+                let r =
+                    self.proc
+                        .splice(sfd, Some(&mut so), dfd, Some(&mut dof), len as usize, flags);
+                (r, (so, dof))
+            }
+            CopyKind::CopyRange => {
+                let (mut a, mut b) = (soff as i64, doff as i64);
+                let r = self.proc.copy_file_range(
+                    sfd,
+                    Some(&mut a),
+                    dfd,
+                    Some(&mut b),
+                    len as usize,
+                    0,
+                );
+                (r, (a as u64, b as u64))
+            }
+        }
+    }
+
+    /// The checks on a copy call that returned `r.n` (after `stats`), in this order: a
+    /// signal pending before the first chunk moves nothing (spec §2: `EINTR`, for the
+    /// splice); at most what the source holds in range, and something if it holds
+    /// anything; the offsets advanced by exactly the count; short only where `short_ok` (a
+    /// signal or a fault may stop a byte copy); and a planned signal taken exactly after
+    /// its chunks — unless `network` (a COPY may end with it pending: the next call takes
+    /// it).
+    fn check_returned(
+        &mut self,
+        what: &str,
+        r: &Returned,
+        stats: &TaskStats,
+        (short_ok, network): (bool, bool),
+    ) -> Result<(), String> {
+        let (n, max) = (r.n, r.max);
+        if r.signal_first && max > 0 {
+            return Err(format!(
+                "{what} returned {n} although a signal was pending before it moved anything (spec §2: EINTR)"
+            ));
+        }
+        if r.signal_first && stats.chunks > 0 {
+            return Err(format!(
+                "{what} copied {} chunks ({} bytes) although a signal was pending before the first",
+                stats.chunks, stats.bytes_copied
+            ));
+        }
+        if n > max || (max > 0 && n == 0) {
+            return Err(format!(
+                "{what} returned {n}; the source has {max} bytes in range"
+            ));
+        }
+        let ((soff, doff), (so, dof)) = (r.start, r.end);
+        if (so, dof) != (soff + n, doff + n) {
+            return Err(format!(
+                "{what} returned {n} but advanced the offsets to {so}/{dof} from {soff}/{doff}"
+            ));
+        }
+        if n < max && !short_ok {
+            return Err(format!(
+                "{what} returned {n} of {max} bytes without a signal or fault"
+            ));
+        }
+        // The task delivers a planned signal before the chunk after the planned number: a
+        // copy that took it stopped short exactly there.
+        if let Some(left) = self.faults.signal {
+            let now = self.proc.task.planned_signal();
+            if now.is_none() && !network && stats.chunks != left {
+                return Err(format!(
+                    "{what} took the signal planned after {left} chunks after {} chunks",
+                    stats.chunks
+                ));
+            }
+            self.faults.signal = now;
+        }
+        Ok(())
     }
 
     /// Must-share, clone and dedupe promise that destination blocks `[b0, b1)` are the
@@ -1348,6 +1503,55 @@ impl Harness {
                 "{what} held an inode lock for {} ns; one chunk of {} bytes may take {} ns ({} chunks, {} bytes copied)",
                 st.longest_hold, self.profile.chunk, bound, st.chunks, st.bytes_copied
             ));
+        }
+        Ok(())
+    }
+
+    /// How often the inode lock of the file at `path` (an open file) has been taken.
+    fn lock_count(&self, path: &str) -> Result<u64, String> {
+        let (mnt, ino) = self
+            .proc
+            .vfs
+            .resolve(path)
+            .map_err(|e| format!("resolve {path}: {e:?}"))?;
+        Ok(mnt.inode(ino).lock.with_state(|s| s.acquisitions))
+    }
+
+    /// Spec §6.7–6.8: each chunk of a byte copy takes the inode locks of both files (one
+    /// lock when they are one file) — also of two files with the same inode number on two
+    /// mounts, which are two inodes (`before`: the counts of [`Harness::lock_count`] before
+    /// the call, source first). Not for a copy the filesystem may offload (`offloads`: a
+    /// network client copying within its mount), which counts the server's copy steps as
+    /// chunks and takes only the destination's lock, once per COPY, as Linux's
+    /// `nfs42_proc_copy`.
+    fn check_locks_per_chunk(
+        &self,
+        what: &str,
+        st: &TaskStats,
+        before: (u64, u64),
+        (src_path, offloads): (&str, bool),
+        dst: &str,
+    ) -> Result<(), String> {
+        if st.chunks == 0 || offloads {
+            return Ok(());
+        }
+        let taken = [
+            (
+                "source",
+                self.lock_count(src_path)?.saturating_sub(before.0),
+            ),
+            (
+                "destination",
+                self.lock_count(&self.path(dst))?.saturating_sub(before.1),
+            ),
+        ];
+        for (who, n) in taken {
+            if n < st.chunks {
+                return Err(format!(
+                    "{what} copied {} chunks but took the {who}'s inode lock {n} times; each chunk takes both files' locks",
+                    st.chunks
+                ));
+            }
         }
         Ok(())
     }
@@ -1479,15 +1683,7 @@ impl Harness {
         };
         let in_dst = doff.saturating_add(eff) <= dsize;
         let equal = in_dst && same(&sdata.slice(soff, eff), &ddata.slice(doff, eff));
-        let r = self.proc.fideduperange(
-            sfd,
-            soff,
-            len,
-            &[DedupeDest {
-                fd: dfd,
-                offset: doff,
-            }],
-        );
+        let r = self.dedupe_call((sfd, soff), (dfd, doff), len);
         self.proc.close(sfd).ok();
         let ok_errs = [Errno::EINVAL, Errno::EOPNOTSUPP, Errno::EXDEV, Errno::EPERM];
         match r {
@@ -1541,6 +1737,21 @@ impl Harness {
             }
             Err(e) => Err(format!("FIDEDUPERANGE failed with {e:?}")),
         }
+    }
+
+    /// `FIDEDUPERANGE` of `len` bytes from `sfd` at `soff` to the one destination `dfd`
+    /// at `doff`.
+    fn dedupe_call(
+        &mut self,
+        (sfd, soff): (i32, u64),
+        (dfd, doff): (i32, u64),
+        len: u64,
+    ) -> Result<Vec<syscall::api::DedupeOutcome>, Errno> {
+        let dest = DedupeDest {
+            fd: dfd,
+            offset: doff,
+        };
+        self.proc.fideduperange(sfd, soff, len, &[dest])
     }
 
     // ------------------------------------------------------------------ faults
@@ -1655,10 +1866,22 @@ impl Harness {
     }
 
     fn crash(&mut self, pick: usize) -> Result<(), String> {
+        let states = self.before_crash()?;
+        self.proc.vfs.crash_all(pick);
+        self.after_crash(&states, pick)
+    }
+
+    /// Checks every state a crash now may recover to, and returns them.
+    fn before_crash(&mut self) -> Result<Vec<vfs::extent::Image>, String> {
         let states = self.fs.crash_states();
         self.check_states(&states)?;
+        Ok(states)
+    }
+
+    /// After a power cut (`Vfs::crash_all(pick)`): the mount recovered to state `pick` of
+    /// `states` (clamped); everything is closed, and the model is what the disk holds.
+    fn after_crash(&mut self, states: &[vfs::extent::Image], pick: usize) -> Result<(), String> {
         self.script.forget_current();
-        self.proc.vfs.crash_all(pick);
         self.proc.close_all();
         self.fds.clear();
         self.orphans.clear();
@@ -2057,6 +2280,18 @@ impl Harness {
     }
 }
 
+/// The crash state `crash N` with `pick` recovers to: a number some mount of `vfs` has
+/// (the script refuses a number no mount has; each mount clamps it to its last state).
+fn crash_pick(vfs: &Vfs, pick: u8) -> u8 {
+    let most = vfs
+        .mounts()
+        .iter()
+        .map(|m| m.fs.crash_states().len())
+        .max()
+        .unwrap_or(1);
+    pick.min(u8::try_from(most - 1).unwrap_or(u8::MAX))
+}
+
 /// Runs a sequence on a fresh `spec` with the default configuration.
 ///
 /// # Errors
@@ -2065,16 +2300,22 @@ pub fn run(spec: &str, ops: &[Op]) -> Result<Counters, Failure> {
     run_with(spec, ops, Config::default())
 }
 
-/// Runs a sequence on a fresh `spec`.
+/// Runs a sequence on a fresh `spec` (of one mount, or of several: [`multi`]).
 ///
 /// # Errors
 /// The first violation, with a script that replays the sequence.
 pub fn run_with(spec: &str, ops: &[Op], config: Config) -> Result<Counters, Failure> {
-    let mut h = Harness::with_config(spec, config).map_err(|message| Failure {
+    let bad_spec = |message| Failure {
         spec: spec.to_string(),
         message,
         script: String::new(),
-    })?;
+    };
+    if multi::is_multi(spec) {
+        let mut h = multi::MultiHarness::new(spec, config).map_err(bad_spec)?;
+        h.run_ops(ops)?;
+        return Ok(h.counters());
+    }
+    let mut h = Harness::with_config(spec, config).map_err(bad_spec)?;
     h.run_ops(ops)?;
     Ok(h.counters)
 }

@@ -151,9 +151,10 @@ pub enum Op {
 }
 
 impl Op {
-    /// The operand that names the file the operation works on (the destination of copies).
-    pub fn target(&self) -> Option<u8> {
-        match *self {
+    /// The file operands: the one that names the file the operation works on (the
+    /// destination of copies), and the source of copies.
+    pub fn files_mut(&mut self) -> (Option<&mut u8>, Option<&mut u8>) {
+        match self {
             Op::Pwrite { file, .. }
             | Op::Pread { file, .. }
             | Op::Truncate { file, .. }
@@ -162,29 +163,28 @@ impl Op {
             | Op::Fsync { file }
             | Op::Rename { file, .. }
             | Op::Unlink { file }
-            | Op::Media { file, .. } => Some(file),
-            Op::Splice { dst, .. }
-            | Op::CopyRange { dst, .. }
-            | Op::Clone { dst, .. }
-            | Op::Dedupe { dst, .. } => Some(dst),
+            | Op::Media { file, .. } => (Some(file), None),
+            Op::Splice { src, dst, .. }
+            | Op::CopyRange { src, dst, .. }
+            | Op::Clone { src, dst, .. }
+            | Op::Dedupe { src, dst, .. } => (Some(dst), Some(src)),
             Op::Create { .. }
             | Op::Crash { .. }
             | Op::Enospc { .. }
             | Op::Signal { .. }
-            | Op::CloseUnlinked => None,
-            Op::Reboot | Op::RebootInCopy { .. } => None,
+            | Op::CloseUnlinked => (None, None),
+            Op::Reboot | Op::RebootInCopy { .. } => (None, None),
         }
+    }
+
+    /// The operand that names the file the operation works on (the destination of copies).
+    pub fn target(&self) -> Option<u8> {
+        self.clone().files_mut().0.copied()
     }
 
     /// The source operand of copies.
     pub fn source(&self) -> Option<u8> {
-        match *self {
-            Op::Splice { src, .. }
-            | Op::CopyRange { src, .. }
-            | Op::Clone { src, .. }
-            | Op::Dedupe { src, .. } => Some(src),
-            _ => None,
-        }
+        self.clone().files_mut().1.copied()
     }
 
     /// Whether the operation needs a live file.
@@ -244,6 +244,8 @@ impl Op {
 impl fmt::Debug for Op {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            // On a harness of several mounts, `n / NAMES` picks the mount.
+            Op::Create { n } if *n >= NAMES => write!(f, "Create(m{}/f{})", n / NAMES, n % NAMES),
             Op::Create { n } => write!(f, "Create(f{n})"),
             Op::Pwrite {
                 file,
@@ -401,7 +403,14 @@ pub fn command(op: &Op, src: Option<&str>, dst: Option<&str>) -> String {
             format!("falloc {}{off} {len}", if *keep { "-k " } else { "" })
         }
         Op::Fsync { .. } => "fsync".into(),
-        Op::Rename { to, .. } => format!("mv {} f{}", dst.unwrap_or("?"), to % NAMES),
+        Op::Rename { to, .. } => {
+            // Within the file's directory (its mount's, on a harness of several mounts).
+            let from = dst.unwrap_or("?");
+            let dir = from
+                .rsplit_once('/')
+                .map_or(String::new(), |(d, _)| format!("{d}/"));
+            format!("mv {from} {dir}f{}", to % NAMES)
+        }
         Op::Unlink { .. } => format!("rm {}", dst.unwrap_or("?")),
         Op::CloseUnlinked => "close -u".into(),
         Op::Splice {
@@ -446,7 +455,7 @@ pub fn command(op: &Op, src: Option<&str>, dst: Option<&str>) -> String {
 pub const MAX_OPS: usize = 10_000;
 
 /// The current generator ([`GenConfig::generation`]).
-pub const GENERATION: u8 = 2;
+pub const GENERATION: u8 = 3;
 
 /// The shape of generated sequences.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -457,11 +466,13 @@ pub struct GenConfig {
     pub blocks: u64,
     /// Most operations per sequence (after the initial creates).
     pub max_ops: usize,
-    /// Which generator: [`GENERATION`] makes every kind of operation; 1 makes what the
-    /// generator made before near-miss dedupes ([`near_miss`]) and closing unlinked files
+    /// Which generator: [`GENERATION`] makes every kind of operation; 2 makes what the
+    /// generator made before boundary ranges ([`to_boundary`]); 1 what it made before
+    /// near-miss dedupes ([`near_miss`]) and closing unlinked files
     /// ([`Op::CloseUnlinked`]) — only to replay case seeds found then (the named regressions
-    /// pin such seeds). Later kinds are drawn from bits already drawn, so a seed's sequence
-    /// changes only where a new kind replaces an old operation.
+    /// pin such seeds). Later kinds are drawn from bits already drawn, and boundaries from a
+    /// second generator, so a seed's sequence changes only where a new kind replaces an old
+    /// operation or a range moves to a boundary.
     pub generation: u8,
     /// Whether to generate faults (media errors, ENOSPC, signals, reboots) and crashes.
     pub faults: bool,
@@ -624,6 +635,58 @@ pub fn near_miss(
     v
 }
 
+/// Moves a quarter of the ranges to a boundary, where off-by-one bugs live — so that the
+/// CI-size run reaches them, not only a deep one: a range that ends at the last byte of a
+/// block, one byte before it or one byte after it (1–3 blocks after its start block); a
+/// one-byte range at the first or the last byte of a block; and a truncate to the first
+/// or the last byte of a block, which leaves a partial EOF block whose first or last byte
+/// is the file's last (copies ending at EOF then end there); and a splice or
+/// `copy_file_range` whose source offset is within a block below 2^63 - 1, with 1–3
+/// blocks to copy, so that `off + len` passes what `loff_t` holds (Linux checks only that
+/// the sum does not wrap around 2^64, then shortens the count to the source's EOF: 0
+/// bytes). (Not a sum that wraps: that needs a length above 2^63 - 1, which no script can
+/// write; not the destination offset: a copy there writes a file of 2^63 bytes, which the
+/// reference model and the checks' whole-file reads are not made for.)
+/// The offsets the generator already biases towards block boundaries (`b * bs ± 2`) are
+/// where the other ranges start.
+pub fn to_boundary(mut op: Op, bs: u64, rng: &mut rand::rngs::StdRng) -> Op {
+    use rand::Rng;
+    if rng.random_range(0..4) != 0 {
+        return op;
+    }
+    let shape = rng.random_range(0..5u8);
+    let (d, k) = (rng.random_range(-1i64..=1), rng.random_range(1..=3u64));
+    // The length from `off` to the end of the `k`th block after its own, moved by `d`.
+    let to_block_end = |off: u64| -> u64 {
+        let end = (off / bs + k) * bs;
+        (end as i64 + d) as u64 - off
+    };
+    let near_2_63 = i64::MAX as u64 - rng.random_range(0..bs);
+    match &mut op {
+        Op::Splice { soff, len, .. } | Op::CopyRange { soff, len, .. } if shape == 4 => {
+            (*soff, *len) = (near_2_63, k * bs);
+        }
+        Op::Truncate { size, .. } => {
+            *size = *size / bs * bs + if shape % 2 == 0 { 1 } else { bs - 1 };
+        }
+        Op::Pwrite { off, len, .. }
+        | Op::Pread { off, len, .. }
+        | Op::Punch { off, len, .. }
+        | Op::Falloc { off, len, .. }
+        | Op::Splice { doff: off, len, .. }
+        | Op::CopyRange { doff: off, len, .. }
+        | Op::Clone { doff: off, len, .. }
+        | Op::Dedupe { doff: off, len, .. } => match shape {
+            0 | 1 => *len = to_block_end(*off).max(1),
+            2 => (*off, *len) = (*off / bs * bs, 1),
+            3 => (*off, *len) = (*off / bs * bs + bs - 1, 1),
+            _ => {}
+        },
+        _ => {}
+    }
+    op
+}
+
 /// A sequence: two creates, then up to `max_ops` operations (a near-miss dedupe counts as
 /// one).
 pub fn ops(cfg: &GenConfig) -> BoxedStrategy<Vec<Op>> {
@@ -711,6 +774,9 @@ pub fn random_ops(cfg: &GenConfig, seed: u64) -> Vec<Op> {
         (fault_w, 17),
     ];
     let total: u32 = table.iter().map(|t| t.0).sum();
+    // Boundaries come from a generator of their own, so that the main one draws exactly
+    // what it drew before them (generation 2 and earlier replay unchanged).
+    let mut edges = rand::rngs::StdRng::seed_from_u64(seed ^ 0x6564_6765_7321_b0de);
     let count = rng.random_range(1..=cfg.max_ops.clamp(1, MAX_OPS));
     let mut out = vec![Op::Create { n: 0 }, Op::Create { n: 1 }];
     for _ in 0..count {
@@ -818,6 +884,11 @@ pub fn random_ops(cfg: &GenConfig, seed: u64) -> Vec<Op> {
             },
             _ => Op::Reboot,
         };
+        let op = if cfg.generation >= 3 {
+            to_boundary(op, bs, &mut edges)
+        } else {
+            op
+        };
         // Half the dedupes (from a bit the operand pick does not use) become a near miss.
         match op {
             Op::Dedupe {
@@ -843,4 +914,104 @@ pub fn random_ops(cfg: &GenConfig, seed: u64) -> Vec<Op> {
         }
     }
     out
+}
+
+/// [`random_ops`] placed on `mounts` mounts (a multi-mount harness, `harness::multi`): the
+/// same operations, drawn from the same seed, with every `Create` put on a mount drawn from
+/// a second generator (`Create { n }` with `n / NAMES` the mount). The sequence starts with
+/// `f0` on every mount and `f1` on a random one, so copies between mounts come at once.
+pub fn random_multi_ops(cfg: &GenConfig, mounts: usize, seed: u64) -> Vec<Op> {
+    use rand::{Rng, SeedableRng};
+    let mounts = mounts.clamp(1, usize::from(u8::MAX / NAMES)) as u8;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed ^ 0x6d75_6c74_692d_6d6e);
+    let ops = random_ops(cfg, seed);
+    let mut out: Vec<Op> = (0..mounts).map(|m| Op::Create { n: m * NAMES }).collect();
+    for op in ops.into_iter().skip(1) {
+        out.push(match op {
+            Op::Create { n } => Op::Create {
+                n: n % NAMES + NAMES * rng.random_range(0..mounts),
+            },
+            op => op,
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The boundary ranges reach what they are for: ranges that end one byte before, at
+    /// and one byte after a block's end; one-byte ranges at a block's first and last byte;
+    /// files cut to a block's first and last byte.
+    #[test]
+    fn boundary_ranges_reach_every_edge() {
+        use rand::SeedableRng;
+        let bs = 4096;
+        let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+        let (mut ends, mut singles, mut cuts) = ([false; 3], [false; 2], [false; 2]);
+        for i in 0..2000u64 {
+            let off = i * 777 % (12 * bs);
+            let w = Op::Pwrite {
+                file: 0,
+                off,
+                len: 5,
+                byte: 1,
+            };
+            if let Op::Pwrite { off, len, .. } = to_boundary(w, bs, &mut rng) {
+                match ((off + len) % bs, len) {
+                    (_, 1) if off % bs == 0 => singles[0] = true,
+                    (_, 1) if off % bs == bs - 1 => singles[1] = true,
+                    (0, _) => ends[1] = true,
+                    (1, _) => ends[2] = true,
+                    (r, _) if r == bs - 1 => ends[0] = true,
+                    _ => {}
+                }
+            }
+            let t = to_boundary(Op::Truncate { file: 0, size: off }, bs, &mut rng);
+            if let Op::Truncate { size, .. } = t {
+                cuts[0] |= size % bs == 1;
+                cuts[1] |= size % bs == bs - 1;
+            }
+        }
+        assert_eq!((ends, singles, cuts), ([true; 3], [true; 2], [true; 2]));
+        // Copies from just below 2^63, whose end is past 2^63 - 1.
+        let mut past = false;
+        for _ in 0..200 {
+            let c = Op::CopyRange {
+                src: 0,
+                dst: 1,
+                soff: 0,
+                doff: 0,
+                len: 1,
+            };
+            if let Op::CopyRange { soff, len, .. } = to_boundary(c, bs, &mut rng)
+                && soff > i64::MAX as u64 - bs
+            {
+                past |= soff
+                    .checked_add(len)
+                    .is_some_and(|end| end > i64::MAX as u64);
+            }
+        }
+        assert!(past);
+    }
+
+    /// Generation 2 (before boundary ranges) replays as it was: the boundaries come from a
+    /// second generator, so only moved ranges differ.
+    #[test]
+    fn boundaries_move_ranges_and_nothing_else() {
+        let old = GenConfig {
+            generation: 2,
+            ..GenConfig::new(4096, 40)
+        };
+        let new = GenConfig::new(4096, 40);
+        for seed in 0..50 {
+            let (a, b) = (random_ops(&old, seed), random_ops(&new, seed));
+            assert_eq!(a.len(), b.len(), "seed {seed}");
+            for (x, y) in a.iter().zip(&b) {
+                assert_eq!(std::mem::discriminant(x), std::mem::discriminant(y));
+                assert_eq!((x.target(), x.source()), (y.target(), y.source()));
+            }
+        }
+    }
 }

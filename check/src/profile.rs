@@ -110,6 +110,24 @@ impl Profile {
         one + one / 8 + c.per_op_ns
     }
 
+    /// [`Profile::chunk_hold_bound`] for a byte copy from a file on mount `src` to one on
+    /// mount `dst` (issue 19): the chunk is the *smaller* of the two mounts' chunks
+    /// (`do_splice_direct`), read at the source's cost and written at the destination's;
+    /// the memory copy and the network terms at the slower side's rate.
+    pub fn chunk_hold_bound_between(src: &Profile, dst: &Profile) -> Nanos {
+        let (r, w) = (&src.cost, &dst.cost);
+        let k = src.chunk.min(dst.chunk);
+        let slower = |f: fn(&CostModel) -> u64| {
+            CostModel::transfer(k, f(r)).max(CostModel::transfer(k, f(w)))
+        };
+        let one = r.read(k)
+            + w.write(k)
+            + slower(|c| c.mem_copy_bps)
+            + 2 * r.rpc_rtt_ns.max(w.rpc_rtt_ns)
+            + 2 * slower(|c| c.net_bps);
+        one + one / 8 + r.per_op_ns.max(w.per_op_ns)
+    }
+
     /// The virtual time a remap of `extents` extents may hold the inode locks: O(extents),
     /// never O(bytes) — except on a network client, which first writes back and commits
     /// both files under the locks (NFS CLONE and COPY need the data on the server; Linux's

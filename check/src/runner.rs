@@ -13,8 +13,8 @@
 
 use std::time::{Duration, Instant};
 
-use crate::harness::{Config, Counters, Failure, run_with};
-use crate::ops::{GenConfig, Op, random_ops};
+use crate::harness::{Config, Counters, Failure, multi, run_with};
+use crate::ops::{GenConfig, Op, random_multi_ops, random_ops};
 use crate::profile::Profile;
 
 /// What to run.
@@ -92,9 +92,34 @@ impl Outcome {
 /// # Errors
 /// A bad spec.
 pub fn gen_config(spec: &str, max_ops: usize) -> Result<GenConfig, String> {
-    let fs = fs_models::spec::make(spec)?;
-    let p = Profile::of(spec, &*fs);
-    Ok(GenConfig::new(p.block.max(4096), max_ops))
+    // Several mounts: offsets are biased towards the largest block of them.
+    let mut block = 4096;
+    for part in mount_specs(spec)? {
+        let fs = fs_models::spec::make(part)?;
+        block = block.max(Profile::of(part, &*fs).block);
+    }
+    Ok(GenConfig::new(block, max_ops))
+}
+
+/// The mount specs of `spec`: itself, or the parts of a multi-mount spec (`A+B[+C]`).
+///
+/// # Errors
+/// A multi-mount spec with too few or too many parts.
+pub fn mount_specs(spec: &str) -> Result<Vec<&str>, String> {
+    if multi::is_multi(spec) {
+        multi::parts(spec)
+    } else {
+        Ok(vec![spec])
+    }
+}
+
+/// The operations of `cfg`'s generator for `spec`: of one mount, or placed on the mounts
+/// of a multi-mount spec ([`random_multi_ops`]).
+fn ops_for(spec: &str, cfg: &GenConfig, seed: u64) -> Result<Vec<Op>, String> {
+    Ok(match mount_specs(spec)?.len() {
+        1 => random_ops(cfg, seed),
+        n => random_multi_ops(cfg, n, seed),
+    })
 }
 
 /// The operation sequence of case seed `seed` for `spec` (deterministic).
@@ -102,7 +127,7 @@ pub fn gen_config(spec: &str, max_ops: usize) -> Result<GenConfig, String> {
 /// # Errors
 /// A bad spec.
 pub fn generate(spec: &str, seed: u64, max_ops: usize) -> Result<Vec<Op>, String> {
-    Ok(random_ops(&gen_config(spec, max_ops)?, seed))
+    ops_for(spec, &gen_config(spec, max_ops)?, seed)
 }
 
 /// [`generate`] with generator `generation` ([`GenConfig::generation`]): for named
@@ -120,7 +145,7 @@ pub fn generate_with(
         generation,
         ..gen_config(spec, max_ops)?
     };
-    Ok(random_ops(&cfg, seed))
+    ops_for(spec, &cfg, seed)
 }
 
 /// Shrinks a failing sequence (delta debugging): drops runs of operations, halving the run

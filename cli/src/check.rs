@@ -23,8 +23,11 @@ use crate::out::failure;
 /// Arguments of `splicelab check`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct CheckArgs {
-    /// Filesystem model, as a model name or a mount spec MODEL[:key=value,...], or `all`
-    #[arg(long, value_name = "MODEL|all", default_value = "all")]
+    /// Filesystem model, as a model name or a mount spec MODEL[:key=value,...], or `all`;
+    /// two or three mount specs joined with `+` (e.g.
+    /// 'xfs-like:chunk=16k+btrfs-like:chunk=64k') check one harness over that many mounts,
+    /// with files on each and copies between them
+    #[arg(long, value_name = "MODEL|all|A+B[+C]", default_value = "all")]
     pub fs: String,
     /// Random cases per model (default: $SPLICELAB_CHECK_CASES, else 256)
     #[arg(long, value_name = "N")]
@@ -86,6 +89,16 @@ fn parse_shard(s: &str) -> Result<(u64, u64), String> {
 fn specs(fs: &str) -> Result<Vec<String>, String> {
     if fs == "all" {
         return Ok(check::profile::all_specs());
+    }
+    if check::harness::multi::is_multi(fs) {
+        let parts = check::harness::multi::parts(fs).map_err(|e| format!("--fs: {e}"))?;
+        let mut specs = Vec::new();
+        for part in parts {
+            let spec = check::profile::spec_for(part);
+            fs_models::spec::make(&spec).map_err(|e| format!("--fs: {e}"))?;
+            specs.push(spec);
+        }
+        return Ok(vec![specs.join("+")]);
     }
     let spec = check::profile::spec_for(fs);
     fs_models::spec::make(&spec).map_err(|e| format!("--fs: {e}"))?;
@@ -203,6 +216,13 @@ fn run_inner(args: &CheckArgs, out: &mut dyn Write) -> io::Result<i32> {
             c.offloads_cancelled, c.offloads_restarted
         )?;
     }
+    if c.cross_mount > 0 {
+        writeln!(
+            out,
+            "between mounts: {} copies, clones and dedupes, {} of them byte copies that moved data",
+            c.cross_mount, c.cross_mount_copied
+        )?;
+    }
     if let Some(f) = outcome.failure {
         writeln!(
             out,
@@ -225,8 +245,17 @@ fn run_inner(args: &CheckArgs, out: &mut dyn Write) -> io::Result<i32> {
     if args.crash {
         let start = Instant::now();
         let mut total = check::enumerate::Report::default();
+        // The enumeration is of one model at a time: each mount's of a multi-mount spec.
+        let mut models: Vec<&str> = Vec::new();
         for spec in &specs {
-            let model = spec.split(':').next().unwrap_or(spec);
+            for part in check::runner::mount_specs(spec).map_err(failure)? {
+                let model = part.split(':').next().unwrap_or(part);
+                if !models.contains(&model) {
+                    models.push(model);
+                }
+            }
+        }
+        for model in models {
             let pb = bar(0, "crash");
             let r = check::enumerate::enumerate(model, 3, |done, all| {
                 pb.set_length(all);

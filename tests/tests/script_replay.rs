@@ -60,3 +60,55 @@ fn generated_scripts_replay_to_the_model() {
         }
     }
 }
+
+/// The same over two and three mounts (`check::harness::multi`): the script mounts each
+/// filesystem on a directory of the scratch root and names files by path. Signals are left
+/// out: the harness plans one on every mount's task, the script's one task takes the first.
+#[test]
+fn generated_multi_mount_scripts_replay_to_the_model() {
+    use check::harness::multi::{MultiHarness, ROOT};
+    for models in [
+        &["xfs-like:chunk=16k", "btrfs-like:chunk=64k"][..],
+        &["ocfs2-like", "plain:chunk=4k", "nfs-like:async=1"],
+    ] {
+        let spec: Vec<String> = models.iter().map(|m| check::profile::spec_for(m)).collect();
+        let spec = spec.join("+");
+        for seed in 0..60 {
+            let ops: Vec<_> = check::runner::generate(&spec, seed, 30)
+                .expect("generate")
+                .into_iter()
+                .filter(|op| !matches!(op, check::ops::Op::Signal { .. }))
+                .collect();
+            let mut h = MultiHarness::new(&spec, Config::default()).expect("harness");
+            for op in &ops {
+                if let Err(e) = h.apply(op) {
+                    panic!("{spec} seed {seed}: the harness failed: {e}");
+                }
+            }
+            let script = h.replay_script();
+            let parsed = splicelab::script::Script::parse(&script).unwrap_or_else(|e| {
+                panic!("{spec} seed {seed}: the script does not parse: {e}\n{script}")
+            });
+            let mut runner = splicelab::script::Runner::new(ROOT, false).expect("runner");
+            let mut sink = Vec::new();
+            runner.run(&parsed, &mut sink).expect("run");
+            let p = runner.process_mut();
+            for (m, mount) in h.mounts.iter().enumerate() {
+                for name in &mount.live {
+                    let path = format!("/m{m}/{name}");
+                    let fd = p.open(&path, o::RDONLY, 0).unwrap_or_else(|e| {
+                        panic!("{spec} seed {seed}: {path} missing after replay: {e:?}\n{script}")
+                    });
+                    match p.pread(fd, 1 << 24, 0) {
+                        Ok(d) => assert!(
+                            check::content::same(&d, &mount.model.content(name)),
+                            "{spec} seed {seed}: {path} differs after replay\n{script}\n{}",
+                            String::from_utf8_lossy(&sink)
+                        ),
+                        Err(e) => assert_eq!(e, vfs::Errno::EIO, "{spec} seed {seed}: {path}"),
+                    }
+                }
+            }
+        }
+    }
+}

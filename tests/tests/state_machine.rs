@@ -40,6 +40,23 @@ fn check_model(model: &str) {
     }
 }
 
+/// Runs `cases` seeded cases of up to 40 operations on `spec` (`splicelab check`'s runner)
+/// and panics with the shrunk failure, if any.
+fn passes(spec: &str, cases: u64, seed: u64) -> check::runner::Outcome {
+    let opts = check::runner::Options {
+        specs: vec![spec.to_string()],
+        cases,
+        seed,
+        max_ops: 40,
+        ..check::runner::Options::default()
+    };
+    let out = check::runner::run(&opts, |_, _| {});
+    if let Some(f) = out.failure {
+        panic!("{spec}: case {} (seed {}): {}", f.case, f.seed, f.failure);
+    }
+    out
+}
+
 #[test]
 fn plain() {
     check_model("plain");
@@ -106,17 +123,7 @@ fn nfs_like_async_over_btrfs_like() {
 /// nobody acknowledged" (crash states after every fsync).
 #[test]
 fn nfs_like_async_copies_are_cancelled_and_lost_at_ci_size() {
-    let opts = check::runner::Options {
-        specs: vec![spec_for("nfs-like:async=1")],
-        cases: u64::from(cases()),
-        seed: 2013,
-        max_ops: 40,
-        ..check::runner::Options::default()
-    };
-    let out = check::runner::run(&opts, |_, _| {});
-    if let Some(f) = out.failure {
-        panic!("case {} (seed {}): {}", f.case, f.seed, f.failure);
-    }
+    let out = passes(&spec_for("nfs-like:async=1"), u64::from(cases()), 2013);
     let c = out.counters;
     assert!(
         c.offloads_cancelled >= 3 && c.offloads_restarted >= 3,
@@ -125,6 +132,35 @@ fn nfs_like_async_copies_are_cancelled_and_lost_at_ci_size() {
         c.offloads_cancelled,
         c.offloads_restarted
     );
+}
+
+/// Issue 19: two and three mounts of different models and chunk sizes, with files on each
+/// and copies, clones and dedupes between them (`check::harness::multi`): at CI size every
+/// check passes, and many byte copies cross a mount (each checked against the smaller
+/// chunk, and for both files' locks per chunk).
+#[test]
+fn two_and_three_mounts_copy_between_them_at_ci_size() {
+    for models in [
+        &["xfs-like:chunk=16k", "btrfs-like:chunk=64k"][..],
+        &["ocfs2-like:chunk=64k", "plain:chunk=4k", "nfs-like:async=1"],
+        &[
+            "tmpfs-like",
+            "nfs-like:server=xfs-like,chunk=32k",
+            "btrfs-like",
+        ],
+    ] {
+        let spec: Vec<String> = models.iter().map(|m| spec_for(m)).collect();
+        let spec = spec.join("+");
+        let out = passes(&spec, u64::from(cases()), 2013);
+        let c = out.counters;
+        assert!(
+            c.cross_mount_copied >= out.cases / 4,
+            "{spec}: in {} cases only {} byte copies between mounts ({} calls)",
+            out.cases,
+            c.cross_mount_copied,
+            c.cross_mount
+        );
+    }
 }
 
 /// Issue 17: `check` tells a full disk or a model that cannot share from a property
@@ -143,17 +179,7 @@ fn odd_but_valid_specs_pass() {
         "nfs-like:server=plain,size=1m",
         "nfs-like:wsize=1k",
     ] {
-        let opts = check::runner::Options {
-            specs: vec![spec_for(spec)],
-            cases: 100,
-            seed: 17,
-            max_ops: 40,
-            ..check::runner::Options::default()
-        };
-        let out = check::runner::run(&opts, |_, _| {});
-        if let Some(f) = out.failure {
-            panic!("{spec}: case {} (seed {}): {}", f.case, f.seed, f.failure);
-        }
+        passes(&spec_for(spec), 100, 17);
     }
 }
 

@@ -22,7 +22,9 @@
 //! | [`Bug::SpaceLeak`] | 5 space | `extent::Image::unmap` |
 //! | [`Bug::FsyncNotDurable`] | 6 durability | `crash::Journal::commit` |
 //! | [`Bug::CopyHoldsLockAcrossChunks`] | 7 blocking | `copy::do_splice_direct` |
+//! | [`Bug::CopyChunkOfLargerMount`] | 7 blocking (two mounts) | `copy::do_splice_direct` |
 //! | [`Bug::LockInArgumentOrder`] | 8 concurrency | `lock::lock_two` |
+//! | [`Bug::LockOrderIgnoresMount`] | 8 concurrency (two mounts) | `vfs::Inode::order` |
 //! | [`Bug::CrashStateGarbage`] | 9 crash states | `crash::Journal::states` |
 //! | [`Bug::OrphansSurviveCrash`] | 9 crash states (5 after recovery) | `crash::Journal::states` |
 
@@ -53,6 +55,12 @@ pub enum Bug {
     CopyHoldsLockAcrossChunks,
     /// `lock_two` takes the two inode locks in argument order, not the global order.
     LockInArgumentOrder,
+    /// The byte copy between two mounts uses the larger of their chunk sizes, so each chunk
+    /// holds the inode locks longer than the smaller mount's chunk allows.
+    CopyChunkOfLargerMount,
+    /// The lock-order key is the inode number alone: two files with the same inode number
+    /// on two mounts count as one inode, and `lock_two` locks only one of them.
+    LockOrderIgnoresMount,
     /// Crash states (except the durable one) have garbage in their last extent.
     CrashStateGarbage,
     /// Recovery after a crash does not evict orphans (unlinked inodes keep their space).
@@ -61,7 +69,7 @@ pub enum Bug {
 
 impl Bug {
     /// Every planted bug.
-    pub const ALL: [Bug; 11] = [
+    pub const ALL: [Bug; 13] = [
         Bug::CopyWrongOffset,
         Bug::NeverShareReflinks,
         Bug::MustShareByteCopies,
@@ -70,7 +78,9 @@ impl Bug {
         Bug::SpaceLeak,
         Bug::FsyncNotDurable,
         Bug::CopyHoldsLockAcrossChunks,
+        Bug::CopyChunkOfLargerMount,
         Bug::LockInArgumentOrder,
+        Bug::LockOrderIgnoresMount,
         Bug::CrashStateGarbage,
         Bug::OrphansSurviveCrash,
     ];
@@ -87,6 +97,8 @@ impl Bug {
             Bug::FsyncNotDurable => "fsync-not-durable",
             Bug::CopyHoldsLockAcrossChunks => "copy-holds-lock-across-chunks",
             Bug::LockInArgumentOrder => "lock-in-argument-order",
+            Bug::CopyChunkOfLargerMount => "copy-chunk-of-larger-mount",
+            Bug::LockOrderIgnoresMount => "lock-order-ignores-mount",
             Bug::CrashStateGarbage => "crash-state-garbage",
             Bug::OrphansSurviveCrash => "orphans-survive-crash",
         }
@@ -101,8 +113,8 @@ impl Bug {
             Bug::CowWritesSharedInPlace => 4,
             Bug::BackrefNotRemoved | Bug::SpaceLeak => 5,
             Bug::FsyncNotDurable => 6,
-            Bug::CopyHoldsLockAcrossChunks => 7,
-            Bug::LockInArgumentOrder => 8,
+            Bug::CopyHoldsLockAcrossChunks | Bug::CopyChunkOfLargerMount => 7,
+            Bug::LockInArgumentOrder | Bug::LockOrderIgnoresMount => 8,
             Bug::CrashStateGarbage | Bug::OrphansSurviveCrash => 9,
         }
     }

@@ -125,6 +125,12 @@ pub fn do_splice_direct(
     nonblock: bool,
 ) -> KResult<u64> {
     let chunk = fin.mnt.fs.chunk_size().min(fout.mnt.fs.chunk_size()).max(1);
+    // Planted bug (vfs::bugs): the larger of the two mounts' chunks.
+    let chunk = if crate::bugs::planted(crate::bugs::Bug::CopyChunkOfLargerMount) {
+        fin.mnt.fs.chunk_size().max(fout.mnt.fs.chunk_size()).max(1)
+    } else {
+        chunk
+    };
     // Planted bug (vfs::bugs): one chunk for everything, both locks held throughout.
     let chunk = if crate::bugs::planted(crate::bugs::Bug::CopyHoldsLockAcrossChunks) {
         u64::MAX
