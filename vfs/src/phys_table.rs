@@ -163,8 +163,10 @@ mod tests {
     #[test]
     fn keys_are_reused_most_recently_freed_first_as_in_a_slab() {
         let mut t = PhysTable::new();
+        assert!(t.is_empty());
         let keys: Vec<PhysKey> = (0..4).map(|i| t.insert(extent(i))).collect();
         assert_eq!(keys, [0, 1, 2, 3]);
+        assert!(!t.is_empty());
         t.remove(1);
         t.remove(2);
         assert_eq!(t.len(), 2);
@@ -174,6 +176,27 @@ mod tests {
         assert_eq!(
             t.iter().map(|(k, _)| k).collect::<Vec<_>>(),
             [0, 1, 2, 3, 4]
+        );
+    }
+
+    #[test]
+    fn iter_mut_and_update_each_reach_every_extent_they_name() {
+        let mut t = PhysTable::new();
+        for i in 0..3 {
+            t.insert(extent(i));
+        }
+        t.remove(1);
+        for (_, e) in t.iter_mut() {
+            Arc::make_mut(e).len += 10;
+        }
+        assert_eq!(
+            t.iter().map(|(k, e)| (k, e.len)).collect::<Vec<_>>(),
+            [(0, 11), (2, 11)]
+        );
+        t.update_each([2, 0, 2], |e| Arc::make_mut(e).len += 1);
+        assert_eq!(
+            t.iter().map(|(k, e)| (k, e.len)).collect::<Vec<_>>(),
+            [(0, 12), (2, 13)]
         );
     }
 
