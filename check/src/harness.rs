@@ -166,7 +166,7 @@ fn wraps(soff: u64, doff: u64, len: u64) -> bool {
 /// How failures name a copy call.
 fn what_of(kind: CopyKind) -> String {
     match kind {
-        CopyKind::Splice(f) => format!("{}-share splice", f.word()),
+        CopyKind::Splice(f) => format!("{}-share splice", f.name()),
         CopyKind::CopyRange => "copy_file_range".to_string(),
     }
 }
@@ -1332,7 +1332,7 @@ impl Harness {
         match kind {
             CopyKind::Splice(flag) => {
                 let (mut so, mut dof) = (soff, doff);
-                let flags = flag.bits() | if nonblock { NONBLOCK } else { 0 };
+                let flags = crate::ops::flag_bits(flag) | if nonblock { NONBLOCK } else { 0 };
                 let r =
                     self.proc
                         .splice(sfd, Some(&mut so), dfd, Some(&mut dof), len as usize, flags);

@@ -9,35 +9,13 @@ use std::fmt;
 
 use proptest::prelude::*;
 
-/// The three semantics of the extended splice.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Flag {
-    Never,
-    May,
-    Must,
-}
+/// The three semantics of the extended splice: the VFS's own [`vfs::copy::Share`], with its
+/// words (`never`, `may`, `must`) for the script's `splice -F`.
+pub type Flag = vfs::copy::Share;
 
-impl Flag {
-    /// `splice(2)` flags.
-    pub fn bits(self) -> u32 {
-        match self {
-            Flag::Never => 0,
-            Flag::May => syscall::flags::splice::MAY_SHARE,
-            Flag::Must => syscall::flags::splice::MUST_SHARE,
-        }
-    }
-
-    /// The script's `-F` word.
-    pub fn word(self) -> &'static str {
-        match self {
-            Flag::Never => "never",
-            Flag::May => "may",
-            Flag::Must => "must",
-        }
-    }
-
-    /// All three.
-    pub const ALL: [Flag; 3] = [Flag::Never, Flag::May, Flag::Must];
+/// The `splice(2)` flag bits that select `flag`.
+pub fn flag_bits(flag: Flag) -> u32 {
+    syscall::flags::share_flags(flag)
 }
 
 /// How many names files can have (`f0` … `f3`).
@@ -282,7 +260,7 @@ impl fmt::Debug for Op {
                 write!(
                     f,
                     "Splice(#{src}@{soff} -> #{dst}@{doff} len {len} {}{})",
-                    flag.word(),
+                    flag.name(),
                     if *nonblock { " nonblock" } else { "" }
                 )
             }
@@ -424,7 +402,7 @@ pub fn command(op: &Op, src: Option<&str>, dst: Option<&str>) -> String {
             format!(
                 "splice {}-s {soff} -d {doff} -l {len} -F {} {s}",
                 if *nonblock { "-n " } else { "" },
-                flag.word()
+                flag.name()
             )
         }
         Op::CopyRange {

@@ -53,13 +53,22 @@ pub enum Share {
 }
 
 impl Share {
-    /// The name the documents and the CLI use (`never`, `may`, `must`).
+    /// All three, weakest first.
+    pub const ALL: [Share; 3] = [Share::Never, Share::May, Share::Must];
+
+    /// The name the documents, the script language (`splice -F`) and the check harness
+    /// use: `never`, `may`, `must`.
     pub fn name(self) -> &'static str {
         match self {
             Share::Never => "never",
             Share::May => "may",
             Share::Must => "must",
         }
+    }
+
+    /// The semantics named `name` ([`Share::name`]).
+    pub fn from_name(name: &str) -> Option<Share> {
+        Share::ALL.into_iter().find(|s| s.name() == name)
     }
 }
 

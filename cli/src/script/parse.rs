@@ -12,10 +12,7 @@
 
 use std::fmt;
 
-use syscall::flags::splice::{
-    MAY_SHARE as SPLICE_F_MAY_SHARE, MUST_SHARE as SPLICE_F_MUST_SHARE,
-    NONBLOCK as SPLICE_F_NONBLOCK,
-};
+use syscall::flags::splice::NONBLOCK as SPLICE_F_NONBLOCK;
 use vfs::FileSystem;
 use vfs::sync::Arc;
 
@@ -774,11 +771,9 @@ pub fn parse_line(line: &str) -> Result<(&'static str, Cmd), String> {
             let o = getopt(info, rest, "s:d:l:f:F:naCq")?;
             let src = source(info, &o)?;
             let mut flags = o
-                .last('F', |s| match s {
-                    "never" => Ok(0),
-                    "may" => Ok(SPLICE_F_MAY_SHARE),
-                    "must" => Ok(SPLICE_F_MUST_SHARE),
-                    s => strtoul(s)
+                .last('F', |s| match vfs::copy::Share::from_name(s) {
+                    Some(share) => Ok(syscall::flags::share_flags(share)),
+                    None => strtoul(s)
                         .ok()
                         .and_then(|v| u32::try_from(v).ok())
                         .ok_or_else(|| {
@@ -1076,7 +1071,7 @@ mod tests {
         let e = parse_line("splice -F bogus -F must a").unwrap_err();
         assert!(e.contains("'bogus'"), "{e}");
         match parse_line("splice -F must -F may a").unwrap().1 {
-            Cmd::Splice { flags, .. } => assert_eq!(flags, SPLICE_F_MAY_SHARE),
+            Cmd::Splice { flags, .. } => assert_eq!(flags, syscall::flags::splice::MAY_SHARE),
             _ => panic!(),
         }
         let e = parse_line("pwrite -: 0 4k").unwrap_err();
