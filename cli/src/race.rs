@@ -308,6 +308,18 @@ mod tests {
     }
 
     #[test]
+    fn a_byte_copy_inside_one_call_is_raced_chunk_by_chunk() {
+        // copy_file_range without reflink byte-copies 8 MiB in one call: 8 chunks, and
+        // the reader gets in between them, as in the kernel's loop.
+        let mut a = args("copy_file_range");
+        a.fs = "xfs-like:reflink=0".into();
+        a.extents = 1;
+        let r = run_race(&a);
+        assert!(r.holds.len() >= 8, "{}", r.caption());
+        assert!(r.longest_wait() <= r.longest_hold(), "{}", r.summary());
+    }
+
+    #[test]
     fn bad_arguments_are_refused_before_anything_runs() {
         let mut a = args("sometimes");
         assert!(plan(&a).unwrap_err().contains("--call"));

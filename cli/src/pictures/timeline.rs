@@ -483,6 +483,7 @@ pub fn races(
             m,
             &format!("/dry-{}", m.key()),
             Other::READER_OF_DST,
+            false,
             &|_| Vec::new(),
         )?;
         span = span.max(dry.copy_end - dry.copy_start);
@@ -495,6 +496,7 @@ pub fn races(
             m,
             &format!("/dst-{}", m.key()),
             Other::READER_OF_DST,
+            false,
             &|start| {
                 (0..n)
                     .map(|i| start + span * (2 * i + 1) / (2 * n))
@@ -536,14 +538,22 @@ pub fn race(
 ) -> Result<Race, String> {
     let spec = crate::tour::with_device_size(spec, (3 * size + (64 << 20)).div_ceil(1 << 20) << 20);
     let mut sc = Scenario::with_source(&spec, size, &|p, fd| write_source(p, fd, size, fragment))?;
-    let dry = run_race(&mut sc, model, method, "/dry", other, &|_| Vec::new())?;
+    let dry = run_race(&mut sc, model, method, "/dry", other, false, &|_| {
+        Vec::new()
+    })?;
     let span = (dry.copy_end - dry.copy_start).max(1);
+    // A call that byte-copies in chunks holds the lock once per chunk, and the second task
+    // can only run between calls here: such a copy is driven one chunk per call, as cp
+    // drives a never-share splice, so that the second task gets in between chunks as it
+    // would in the kernel's loop.
+    let split = dry.holds.len() as u64 > dry.copied.calls;
     run_race(
         &mut sc,
         model,
         method,
         "/dst",
         other,
+        split,
         &|start| match arrivals {
             Arrivals::Spread(n) => {
                 let n = n as u64;
@@ -562,13 +572,16 @@ pub fn race(
 }
 
 /// One race of [`races`] or [`race`]: a fresh destination `dst_path`, the second task
-/// doing `other` at `arrivals(copy start)`.
+/// doing `other` at `arrivals(copy start)`; with `split`, the copy is driven one chunk of
+/// the mount per call whatever its method.
+#[allow(clippy::too_many_arguments)]
 fn run_race(
     sc: &mut Scenario,
     model: &str,
     method: Method,
     dst_path: &str,
     other: Other,
+    split: bool,
     arrivals: &dyn Fn(Nanos) -> Vec<Nanos>,
 ) -> Result<Race, String> {
     let size = sc.size;
@@ -598,7 +611,7 @@ fn run_race(
     let lock = &file.inode.lock;
     lock.record_timeline(true);
     let chunk = sc.mnt.fs.chunk_size();
-    let call_bytes = (method == Method::SpliceNever).then_some(chunk);
+    let call_bytes = (method == Method::SpliceNever || split).then_some(chunk);
     let copy_start = sc.proc.task.now();
     let arrivals = arrivals(copy_start);
     let mut next = 0usize;
