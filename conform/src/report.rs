@@ -395,11 +395,12 @@ fraction of the call.
 What differs, and why: the model's inode lock is one exclusive lock that a read takes too,
 and a remap holds both files' locks. On Linux a btrfs buffered read takes no inode lock and
 XFS takes its IO lock shared, which a remap holds shared on the source (exclusive on the
-destination), so readers of a clone's source barely wait. The tmpfs destination reader
-waits tens of milliseconds in the kernel, longer than one chunk of the model; the model is
-kinder there, which issue 20 requires fixing (a shared/exclusive lock in `vfs::lock` and
-tmpfs's write-side holds), with an automated `race --real` comparison in place of these
-reference figures.
+destination), so readers of a clone's source barely wait: the model needs a
+shared/exclusive lock in `vfs::lock`. The tmpfs destination reader waits tens of
+milliseconds in the kernel, longer than one chunk of the model, so the model is kinder
+there; a tmpfs read takes no inode lock (`shmem_file_read_iter`), so that wait is not for
+the lock the model has, and where it comes from is for an automated `race --real` to
+measure (it replaces these reference figures) before it is modelled.
 ";
 
 #[cfg(test)]
