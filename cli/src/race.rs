@@ -83,10 +83,8 @@ fn parse_call(s: &str) -> Result<Method, String> {
 }
 
 fn parse_other(op: &str, target: &str) -> Result<Other, String> {
-    let op = match op {
-        "read" => OtherOp::Read,
-        "write" => OtherOp::Write,
-        _ => return Err(format!("--op: unknown operation '{op}' (read or write)")),
+    let Some(op) = OtherOp::ALL.into_iter().find(|o| o.name() == op) else {
+        return Err(format!("--op: unknown operation '{op}' (read or write)"));
     };
     let target = match target {
         "src" => RaceTarget::Src,
@@ -189,10 +187,7 @@ fn interval_text(p: &Plan, race: &Race) -> String {
 
 fn text(race: &Race, p: &Plan) -> String {
     let (role, file) = (race.other.role(), race.other.file());
-    let what = match race.other.op {
-        OtherOp::Read => "reads",
-        OtherOp::Write => "writes",
-    };
+    let what = format!("{}s", race.other.op.name());
     let mut s = format!("race: {}\n", race.caption());
     s += &format!(
         "  task 2 ({role}) {what} 4 KiB of /{file}, {}\n",
@@ -225,7 +220,7 @@ fn to_json(race: &Race, p: &Plan) -> serde_json::Value {
         "call": race.method.key(),
         "size": race.size,
         "src_extents": race.src_extents,
-        "op": match race.other.op { OtherOp::Read => "read", OtherOp::Write => "write" },
+        "op": race.other.op.name(),
         "target": race.other.file(),
         "interval_ns": match p.arrivals { Arrivals::Every(ns) => Some(ns), Arrivals::Spread(_) => None },
         "bytes": race.copied.bytes,

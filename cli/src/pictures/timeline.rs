@@ -42,6 +42,19 @@ pub enum OtherOp {
     Write,
 }
 
+impl OtherOp {
+    /// Every operation, for parsing.
+    pub const ALL: [OtherOp; 2] = [OtherOp::Read, OtherOp::Write];
+
+    /// `read` or `write` (the command line's word).
+    pub fn name(self) -> &'static str {
+        match self {
+            OtherOp::Read => "read",
+            OtherOp::Write => "write",
+        }
+    }
+}
+
 /// Which file of the copy the second task touches.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RaceTarget {
@@ -187,10 +200,7 @@ impl Race {
     /// One line with the outcome for the reader.
     pub fn summary(&self) -> String {
         let (role, file) = (self.other.role(), self.other.file());
-        let calls = match self.other.op {
-            OtherOp::Read => "reads",
-            OtherOp::Write => "writes",
-        };
+        let calls = format!("{}s", self.other.op.name());
         let lock = if file == "dst" {
             "destination"
         } else {
