@@ -88,6 +88,10 @@ pub struct Counters {
     pub cross_mount: u64,
     /// Of those, byte copies that moved bytes.
     pub cross_mount_copied: u64,
+    /// `remap=swap`: remaps built with no inode lock held and installed under the locks.
+    pub remaps_installed: u64,
+    /// `remap=swap`: builds found stale at install and done again.
+    pub remaps_restaged: u64,
 }
 
 impl std::ops::AddAssign for Counters {
@@ -101,6 +105,8 @@ impl std::ops::AddAssign for Counters {
         self.offloads_restarted += o.offloads_restarted;
         self.cross_mount += o.cross_mount;
         self.cross_mount_copied += o.cross_mount_copied;
+        self.remaps_installed += o.remaps_installed;
+        self.remaps_restaged += o.remaps_restaged;
     }
 }
 
@@ -1228,7 +1234,8 @@ impl Harness {
                         }
                     }
                 }
-                self.check_blocking(&what, &stats)?;
+                let remap_only = matches!(kind, CopyKind::Splice(Flag::Must));
+                self.check_blocking(&what, &stats, remap_only)?;
                 let offloads = self.profile.nfs;
                 self.check_locks_per_chunk(
                     &what,
@@ -1485,16 +1492,34 @@ impl Harness {
     }
 
     /// Spec §6.7: a byte copy holds an inode lock for at most one chunk; a remap for
-    /// O(extents).
-    fn check_blocking(&self, what: &str, st: &TaskStats) -> Result<(), String> {
+    /// O(extents); a staged remap (`remap=swap`) for its O(log extents) install — exactly
+    /// that for a call that only remaps (`remap_only`: must-share, `FICLONERANGE`), which
+    /// has no byte-copy chunk to hide a long hold behind.
+    fn check_blocking(
+        &mut self,
+        what: &str,
+        st: &TaskStats,
+        remap_only: bool,
+    ) -> Result<(), String> {
+        self.counters.remaps_installed += st.remaps_installed;
+        self.counters.remaps_restaged += st.remaps_restaged;
         let held: u64 = if self.profile.nfs {
             self.live.iter().map(|n| self.model.size(n)).sum()
         } else {
             0
         };
-        let remap = self.profile.remap_hold_bound(st.extents_remapped, held);
+        // remap=swap: a remap built with no lock held holds the locks for its install
+        // only — unless every build went stale and it was built under them.
+        let remap = if st.remaps_installed > 0 && st.remaps_locked_after_staging == 0 {
+            self.profile.install_hold_bound(st.extents_remapped)
+        } else {
+            self.profile.remap_hold_bound(st.extents_remapped, held)
+        };
+        let staged = st.remaps_installed > 0 && st.remaps_locked_after_staging == 0;
         let bound = if st.chunks > 0 {
             self.profile.chunk_hold_bound().max(remap)
+        } else if staged && remap_only {
+            remap
         } else {
             remap.max(self.profile.chunk_hold_bound())
         };
@@ -1619,7 +1644,7 @@ impl Harness {
                     ));
                 }
                 apply(self);
-                self.check_blocking("FICLONERANGE", &stats)
+                self.check_blocking("FICLONERANGE", &stats, true)
             }
             Err(Errno::EINVAL) if past_eof && n > 0 => {
                 // Linux's ioctl_file_clone: the filesystem clones the EOF-shortened range,

@@ -50,6 +50,10 @@ pub struct Profile {
     /// remaps written extents only, `xfs_reflink_remap_extent`): xfs-like, and an nfs-like
     /// client, whose server may be one.
     pub remap_skips_unwritten: bool,
+    /// The mount stages remaps (`remap=swap`): a clone or dedupe builds its result with no
+    /// inode lock held and holds the locks only to install it. From the spec, not asked:
+    /// a model that ignored the option would otherwise be judged by its own answer.
+    pub remap_swap: bool,
     pub cost: CostModel,
 }
 
@@ -62,6 +66,8 @@ impl Profile {
             spec: spec.to_string(),
             nfs: fs_type.starts_with("nfs"),
             remap_skips_unwritten: fs_type == "xfs-like" || fs_type.starts_with("nfs"),
+            remap_swap: fs_models::spec::Spec::parse(spec)
+                .is_ok_and(|sp| sp.options.iter().any(|(k, v)| k == "remap" && v == "swap")),
             volatile: fs.volatile(),
             fs_type,
             block: st.block_size,
@@ -142,6 +148,13 @@ impl Profile {
             b += 8 * (c.flush_ns.max(1_000_000) + c.rpc_rtt_ns) + self.write_back_bound(dirty);
         }
         b
+    }
+
+    /// The virtual time a staged remap (`remap=swap`) of `extents` extents may hold the
+    /// inode locks (spec §6.7 extended, issue 20): the install step only —
+    /// [`CostModel::install`], logarithmic in the extents, plus one operation of slack.
+    pub fn install_hold_bound(&self, extents: u64) -> Nanos {
+        self.cost.install(extents) + self.cost.per_op_ns
     }
 
     /// What sending and storing `bytes` to a network server may take: the transfer, one

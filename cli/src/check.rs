@@ -216,6 +216,14 @@ fn run_inner(args: &CheckArgs, out: &mut dyn Write) -> io::Result<i32> {
             c.offloads_cancelled, c.offloads_restarted
         )?;
     }
+    if c.remaps_installed + c.remaps_restaged > 0 {
+        writeln!(
+            out,
+            "remap=swap: {} remaps built with no inode lock held and installed under the \
+             locks, {} builds found stale and done again",
+            c.remaps_installed, c.remaps_restaged
+        )?;
+    }
     if c.cross_mount > 0 {
         writeln!(
             out,

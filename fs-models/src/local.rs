@@ -10,8 +10,9 @@ use vfs::clock::{CostModel, Nanos, SEC};
 use vfs::crash::{Atomicity, Journal, Timers};
 use vfs::data::Data;
 use vfs::errno::{Errno, KResult};
-use vfs::extent::{Attrs, FiemapExtent, FileKind, Image, Ino, Overwrite};
+use vfs::extent::{Attrs, FiemapExtent, FileKind, Image, Ino, InodeImage, Overwrite};
 use vfs::fs::{Fault, FaultReport, FileSystem, Stat, StatFs, falloc_flags};
+use vfs::remap::StagedRemap;
 use vfs::sync::{Arc, Mutex};
 use vfs::task::Task;
 
@@ -33,6 +34,12 @@ pub struct LocalOptions {
     /// `None`: the model's default ([`Flavor::commit_interval`]).
     pub commit_interval: Option<Nanos>,
     pub cost: CostModel,
+    /// `remap=swap` (sharing models only): a clone or dedupe is built against a snapshot
+    /// of the two inodes with no inode lock held and installed under the locks in one
+    /// step ([`FileSystem::remap_stage`], [`FileSystem::remap_install`]), so readers wait
+    /// only for the install. `false` (`remap=locked`, the default): built under the
+    /// locks, as Linux does.
+    pub remap_swap: bool,
 }
 
 impl Default for LocalOptions {
@@ -44,6 +51,7 @@ impl Default for LocalOptions {
             journal_ops: 16,
             commit_interval: None,
             cost: CostModel::local_ssd(),
+            remap_swap: false,
         }
     }
 }
@@ -721,6 +729,44 @@ impl<F: Flavor> LocalFs<F> {
         self.write_pieces(&mut st, pieces);
     }
 
+    /// Whether a remap into `d` at `doff` can fail after changing something: only where it
+    /// allocates before sharing — zeroing the destination's old EOF block when it grows
+    /// (btrfs_clone_files expands the destination first and keeps that on a later ENOSPC)
+    /// and moving inline data out to a block.
+    fn may_fail_late(s: &InodeImage, d: &InodeImage, doff: u64) -> bool {
+        doff > d.size || s.inline.is_some() || d.inline.is_some()
+    }
+
+    /// The model's remap, all or nothing, as a failed must-share splice must leave the
+    /// destination. Only when it [may fail late](Self::may_fail_late) is the image kept to
+    /// put back (a copy shares structure, but holding it makes the share copy every extent
+    /// it touches). The allocator's fault plan is the device's: a fault that fired stays
+    /// fired.
+    #[allow(clippy::too_many_arguments)]
+    fn remap_all_or_nothing(
+        &self,
+        img: &mut Image,
+        task: &Task,
+        src: Ino,
+        soff: u64,
+        dst: Ino,
+        doff: u64,
+        len: u64,
+        flags: u32,
+    ) -> KResult<u64> {
+        let (s, d) = (img.inode(src)?, img.inode(dst)?);
+        let before = Self::may_fail_late(s, d, doff).then(|| img.clone());
+        let r = self
+            .flavor
+            .remap(img, &self.opts.cost, task, src, soff, dst, doff, len, flags);
+        if let (Err(_), Some(before)) = (&r, before) {
+            let (calls, fail_at_call) = (img.alloc.calls, img.alloc.fail_at_call);
+            *img = before;
+            (img.alloc.calls, img.alloc.fail_at_call) = (calls, fail_at_call);
+        }
+        r
+    }
+
     /// Writes back every dirty inode.
     fn write_back_all_dirty(&self, st: &mut LocalState) {
         let inos: Vec<Ino> = st.journal.dirty().keys().copied().collect();
@@ -1107,32 +1153,106 @@ impl<F: Flavor> FileSystem for LocalFs<F> {
         len: u64,
         flags: u32,
     ) -> KResult<u64> {
-        let cost = &self.opts.cost;
         // Both ranges are flushed once the checks pass (`generic_remap_file_range_prep`
         // writes them back and waits before anything is shared).
         self.flush_before_remap(task, src, soff, dst, doff, len, flags);
         self.modify(Some(task), &[], &[src, dst], |img, task| {
-            // All or nothing, as a failed must-share splice must leave the destination. A
-            // remap can fail after changing something only where it allocates before
-            // sharing: zeroing the destination's old EOF block when it grows
-            // (btrfs_clone_files expands the destination first and keeps that on a later
-            // ENOSPC) and moving inline data out to a block. Only then is the image kept
-            // to put back (a copy shares structure, but holding it makes the share copy
-            // every extent it touches). The allocator's fault plan is the device's: a
-            // fault that fired stays fired.
-            let (s, d) = (img.inode(src)?, img.inode(dst)?);
-            let may_fail_late = doff > d.size || s.inline.is_some() || d.inline.is_some();
-            let before = may_fail_late.then(|| img.clone());
-            let r = self
-                .flavor
-                .remap(img, cost, task, src, soff, dst, doff, len, flags);
-            if let (Err(_), Some(before)) = (&r, before) {
-                let (calls, fail_at_call) = (img.alloc.calls, img.alloc.fail_at_call);
-                *img = before;
-                (img.alloc.calls, img.alloc.fail_at_call) = (calls, fail_at_call);
-            }
-            r
+            self.remap_all_or_nothing(img, task, src, soff, dst, doff, len, flags)
         })
+    }
+
+    /// `remap=swap`: the remap is built on a snapshot of the image (persistent structures:
+    /// taking it copies nothing) while the caller holds no inode lock, so its cost —
+    /// O(extents) for a clone, O(bytes) for a dedupe's comparison — is charged outside the
+    /// locks. A remap that would allocate (growing the destination past its EOF block,
+    /// inline data) is not staged: its failure could come late, after a change.
+    fn remap_stage(
+        &self,
+        task: &Task,
+        src: Ino,
+        soff: u64,
+        dst: Ino,
+        doff: u64,
+        len: u64,
+        flags: u32,
+    ) -> KResult<Option<StagedRemap>> {
+        if !self.opts.remap_swap || !self.flavor.shares() {
+            return Ok(None);
+        }
+        // Write-back needs no inode lock (filemap_write_and_wait_range); a write racing it
+        // bumps the version and makes the plan stale.
+        self.flush_before_remap(task, src, soff, dst, doff, len, flags);
+        let (mut view, versions) = {
+            let mut st = self.state.lock();
+            self.background(&mut st, task.now());
+            let (s, d) = (st.img.inode(src)?, st.img.inode(dst)?);
+            if Self::may_fail_late(s, d, doff) {
+                return Ok(None);
+            }
+            let versions = (s.version, d.version);
+            (st.img.clone(), versions)
+        };
+        let build = Task::new(task.tid);
+        build.wait_until(task.now());
+        let r = self.flavor.remap(
+            &mut view,
+            &self.opts.cost,
+            &build,
+            src,
+            soff,
+            dst,
+            doff,
+            len,
+            flags,
+        );
+        task.wait_until(build.now());
+        let result = r?;
+        Ok(Some(StagedRemap {
+            src,
+            pos_in: soff,
+            dst,
+            pos_out: doff,
+            len,
+            flags,
+            versions,
+            result,
+            extents: build.stats().extents_remapped,
+        }))
+    }
+
+    /// Installs a staged remap: the two inodes are checked against the versions it was
+    /// built on, then the remap is applied to the live image and its journal in one step.
+    /// The lab applies it again rather than grafting the built map in: the image's shared
+    /// extents are split per block (invariant I1) across every file that shares them, and
+    /// the inodes being unchanged makes the result the one built. Only
+    /// [`CostModel::install`] is charged: a kernel would swap in the new subtree's root and
+    /// queue the reference-count changes (btrfs's delayed refs, XFS's deferred refcount
+    /// intents) as one record.
+    fn remap_install(&self, task: &Task, plan: &StagedRemap) -> KResult<Option<u64>> {
+        {
+            let st = self.state.lock();
+            let (s, d) = (st.img.inode(plan.src)?, st.img.inode(plan.dst)?);
+            if (s.version, d.version) != plan.versions {
+                return Ok(None);
+            }
+        }
+        // Unchanged since the build and both locks held: nothing can change them now.
+        let apply = Task::new(task.tid);
+        let StagedRemap {
+            src,
+            pos_in,
+            dst,
+            pos_out,
+            len,
+            flags,
+            ..
+        } = *plan;
+        let n = self.modify(Some(task), &[], &[src, dst], |img, _| {
+            self.remap_all_or_nothing(img, &apply, src, pos_in, dst, pos_out, len, flags)
+        })?;
+        task.charge(self.opts.cost.install(plan.extents));
+        task.with_stats(|s| s.add_remapped(plan.extents));
+        Ok(Some(n))
     }
 
     fn image(&self) -> Image {

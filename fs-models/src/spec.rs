@@ -207,27 +207,42 @@ fn parse_flag(model: &str, k: &str, v: &str) -> Result<bool, String> {
     }
 }
 
-/// `btrfs-like[:max_inline=SIZE,nodatacow,datacow]`.
+/// `remap=locked|swap` of the sharing models: how a clone or dedupe holds the inode locks
+/// (see [`LocalOptions::remap_swap`]).
+fn parse_remap(model: &str, v: &str) -> Result<bool, String> {
+    match v {
+        "swap" => Ok(true),
+        "locked" => Ok(false),
+        _ => Err(format!(
+            "{model}: bad remap={v}: locked (build the remap under the inode locks, as Linux \
+             does) or swap (build it outside them and install it under them)"
+        )),
+    }
+}
+
+/// `btrfs-like[:max_inline=SIZE,nodatacow,datacow,remap=locked|swap]`.
 fn make_btrfs(sp: &Spec) -> Result<Arc<dyn FileSystem>, String> {
     use crate::btrfs::{Btrfs, cost_model};
     let base = LocalOptions {
         cost: cost_model(),
         ..LocalOptions::default()
     };
-    let (opts, rest) = sp.local_options(base)?;
+    let (mut opts, rest) = sp.local_options(base)?;
     let mut flavor = Btrfs::default();
     for (k, v) in &rest {
         match k.as_str() {
             "max_inline" => flavor.max_inline = key_size(k, v)?,
             "nodatacow" => flavor.nodatacow = parse_flag(&sp.model, k, v)?,
             "datacow" => flavor.nodatacow = !parse_flag(&sp.model, k, v)?,
+            "remap" => opts.remap_swap = parse_remap(&sp.model, v)?,
             _ => return Err(format!("{}: unknown mount option '{k}'", sp.model)),
         }
     }
     Ok(Arc::new(crate::btrfs::btrfs(flavor, opts)))
 }
 
-/// `ocfs2-like[:cluster=SIZE,reflink=0|1]` and `xfs-like[:reflink=0|1]`.
+/// `ocfs2-like[:cluster=SIZE,reflink=0|1,remap=locked|swap]` and
+/// `xfs-like[:reflink=0|1,remap=locked|swap]`.
 fn make_ocfs2(sp: &Spec) -> Result<Arc<dyn FileSystem>, String> {
     use crate::ocfs2::Ocfs2;
     let xfs = sp.model == "xfs-like";
@@ -238,13 +253,20 @@ fn make_ocfs2(sp: &Spec) -> Result<Arc<dyn FileSystem>, String> {
         Some((k, v)) => Ocfs2::with_cluster(key_size(k, v)?)?,
         None => Ocfs2::with_cluster(4096)?,
     };
-    let (opts, rest) = sp.local_options(flavor.options(LocalOptions::default()))?;
+    let (mut opts, rest) = sp.local_options(flavor.options(LocalOptions::default()))?;
     for (k, v) in &rest {
         match k.as_str() {
             "cluster" if !xfs => {}
             "reflink" => flavor.reflink = parse_flag(&sp.model, k, v)?,
+            "remap" => opts.remap_swap = parse_remap(&sp.model, v)?,
             _ => return Err(format!("{}: unknown mount option '{k}'", sp.model)),
         }
+    }
+    if opts.remap_swap && !flavor.reflink {
+        return Err(format!(
+            "{}: remap=swap needs reflink=1 (without reflink nothing is remapped)",
+            sp.model
+        ));
     }
     Ok(Arc::new(crate::ocfs2::ocfs2(flavor, opts)))
 }

@@ -237,7 +237,7 @@ impl Process {
             return Err(Errno::EOPNOTSUPP);
         }
         let map = {
-            let _g = f.inode.lock.lock(&self.task);
+            let _g = f.inode.lock.lock_shared(&self.task);
             f.mnt.fs.fiemap(f.inode.ino)
         };
         // A missing ->fiemap is the ioctl's first check; the model tells us by answering.

@@ -110,7 +110,9 @@ impl Process {
             return Err(Errno::EISDIR);
         }
         let len = (len as u64).min(MAX_RW_COUNT);
-        let _g = f.inode.lock.lock(&self.task);
+        // A read takes the inode lock shared (XFS's IOLOCK_SHARED in xfs_file_buffered_read):
+        // readers do not wait for each other, nor for a remap that only reads this file.
+        let _g = f.inode.lock.lock_shared(&self.task);
         f.mnt.fs.read(&self.task, f.inode.ino, pos, len)
     }
 

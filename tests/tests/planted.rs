@@ -179,6 +179,14 @@ fn property_7_blocking_catches_a_copy_in_chunks_of_the_larger_mount() {
 }
 
 #[test]
+fn property_7_blocking_catches_a_staged_remap_built_under_the_locks() {
+    // Issue 20: with remap=swap a clone holds the inode locks for its install only; one
+    // that builds its result under them is the locked remap again.
+    let m = state_machine_fails(Bug::SwapBuildsUnderLocks, "btrfs-like:remap=swap");
+    assert!(m.contains("held an inode lock"), "{m}");
+}
+
+#[test]
 fn property_8_locking_catches_a_lock_order_key_without_the_mount() {
     // Issue 19: with the inode number alone as the key, two files with the same inode
     // number on two mounts lock as one, and the copy writes a file it has not locked.

@@ -23,6 +23,7 @@
 //! | [`Bug::FsyncNotDurable`] | 6 durability | `crash::Journal::commit` |
 //! | [`Bug::CopyHoldsLockAcrossChunks`] | 7 blocking | `copy::do_splice_direct` |
 //! | [`Bug::CopyChunkOfLargerMount`] | 7 blocking (two mounts) | `copy::do_splice_direct` |
+//! | [`Bug::SwapBuildsUnderLocks`] | 7 blocking (`remap=swap`) | `copy::remap_staged` |
 //! | [`Bug::LockInArgumentOrder`] | 8 concurrency | `lock::lock_two` |
 //! | [`Bug::LockOrderIgnoresMount`] | 8 concurrency (two mounts) | `vfs::Inode::order` |
 //! | [`Bug::CrashStateGarbage`] | 9 crash states | `crash::Journal::states` |
@@ -55,6 +56,9 @@ pub enum Bug {
     CopyHoldsLockAcrossChunks,
     /// `lock_two` takes the two inode locks in argument order, not the global order.
     LockInArgumentOrder,
+    /// `remap=swap` builds the remap with both inode locks already held, so readers wait
+    /// for the whole build again (the stall the option exists to remove).
+    SwapBuildsUnderLocks,
     /// The byte copy between two mounts uses the larger of their chunk sizes, so each chunk
     /// holds the inode locks longer than the smaller mount's chunk allows.
     CopyChunkOfLargerMount,
@@ -69,7 +73,7 @@ pub enum Bug {
 
 impl Bug {
     /// Every planted bug.
-    pub const ALL: [Bug; 13] = [
+    pub const ALL: [Bug; 14] = [
         Bug::CopyWrongOffset,
         Bug::NeverShareReflinks,
         Bug::MustShareByteCopies,
@@ -79,6 +83,7 @@ impl Bug {
         Bug::FsyncNotDurable,
         Bug::CopyHoldsLockAcrossChunks,
         Bug::CopyChunkOfLargerMount,
+        Bug::SwapBuildsUnderLocks,
         Bug::LockInArgumentOrder,
         Bug::LockOrderIgnoresMount,
         Bug::CrashStateGarbage,
@@ -98,6 +103,7 @@ impl Bug {
             Bug::CopyHoldsLockAcrossChunks => "copy-holds-lock-across-chunks",
             Bug::LockInArgumentOrder => "lock-in-argument-order",
             Bug::CopyChunkOfLargerMount => "copy-chunk-of-larger-mount",
+            Bug::SwapBuildsUnderLocks => "swap-builds-under-locks",
             Bug::LockOrderIgnoresMount => "lock-order-ignores-mount",
             Bug::CrashStateGarbage => "crash-state-garbage",
             Bug::OrphansSurviveCrash => "orphans-survive-crash",
@@ -113,7 +119,9 @@ impl Bug {
             Bug::CowWritesSharedInPlace => 4,
             Bug::BackrefNotRemoved | Bug::SpaceLeak => 5,
             Bug::FsyncNotDurable => 6,
-            Bug::CopyHoldsLockAcrossChunks | Bug::CopyChunkOfLargerMount => 7,
+            Bug::CopyHoldsLockAcrossChunks
+            | Bug::CopyChunkOfLargerMount
+            | Bug::SwapBuildsUnderLocks => 7,
             Bug::LockInArgumentOrder | Bug::LockOrderIgnoresMount => 8,
             Bug::CrashStateGarbage | Bug::OrphansSurviveCrash => 9,
         }

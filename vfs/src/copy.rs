@@ -30,7 +30,7 @@ use crate::checks::{
 use crate::errno::{Errno, KResult};
 use crate::file::OpenFile;
 use crate::fs::{CopyHow, remap_flags};
-use crate::lock::lock_two;
+use crate::lock::{InodeGuard, Mode, lock_two};
 use crate::task::Task;
 
 /// `INT_MAX & PAGE_MASK`: the most one `read` or `write` moves, and the cap on what one
@@ -94,9 +94,11 @@ fn copy_chunk(
 ) -> KResult<u64> {
     // Planted bug (vfs::bugs): the chunk lands one byte too far.
     let pos_out = pos_out + u64::from(crate::bugs::planted(crate::bugs::Bug::CopyWrongOffset));
+    // The source is only read (`inode_lock_shared` in a filesystem's read_iter); the
+    // destination is written.
     let _guards = lock_two(
-        (&fin.inode.lock, fin.inode.order()),
-        (&fout.inode.lock, fout.inode.order()),
+        (&fin.inode.lock, fin.inode.order(), Mode::Shared),
+        (&fout.inode.lock, fout.inode.order(), Mode::Exclusive),
         task,
         nonblock,
     )?;
@@ -190,12 +192,20 @@ fn extents_in(f: &OpenFile, off: u64, len: u64) -> u64 {
     }
 }
 
+/// How many times a staged remap (`remap=swap`) is built again after an inode changed
+/// under it before the VFS falls back to building it under the locks.
+pub const MAX_STAGING_ATTEMPTS: u32 = 3;
+
 /// Calls the filesystem's `->remap_file_range` with both inode locks held for the whole
-/// call (`lock_two_nondirectories` in the filesystems), and records what it shared.
+/// call (`lock_two_nondirectories` in the filesystems; the source shared, as Linux ≥ 6.7
+/// XFS takes it, the destination exclusive), and records what it shared. On a filesystem
+/// that stages remaps (`remap=swap`), the remap is built with no lock held and only
+/// installed under them ([`remap_staged`]).
 ///
 /// # Errors
 /// `EAGAIN` with `nonblock` when either inode lock is held by another task; whatever the
 /// filesystem's `generic_remap_file_range_prep` and remap answer.
+#[allow(clippy::too_many_arguments)]
 pub fn remap_locked(
     task: &Task,
     fin: &OpenFile,
@@ -207,22 +217,25 @@ pub fn remap_locked(
     nonblock: bool,
 ) -> KResult<u64> {
     let before = task.stats();
-    let n = {
-        let _guards = lock_two(
-            (&fin.inode.lock, fin.inode.order()),
-            (&fout.inode.lock, fout.inode.order()),
-            task,
-            nonblock,
-        )?;
-        fout.mnt.fs.remap_file_range(
-            task,
-            fin.inode.ino,
-            pos_in,
-            fout.inode.ino,
-            pos_out,
-            len,
-            flags,
-        )?
+    let staged = if fin.same_fs(fout) {
+        remap_staged(task, fin, pos_in, fout, pos_out, len, flags, nonblock)?
+    } else {
+        None
+    };
+    let n = match staged {
+        Some(n) => n,
+        None => {
+            let _guards = lock_remap_pair(task, fin, fout, nonblock)?;
+            fout.mnt.fs.remap_file_range(
+                task,
+                fin.inode.ino,
+                pos_in,
+                fout.inode.ino,
+                pos_out,
+                len,
+                flags,
+            )?
+        }
     };
     if n > 0 {
         // A model that counted its work itself (a network client folds in the server's
@@ -246,6 +259,82 @@ pub fn remap_locked(
         });
     }
     Ok(n)
+}
+
+/// The two inode locks of a remap, in the global order: the source's shared (only its
+/// extent map is read), the destination's exclusive.
+fn lock_remap_pair<'a>(
+    task: &'a Task,
+    fin: &'a OpenFile,
+    fout: &'a OpenFile,
+    nonblock: bool,
+) -> KResult<(InodeGuard<'a>, Option<InodeGuard<'a>>)> {
+    lock_two(
+        (&fin.inode.lock, fin.inode.order(), Mode::Shared),
+        (&fout.inode.lock, fout.inode.order(), Mode::Exclusive),
+        task,
+        nonblock,
+    )
+}
+
+/// `remap=swap`: build the remap with no inode lock held
+/// ([`FileSystem::remap_stage`](crate::fs::FileSystem::remap_stage)), then take both locks
+/// and install it ([`FileSystem::remap_install`](crate::fs::FileSystem::remap_install)).
+/// A reader of either file waits only for the install. If an inode changed between the
+/// two (the plan is stale), the remap is built again, at most [`MAX_STAGING_ATTEMPTS`]
+/// times; then `Ok(None)` sends the caller to the locked path, so a busy file cannot
+/// starve the call. `Ok(None)` at once when the filesystem does not stage this remap.
+///
+/// The order is that of the locked path: the build runs the prep's checks, so an error is
+/// the answer for the inodes as the build saw them, and nothing changed.
+///
+/// # Errors
+/// As [`remap_locked`].
+#[allow(clippy::too_many_arguments)]
+fn remap_staged(
+    task: &Task,
+    fin: &OpenFile,
+    pos_in: u64,
+    fout: &OpenFile,
+    pos_out: u64,
+    len: u64,
+    flags: u32,
+    nonblock: bool,
+) -> KResult<Option<u64>> {
+    let fs = &fout.mnt.fs;
+    let (src, dst) = (fin.inode.ino, fout.inode.ino);
+    for _ in 0..MAX_STAGING_ATTEMPTS {
+        // Planted bug (vfs::bugs): the build runs under the locks after all.
+        let early = crate::bugs::planted(crate::bugs::Bug::SwapBuildsUnderLocks)
+            .then(|| lock_remap_pair(task, fin, fout, nonblock))
+            .transpose()?;
+        let Some(plan) = fs.remap_stage(task, src, pos_in, dst, pos_out, len, flags)? else {
+            return Ok(None);
+        };
+        if let Some(guards) = early {
+            let n = fs.remap_install(task, &plan)?;
+            drop(guards);
+            if let Some(n) = n {
+                task.with_stats(|s| s.remaps_installed += 1);
+                return Ok(Some(n));
+            }
+            continue;
+        }
+        if plan.result == 0 {
+            return Ok(Some(0));
+        }
+        // Nothing is held here: a single-threaded driver lets the tasks whose time came
+        // during the build run now.
+        task.preemption_point();
+        let _guards = lock_remap_pair(task, fin, fout, nonblock)?;
+        if let Some(n) = fs.remap_install(task, &plan)? {
+            task.with_stats(|s| s.remaps_installed += 1);
+            return Ok(Some(n));
+        }
+        task.with_stats(|s| s.remaps_restaged += 1);
+    }
+    task.with_stats(|s| s.remaps_locked_after_staging += 1);
+    Ok(None)
 }
 
 /// Copies without sharing unless `how` allows it: the filesystem's `->copy_file_range`

@@ -8,6 +8,7 @@ use crate::clock::CostModel;
 use crate::data::Data;
 use crate::errno::{Errno, KResult};
 use crate::extent::{Attrs, FiemapExtent, FileKind, Image, Ino};
+use crate::remap::StagedRemap;
 use crate::sync::Arc;
 use crate::task::Task;
 
@@ -291,6 +292,39 @@ pub trait FileSystem: Send + Sync {
         _flags: u32,
     ) -> KResult<u64> {
         Err(Errno::EOPNOTSUPP)
+    }
+
+    /// `remap=swap`, first half: builds the remap `remap_file_range` would do against a
+    /// stable view of both inodes, with neither inode lock held, charging the build to
+    /// `task`'s clock, and changes nothing. `Ok(None)`: this filesystem (or this request,
+    /// e.g. one that must allocate) is not staged; the VFS takes the locked path. An error
+    /// is the remap's answer for the state it saw (nothing changed). Default: not staged.
+    ///
+    /// # Errors
+    /// What `remap_file_range` would answer for the inodes as they were when staged.
+    #[allow(clippy::too_many_arguments)]
+    fn remap_stage(
+        &self,
+        _task: &Task,
+        _src: Ino,
+        _soff: u64,
+        _dst: Ino,
+        _doff: u64,
+        _len: u64,
+        _flags: u32,
+    ) -> KResult<Option<StagedRemap>> {
+        Ok(None)
+    }
+
+    /// `remap=swap`, second half: called with both inode locks held (the source's shared,
+    /// the destination's exclusive); installs `plan` if neither inode changed since it was
+    /// staged and returns the bytes remapped, or `Ok(None)` when the plan is stale (nothing
+    /// changed). Charges only the install ([`crate::clock::CostModel::install`]).
+    ///
+    /// # Errors
+    /// `ESTALE` if an inode is gone; what installing fails with (nothing changed).
+    fn remap_install(&self, _task: &Task, _plan: &StagedRemap) -> KResult<Option<u64>> {
+        Ok(None)
     }
 
     /// Whether the filesystem has a `->copy_file_range` method (an offloaded copy, such as

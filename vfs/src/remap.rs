@@ -124,6 +124,33 @@ impl Prepared {
     }
 }
 
+/// A remap built outside the inode locks, ready to install (`remap=swap`).
+///
+/// A filesystem that stages remaps ([`FileSystem::remap_stage`](crate::fs::FileSystem::remap_stage))
+/// runs the whole remap — the prep's checks, the dedupe comparison, the new extent map of
+/// the destination and the reference-count changes — against a snapshot of both inodes
+/// while neither inode lock is held, and records here which versions of the two inodes it
+/// was built against. [`FileSystem::remap_install`](crate::fs::FileSystem::remap_install)
+/// then takes both locks, checks that neither inode changed since (a write, truncate or
+/// another remap bumps the version), and installs the result at once; a changed inode makes
+/// the plan stale and the VFS builds it again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StagedRemap {
+    pub src: Ino,
+    pub pos_in: u64,
+    pub dst: Ino,
+    pub pos_out: u64,
+    /// The length asked for (0: to the source's EOF), as the call gave it.
+    pub len: u64,
+    pub flags: u32,
+    /// `(source, destination)` inode versions the plan was built against.
+    pub versions: (u64, u64),
+    /// What the remap returns: the bytes remapped (0: nothing to install).
+    pub result: u64,
+    /// Extents the remap shares (the statistics; the install's cost is logarithmic in it).
+    pub extents: u64,
+}
+
 fn is_aligned(x: u64, bs: u64) -> bool {
     x & (bs - 1) == 0
 }

@@ -32,6 +32,14 @@ pub struct TaskStats {
     pub offloads_cancelled: u64,
     /// Offloaded copies a server reboot forgot, each sent again by the same call.
     pub offloads_restarted: u64,
+    /// `remap=swap`: remaps built with no inode lock held and installed under the locks.
+    pub remaps_installed: u64,
+    /// `remap=swap`: staged remaps found stale at install (an inode changed while the
+    /// remap was built with no lock held), each built again.
+    pub remaps_restaged: u64,
+    /// `remap=swap`: remaps built under the inode locks after every staged build went
+    /// stale ([`crate::copy::MAX_STAGING_ATTEMPTS`]).
+    pub remaps_locked_after_staging: u64,
 }
 
 impl TaskStats {
@@ -51,6 +59,11 @@ impl TaskStats {
         self.offloads_restarted = self
             .offloads_restarted
             .saturating_add(other.offloads_restarted);
+        self.remaps_installed = self.remaps_installed.saturating_add(other.remaps_installed);
+        self.remaps_restaged = self.remaps_restaged.saturating_add(other.remaps_restaged);
+        self.remaps_locked_after_staging = self
+            .remaps_locked_after_staging
+            .saturating_add(other.remaps_locked_after_staging);
     }
 
     /// Counts `n` bytes copied (saturating).
@@ -69,13 +82,29 @@ impl TaskStats {
     }
 }
 
+/// What a single-threaded driver runs at a task's preemption points
+/// ([`Task::set_preemption`]).
+type Preemption = Box<dyn FnMut(Nanos) + Send>;
+
 /// A simulated thread. Not shared between threads: each thread owns its task.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Task {
     pub tid: u32,
     now: Cell<Nanos>,
     signal: Cell<SignalPlan>,
     stats: RefCell<TaskStats>,
+    preemption: RefCell<Option<Preemption>>,
+}
+
+impl std::fmt::Debug for Task {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Task")
+            .field("tid", &self.tid)
+            .field("now", &self.now.get())
+            .field("signal", &self.signal.get())
+            .field("stats", &self.stats.borrow())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Task {
@@ -103,6 +132,28 @@ impl Task {
         let wait = t.saturating_sub(self.now.get());
         self.now.set(self.now.get() + wait);
         wait
+    }
+
+    /// Installs (or with `None` removes) what runs at this task's preemption points: a
+    /// single-threaded driver, such as `splicelab race`, runs there the other tasks whose
+    /// virtual time has come, so that they find the locks as they are at this task's now.
+    pub fn set_preemption(&self, run: Option<Preemption>) {
+        *self.preemption.borrow_mut() = run;
+    }
+
+    /// A point inside a call where this task holds no lock and has done work on its
+    /// clock since the call began (`remap=swap` between building a remap and installing
+    /// it). With real threads nothing happens here; see [`Task::set_preemption`].
+    pub fn preemption_point(&self) {
+        // Taken out while it runs: the driver may use this task's clock, not the hook.
+        let run = self.preemption.borrow_mut().take();
+        if let Some(mut run) = run {
+            run(self.now());
+            let mut slot = self.preemption.borrow_mut();
+            if slot.is_none() {
+                *slot = Some(run);
+            }
+        }
     }
 
     /// Arranges a signal.

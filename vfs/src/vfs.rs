@@ -669,7 +669,7 @@ mod tests {
     /// ignored the mount would take one and leave the other file unlocked).
     #[test]
     fn lock_order_key_includes_the_mount() {
-        use crate::lock::lock_two;
+        use crate::lock::{Mode, lock_two};
         use crate::task::Task;
         let vfs = Vfs::new();
         let a = vfs.mount("/", tree()).unwrap();
@@ -677,8 +677,13 @@ mod tests {
         let (ia, ib) = (a.inode(7), b.inode(7));
         assert_ne!(ia.order(), ib.order());
         let t = Task::new(1);
-        let (_ga, gb) =
-            lock_two((&ia.lock, ia.order()), (&ib.lock, ib.order()), &t, false).unwrap();
+        let (_ga, gb) = lock_two(
+            (&ia.lock, ia.order(), Mode::Exclusive),
+            (&ib.lock, ib.order(), Mode::Exclusive),
+            &t,
+            false,
+        )
+        .unwrap();
         assert!(gb.is_some(), "two locks for two files");
         let other = Task::new(2);
         assert!(ia.lock.try_lock(&other).is_err() && ib.lock.try_lock(&other).is_err());

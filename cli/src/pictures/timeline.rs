@@ -24,6 +24,7 @@
 //! copy (a dry run on an identical filesystem), so the picture is deterministic.
 
 use std::fmt::Write as _;
+use std::sync::{Arc, Mutex};
 
 use syscall::api::o;
 use syscall::{Process, Syscalls};
@@ -581,6 +582,47 @@ pub fn race(
     )
 }
 
+/// The second task of a race: its process and descriptor, and the arrival times of its
+/// calls, run in arrival order as the copy's clock passes them.
+struct SecondTask {
+    process: Process,
+    fd: i32,
+    other: Other,
+    arrivals: Vec<Nanos>,
+    /// The first call not yet run.
+    next: usize,
+    /// The file's size and block size: where each call lands.
+    size: u64,
+    block: u64,
+}
+
+impl SecondTask {
+    /// Runs every call that arrives at or before `t`, each as its own thread arriving at
+    /// its time (a fresh task per call).
+    fn run_until(&mut self, t: Nanos) {
+        while let Some(&a) = self.arrivals.get(self.next).filter(|&&a| a <= t) {
+            let i = self.next as u64;
+            self.next += 1;
+            self.process.task = Task::new(2);
+            self.process.task.wait_until(a);
+            let off = (i * 7919 * self.block) % self.size.max(1) / self.block * self.block;
+            let _ = match self.other.op {
+                OtherOp::Read => self.process.pread(self.fd, 4096, off as i64).map(drop),
+                OtherOp::Write => self
+                    .process
+                    .pwrite(self.fd, &Data::fill(0x77, 4096), off as i64)
+                    .map(drop),
+            };
+        }
+    }
+}
+
+/// The second task, shared between the driver's loop and the copy's preemption points
+/// (one thread: never contended).
+fn lock_second(m: &Mutex<SecondTask>) -> std::sync::MutexGuard<'_, SecondTask> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// One race of [`races`] or [`race`]: a fresh destination `dst_path`, the second task
 /// doing `other` at `arrivals(copy start)`; with `split`, the copy is driven one chunk of
 /// the mount per call whatever its method.
@@ -623,30 +665,28 @@ fn run_race(
     let chunk = sc.mnt.fs.chunk_size();
     let call_bytes = (method == Method::SpliceNever || split).then_some(chunk);
     let copy_start = sc.proc.task.now();
-    let arrivals = arrivals(copy_start);
-    let mut next = 0usize;
-    let read = |reader: &mut Process, a: Nanos, i: usize| {
-        // A fresh task per read: each read is its own thread arriving at time `a`.
-        reader.task = Task::new(2);
-        reader.task.wait_until(a);
-        let off = (i as u64 * 7919 * bs) % size.max(1) / bs * bs;
-        let _ = match other.op {
-            OtherOp::Read => reader.pread(rfd, 4096, off as i64).map(drop),
-            OtherOp::Write => reader
-                .pwrite(rfd, &Data::fill(0x77, 4096), off as i64)
-                .map(drop),
-        };
-    };
+    let second = Arc::new(Mutex::new(SecondTask {
+        process: reader,
+        fd: rfd,
+        other,
+        arrivals: arrivals(copy_start),
+        next: 0,
+        size,
+        block: bs,
+    }));
+    // Inside a call, where the copy holds no lock (remap=swap between building a remap
+    // and installing it), the calls that arrived meanwhile run too.
+    let at_preemption = second.clone();
+    sc.proc.task.set_preemption(Some(Box::new(move |now| {
+        lock_second(&at_preemption).run_until(now);
+    })));
     let mut copied = Copied {
         bytes: 0,
         errno: None,
         calls: 0,
     };
     loop {
-        while next < arrivals.len() && arrivals[next] <= sc.proc.task.now() {
-            read(&mut reader, arrivals[next], next);
-            next += 1;
-        }
+        lock_second(&second).run_until(sc.proc.task.now());
         if copied.bytes >= size || copied.errno.is_some() {
             break;
         }
@@ -690,14 +730,14 @@ fn run_race(
         }
     }
     let copy_end = sc.proc.task.now();
-    while next < arrivals.len() {
-        read(&mut reader, arrivals[next], next);
-        next += 1;
-    }
+    sc.proc.task.set_preemption(None);
+    let mut second = lock_second(&second);
+    second.run_until(Nanos::MAX);
     let timeline = lock.with_state(|s| s.timeline.clone().unwrap_or_default());
     lock.record_timeline(false);
-    let _ = reader.close(rfd);
+    let _ = second.process.close(rfd);
     let _ = sc.proc.close(dst_fd);
+    let arrivals = std::mem::take(&mut second.arrivals);
     let holds: Vec<Hold> = timeline.iter().filter(|h| h.tid == 1).copied().collect();
     let reads: Vec<ReaderRead> = timeline
         .iter()
