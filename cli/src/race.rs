@@ -65,7 +65,12 @@ model (no wall clock), so a run is deterministic and repeatable.
 Examples:
   splicelab race --fs btrfs-like --extents 100000 --call must
   splicelab race --fs xfs-like:reflink=0 --size 1g --call never --interval 1ms --json
-  splicelab race --fs xfs-like --call ficlonerange --op write --target src --svg race.svg";
+  splicelab race --fs xfs-like --call ficlonerange --op write --target src --svg race.svg
+  splicelab race --fs btrfs-like:remap=swap --size 800000k --extents 100000 --interval 20us
+
+With remap=swap (the sharing models) a clone or must-share is built with no inode lock held
+and only installed under the locks: the second task runs at the point between the two, and
+waits for the install only.";
 
 /// The most calls `--calls` may ask for (the same bound as `--interval`'s).
 const MAX_CALLS: usize = timeline::MAX_RACE_CALLS as usize;

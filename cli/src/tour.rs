@@ -44,6 +44,9 @@ pub const TOUR_MODELS: &[(&str, &str)] = &[
     ("btrfs-like", "btrfs-like"),
     ("ocfs2-like", "ocfs2-like"),
     ("xfs-like", "xfs-like"),
+    // Issue 20: the remap built outside the inode locks and installed under them.
+    ("btrfs-like swap", "btrfs-like:remap=swap"),
+    ("xfs-like swap", "xfs-like:remap=swap"),
     (
         "nfs/btrfs strict",
         "nfs-like:server=btrfs-like,policy=strict",
@@ -721,7 +724,7 @@ pub fn select_models(fs: Option<&str>) -> Result<Vec<(String, String)>, String> 
 pub const COLUMNS: &[(&str, &str)] = &[
     (
         "model",
-        "the filesystem model (nfs/X: an nfs-like client of a server on X)",
+        "the filesystem model (nfs/X: an nfs-like client of a server on X; X swap: X mounted with remap=swap, which builds a clone outside the inode locks and holds them only to install it — on this one-extent file that is one more metadata operation, on a fragmented one the reader's wait drops from the whole clone to the install: see the blocking timelines, or splicelab race)",
     ),
     (
         "call",

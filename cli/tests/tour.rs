@@ -45,7 +45,7 @@ fn rows() -> &'static HashMap<(String, String), Value> {
             );
             assert!(m.insert(key, v).is_none(), "one row per model and method");
         }
-        assert_eq!(m.len(), 7 * 5, "7 models x 5 calls");
+        assert_eq!(m.len(), 9 * 5, "9 models x 5 calls");
         m
     })
 }
@@ -206,6 +206,16 @@ rows! {
     xfs_must: "xfs-like", "must";
     xfs_copy_file_range: "xfs-like", "copy_file_range";
     xfs_ficlonerange: "xfs-like", "ficlonerange";
+    btrfs_swap_never: "btrfs-like swap", "never";
+    btrfs_swap_may: "btrfs-like swap", "may";
+    btrfs_swap_must: "btrfs-like swap", "must";
+    btrfs_swap_copy_file_range: "btrfs-like swap", "copy_file_range";
+    btrfs_swap_ficlonerange: "btrfs-like swap", "ficlonerange";
+    xfs_swap_never: "xfs-like swap", "never";
+    xfs_swap_may: "xfs-like swap", "may";
+    xfs_swap_must: "xfs-like swap", "must";
+    xfs_swap_copy_file_range: "xfs-like swap", "copy_file_range";
+    xfs_swap_ficlonerange: "xfs-like swap", "ficlonerange";
     nfs_strict_never: "nfs/btrfs strict", "never";
     nfs_strict_may: "nfs/btrfs strict", "may";
     nfs_strict_must: "nfs/btrfs strict", "must";
@@ -264,6 +274,15 @@ fn the_three_semantics_as_the_table_shows_them() {
     assert_eq!(ow("xfs-like", "never"), "ok");
     assert_eq!(ow("xfs-like", "may"), "ENOSPC", "a shared block needs CoW");
     assert_eq!(ow("plain", "may"), "ok");
+    // remap=swap changes who waits, not what is shared or kept.
+    for model in ["btrfs-like", "xfs-like"] {
+        for method in ["never", "may", "must", "copy_file_range", "ficlonerange"] {
+            let (locked, swap) = (row(model, method), row(&format!("{model} swap"), method));
+            for key in ["bytes", "errno", "shared_blocks", "overwrite_when_full"] {
+                assert_eq!(locked[key], swap[key], "{model} {method}: {key}");
+            }
+        }
+    }
 }
 
 #[test]
@@ -366,11 +385,17 @@ fn html_report_is_self_contained_and_well_formed() {
     let tags = parse_tags(&html).unwrap_or_else(|e| panic!("not well-formed: {e}"));
     assert_eq!(tags.first().map(String::as_str), Some("html"));
     let svgs = tags.iter().filter(|t| *t == "svg").count();
-    assert_eq!(svgs, 7 + 2, "one extent map per model and two timelines");
+    assert_eq!(
+        svgs,
+        9 + 3,
+        "one extent map per model and three timelines (the last with remap=swap)"
+    );
     for model in [
         "btrfs-like",
         "ocfs2-like",
         "xfs-like",
+        "btrfs-like swap",
+        "xfs-like swap",
         "nfs/btrfs strict",
         "nfs/btrfs lenient",
         "nfs/plain",

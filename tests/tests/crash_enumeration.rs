@@ -52,6 +52,24 @@ fn xfs_like() {
     enumerate("xfs-like");
 }
 
+/// Issue 20: with `remap=swap` a clone is built outside the locks and installed in one
+/// step: every crash state shows the destination's old mapping or its new one, never a
+/// mix (a mix matches no state of the reference history), and passes fsck.
+#[test]
+fn btrfs_like_remap_swap() {
+    enumerate("btrfs-like:remap=swap");
+}
+
+#[test]
+fn xfs_like_remap_swap() {
+    enumerate("xfs-like:remap=swap");
+}
+
+#[test]
+fn ocfs2_like_remap_swap() {
+    enumerate("ocfs2-like:remap=swap");
+}
+
 #[test]
 fn nfs_like() {
     enumerate("nfs-like");

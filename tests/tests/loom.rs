@@ -248,17 +248,21 @@ fn clone_and_opposite_splice() {
 #[test]
 fn must_share_in_both_directions() {
     let _s = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    model(|| {
-        let vfs = setup("btrfs-like:size=1m,chunk=1k");
-        let a = splice_thread(&vfs, 1, "/f0", "/f1", 0x20);
-        let b = splice_thread(&vfs, 2, "/f1", "/f0", 0x20);
-        assert_eq!(a.join().expect("a"), Ok(2 * CHUNK as usize));
-        assert_eq!(b.join().expect("b"), Ok(2 * CHUNK as usize));
-        let (f0, f1) = (chunks(&content(&vfs, "/f0")), chunks(&content(&vfs, "/f1")));
-        assert_eq!(f0, f1);
-        assert!(f0 == b"aa" || f0 == b"bb", "a remap was torn: {f0:?}");
-        fsck(&vfs);
-    });
+    model(|| must_share_both_ways("btrfs-like:size=1m,chunk=1k"));
+}
+
+fn must_share_both_ways(spec: &str) {
+    let vfs = setup(spec);
+    let a = staged_splice_thread(&vfs, 1, "/f0", "/f1");
+    let b = staged_splice_thread(&vfs, 2, "/f1", "/f0");
+    let (ra, sa) = a.join().expect("a");
+    let (rb, sb) = b.join().expect("b");
+    assert_eq!((ra, rb), (Ok(2 * CHUNK as usize), Ok(2 * CHUNK as usize)));
+    let (f0, f1) = (chunks(&content(&vfs, "/f0")), chunks(&content(&vfs, "/f1")));
+    assert_eq!(f0, f1);
+    assert!(f0 == b"aa" || f0 == b"bb", "a remap was torn: {f0:?}");
+    expect_staged(spec, &[sa, sb]);
+    fsck(&vfs);
 }
 
 /// Issue 19: a remap ‖ a byte copy into the same destination from another file: the remap
@@ -267,16 +271,129 @@ fn must_share_in_both_directions() {
 #[test]
 fn remap_and_byte_copy_into_one_destination() {
     let _s = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    model(|| remap_and_byte_copy("xfs-like:size=1m,chunk=1k"));
+}
+
+fn remap_and_byte_copy(spec: &str) {
+    let vfs = setup(spec);
+    third_file(&vfs);
+    let a = staged_splice_thread(&vfs, 1, "/f0", "/f1");
+    let b = splice_thread(&vfs, 2, "/f2", "/f1", 0);
+    let (ra, sa) = a.join().expect("a");
+    assert_eq!(ra, Ok(2 * CHUNK as usize));
+    assert_eq!(b.join().expect("b"), Ok(2 * CHUNK as usize));
+    let f1 = chunks(&content(&vfs, "/f1"));
+    let allowed: [&[u8]; 3] = [b"aa", b"cc", b"ac"];
+    assert!(allowed.contains(&f1.as_slice()), "lost update: {f1:?}");
+    expect_staged(spec, &[sa]);
+    fsck(&vfs);
+}
+
+/// The `remap=swap` mounts of the issue-20 models (no inline data: a 2 KiB btrfs file
+/// would be inline, which is copied, not staged).
+const SWAP_XFS: &str = "xfs-like:size=1m,chunk=1k,remap=swap";
+const SWAP_BTRFS: &str = "btrfs-like:size=1m,chunk=1k,max_inline=0,remap=swap";
+
+/// A must-share splice of the whole of `src` into `dst` at 0 by a thread of its own;
+/// joins to the result and the thread's statistics (to see the remap was staged).
+fn staged_splice_thread(
+    vfs: &Arc<Vfs>,
+    tid: u32,
+    src: &'static str,
+    dst: &'static str,
+) -> thread::JoinHandle<(Result<usize, vfs::Errno>, vfs::task::TaskStats)> {
+    let vfs = vfs.clone();
+    thread::spawn(move || {
+        let mut p = Process::new(vfs, tid);
+        let s = p.open(src, o::RDONLY, 0).expect("open src");
+        let d = p.open(dst, o::RDWR, 0).expect("open dst");
+        let (mut so, mut doff) = (0u64, 0u64);
+        let r = p.splice(
+            s,
+            Some(&mut so),
+            d,
+            Some(&mut doff),
+            (2 * CHUNK) as usize,
+            0x20,
+        );
+        (r, p.task.take_stats())
+    })
+}
+
+/// On a `remap=swap` mount each successful remap went through the staged path: built
+/// with no lock held and installed, or (after stale builds) built under the locks.
+fn expect_staged(spec: &str, stats: &[vfs::task::TaskStats]) {
+    if !spec.contains("remap=swap") {
+        return;
+    }
+    for st in stats.iter().filter(|st| st.bytes_shared > 0) {
+        assert_eq!(
+            st.remaps_installed + st.remaps_locked_after_staging,
+            1,
+            "not staged: {st:?}"
+        );
+    }
+}
+
+/// Issue 20: `remap=swap` in both directions: each build reads the other's destination,
+/// so the second install finds its plan stale and builds again; still one remap entirely
+/// before the other.
+#[test]
+fn swap_in_both_directions() {
+    let _s = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    model(|| must_share_both_ways(SWAP_BTRFS));
+}
+
+/// Issue 20: `remap=swap` ‖ a byte copy into the same destination.
+#[test]
+fn swap_and_byte_copy_into_one_destination() {
+    let _s = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    model(|| remap_and_byte_copy(SWAP_XFS));
+}
+
+/// Issue 20: `remap=swap` ‖ a write to the destination: the write lands wholly before the
+/// install (and the remap replaces it) or after it — a write during the build makes the
+/// plan stale, never lost under an install of the old view.
+#[test]
+fn swap_and_write_to_the_destination() {
+    let _s = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     model(|| {
-        let vfs = setup("xfs-like:size=1m,chunk=1k");
-        third_file(&vfs);
-        let a = splice_thread(&vfs, 1, "/f0", "/f1", 0x20);
-        let b = splice_thread(&vfs, 2, "/f2", "/f1", 0);
-        assert_eq!(a.join().expect("a"), Ok(2 * CHUNK as usize));
+        let vfs = setup(SWAP_XFS);
+        let a = staged_splice_thread(&vfs, 1, "/f0", "/f1");
+        let b = write_thread(&vfs, 2, "/f1");
+        let (ra, sa) = a.join().expect("a");
+        assert_eq!(ra, Ok(2 * CHUNK as usize));
         assert_eq!(b.join().expect("b"), Ok(2 * CHUNK as usize));
         let f1 = chunks(&content(&vfs, "/f1"));
-        let allowed: [&[u8]; 3] = [b"aa", b"cc", b"ac"];
-        assert!(allowed.contains(&f1.as_slice()), "lost update: {f1:?}");
+        assert!(f1 == b"aa" || f1 == b"cc", "lost update: {f1:?}");
+        expect_staged(SWAP_XFS, &[sa]);
+        fsck(&vfs);
+    });
+}
+
+/// Issue 20: `remap=swap` ‖ truncate of the source: the remap is of the whole source or,
+/// after the truncate, of nothing; never of a view the truncate already freed.
+#[test]
+fn swap_and_truncate_of_the_source() {
+    let _s = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    model(|| {
+        let vfs = setup(SWAP_XFS);
+        let a = staged_splice_thread(&vfs, 1, "/f0", "/f1");
+        let v = vfs.clone();
+        let b = thread::spawn(move || {
+            let mut p = Process::new(v, 2);
+            let fd = p.open("/f0", o::RDWR, 0).expect("open");
+            p.ftruncate(fd, 0)
+        });
+        let (ra, sa) = a.join().expect("a");
+        b.join().expect("b").expect("truncate");
+        let f1 = chunks(&content(&vfs, "/f1"));
+        match ra {
+            Ok(n) if n == 2 * CHUNK as usize => assert_eq!(f1, b"aa"),
+            _ => assert_eq!(f1, b"bb", "a failed remap changed the destination ({ra:?})"),
+        }
+        assert!(content(&vfs, "/f0").is_empty());
+        expect_staged(SWAP_XFS, &[sa]);
         fsck(&vfs);
     });
 }
