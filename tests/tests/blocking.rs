@@ -274,3 +274,57 @@ fn a_cross_mount_copy_holds_each_lock_at_most_one_chunk_of_the_smaller_mount() {
         );
     }
 }
+
+/// Issue 20, property 7 extended: on a sharing model mounted `remap=swap`, a must-share
+/// splice of a fragmented file racing a reader of the destination (real threads) holds the
+/// destination's lock only to install the remap it built with no lock held: one hold, no
+/// longer than `install_hold_bound`, while the locked remap of the same file holds it for
+/// the whole O(extents) build.
+#[test]
+fn a_staged_must_share_holds_the_destination_lock_only_to_install() {
+    for model in ["btrfs-like", "xfs-like", "ocfs2-like"] {
+        let mut holds = Vec::new();
+        for spec in [
+            format!("{model}:size=64m,chunk=64k"),
+            format!("{model}:size=64m,chunk=64k,remap=swap"),
+        ] {
+            let (vfs, profile, t0) = setup_spec(&spec);
+            // 256 extents: every other block of /src rewritten (copy on write or a new
+            // extent on every model).
+            {
+                let mut p = Process::new(vfs.clone(), 0);
+                p.task.wait_until(t0);
+                let s = p.open("/src", o::RDWR, 0).expect("open");
+                for i in (0..512u64).step_by(2) {
+                    p.pwrite(s, &Data::fill(9, 4096), (i * 4096) as i64)
+                        .expect("write");
+                }
+                p.sync();
+            }
+            let (mnt, ino) = vfs.resolve("/dst").expect("dst");
+            mnt.inode(ino).lock.record_timeline(true);
+            let copier = spawn_splice(&vfs, t0, 0x20);
+            read_dst_while_copying(&vfs, t0);
+            let (r, st) = copier.join().expect("copier");
+            assert_eq!(r, Ok(SIZE as usize), "{spec}");
+            assert_eq!((st.chunks, st.bytes_copied), (0, 0), "{spec}: moved data");
+            let copy_holds = holds_of(&vfs, "/dst", 1);
+            assert_eq!(copy_holds.len(), 1, "{spec}: one hold of the destination");
+            let longest = copy_holds.iter().map(|(s, e)| e - s).max().unwrap();
+            if spec.contains("remap=swap") {
+                assert_eq!(st.remaps_installed, 1, "{spec}: not staged: {st:?}");
+                let bound = profile.install_hold_bound(st.extents_remapped);
+                assert!(longest <= bound, "{spec}: held {longest} ns > {bound} ns");
+            } else {
+                assert_eq!(st.remaps_installed, 0, "{spec}");
+            }
+            holds.push((longest, st.extents_remapped));
+        }
+        let ((locked, extents), (swapped, _)) = (holds[0], holds[1]);
+        assert!(extents >= 256, "{model}: {extents} extents");
+        assert!(
+            swapped * 20 < locked,
+            "{model}: the staged hold {swapped} ns is not far below the locked {locked} ns"
+        );
+    }
+}

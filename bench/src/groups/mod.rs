@@ -91,6 +91,7 @@ pub fn arg<T: std::str::FromStr>(args: &[String], i: usize, what: &str) -> Resul
 pub fn run_child(group: &str, args: &[String]) -> Result<(), String> {
     match group {
         "sharing" => sharing::child(args),
+        "race" => sharing::race_child(args),
         "bytes" => bytes::child(args),
         "checking" => checking::child(args),
         "scale-files" => scale::files_child(args),
