@@ -898,6 +898,7 @@ impl<F: Flavor> FileSystem for LocalFs<F> {
         let mut st = self.state.lock();
         self.background(&mut st, task.now());
         let planned = st.img.alloc.fail_at_call;
+        let old = st.img.inode(ino).map(|n| (n.size, n.inline.is_some()))?;
         let n = match self.flavor.write(&mut st.img, ino, off, data) {
             Ok(()) => data.len(),
             // An injected failure (`inject enospc N`) fails the one allocation the model's
@@ -908,6 +909,17 @@ impl<F: Flavor> FileSystem for LocalFs<F> {
             Err(Errno::ENOSPC) => self.write_what_fits(&mut st.img, ino, off, data)?,
             Err(e) => return Err(e),
         };
+        // A write past EOF zeroed the old EOF block's tail in the page cache
+        // (`iomap_zero_range` from `xfs_file_write_checks`, `btrfs_cont_expand`): that page
+        // is dirty too, and goes to the device with the next writeback of its range —
+        // before a clone shares the block, say (found by the state machine: the device
+        // kept a truncated byte there and a crash after the clone showed it).
+        let bs = st.img.block_size();
+        let (size, inline) = old;
+        if n > 0 && off > size && !size.is_multiple_of(bs) && !inline {
+            let tail_end = (size.div_ceil(bs) * bs).min(off);
+            st.journal.dirtied(ino, size, tail_end - size);
+        }
         st.journal.dirtied(ino, off, n);
         Ok(n)
     }

@@ -1172,3 +1172,78 @@ fn regression_nfs_more_unstable_writes_than_the_log_holds_commit_once() {
     ops.push(Op::Fsync { file: 0 });
     replay("nfs-like:size=64m,chunk=16k,wsize=4k", &ops);
 }
+
+/// Found by the state machine (`state_machine::xfs_like`, then `ocfs2_like` on the same
+/// persisted case): a write past EOF zeroes the tail of the old EOF block in the page
+/// cache, but that page was not marked dirty. After a crash had left a truncated byte on
+/// the device past EOF in that block, the clone's write-back of its range
+/// (`generic_remap_file_range_prep`) skipped the zeroed tail, the clone shared the block
+/// as the device held it, and a crash after the clone showed the destination with the
+/// truncated byte where every permitted state has a zero. Bug in
+/// `fs_models::local::LocalFs::write` (the zeroed tail now joins the dirty range).
+#[test]
+fn regression_a_write_past_eof_writes_back_the_zeroed_tail_before_a_clone_shares_it() {
+    for spec in [
+        "xfs-like:size=64m,chunk=16k",
+        "ocfs2-like:size=64m,chunk=16k",
+    ] {
+        replay(
+            spec,
+            &[
+                Op::Create { n: 0 },
+                Op::Create { n: 1 },
+                Op::Pwrite {
+                    file: 29,
+                    off: 4096,
+                    len: 16384,
+                    byte: 1,
+                },
+                Op::Fsync { file: 109 },
+                Op::Truncate {
+                    file: 31,
+                    size: 12287,
+                },
+                Op::Truncate {
+                    file: 12,
+                    size: 8191,
+                },
+                Op::Splice {
+                    src: 31,
+                    dst: 12,
+                    soff: 4096,
+                    doff: 0,
+                    len: 8191,
+                    flag: Flag::Never,
+                    nonblock: false,
+                },
+                Op::Pwrite {
+                    file: 12,
+                    off: 8190,
+                    len: 1,
+                    byte: 0,
+                },
+                Op::Dedupe {
+                    src: 31,
+                    dst: 12,
+                    soff: 4096,
+                    doff: 0,
+                    len: 8191,
+                },
+                Op::Crash { pick: 1 },
+                Op::Pwrite {
+                    file: 73,
+                    off: 24576,
+                    len: 1,
+                    byte: 0,
+                },
+                Op::Clone {
+                    src: 73,
+                    dst: 0,
+                    soff: 0,
+                    doff: 0,
+                    len: 12288,
+                },
+            ],
+        );
+    }
+}
