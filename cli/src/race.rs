@@ -5,6 +5,11 @@
 //! percentile wait for the file's inode lock, and the copy's holds of that lock — in
 //! virtual time, deterministically (the interleaving is described in
 //! [`crate::pictures::timeline`]).
+//!
+//! `--real FS` runs the same race on the real kernel ([`crate::race_real`]: a loop mount or
+//! tmpfs, real threads, wall clock); `--compare` runs the who-waits cells on the kernel and
+//! on the paired model and judges them ([`crate::race_compare`], rendered by
+//! [`conform::who_waits`]).
 
 use std::io::{self, Write};
 use std::path::PathBuf;
