@@ -24,7 +24,7 @@ use crate::cp::{EXIT_ABORTED, Reflink};
 const PROGRESS_MIN: u64 = 64 << 20;
 
 /// Set by the `SIGINT` handler; the copy loop checks it between chunks.
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+pub(crate) static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
 extern "C" fn on_sigint(_: libc::c_int) {
     INTERRUPTED.store(true, Ordering::Relaxed);
@@ -32,7 +32,7 @@ extern "C" fn on_sigint(_: libc::c_int) {
 
 /// Installs the `SIGINT` handler, without `SA_RESTART`: a byte copy in the kernel then
 /// returns its partial count at once instead of running to the end of its call.
-fn catch_sigint() {
+pub(crate) fn catch_sigint() {
     // SAFETY: a zeroed sigaction with a handler that only stores to an atomic (async-
     // signal-safe), installed for SIGINT; the old action is not needed.
     unsafe {

@@ -16,5 +16,7 @@ pub mod cp_real;
 pub mod out;
 pub mod pictures;
 pub mod race;
+pub mod race_compare;
+pub mod race_real;
 pub mod script;
 pub mod tour;

@@ -5,13 +5,22 @@
 //! percentile wait for the file's inode lock, and the copy's holds of that lock — in
 //! virtual time, deterministically (the interleaving is described in
 //! [`crate::pictures::timeline`]).
+//!
+//! `--real FS` runs the same race on the real kernel ([`crate::race_real`]: a loop mount or
+//! tmpfs, real threads, wall clock); `--compare` runs the who-waits cells on the kernel and
+//! on the paired model and judges them ([`crate::race_compare`], rendered by
+//! [`conform::who_waits`]).
 
 use std::io::{self, Write};
 use std::path::PathBuf;
 
 use vfs::clock::fmt_nanos;
 
+use conform::who_waits::Comparison;
+
 use crate::pictures::timeline::{self, Arrivals, Other, OtherOp, Race, RaceTarget};
+use crate::race_compare;
+use crate::race_real::{self, RealCall, Session};
 use crate::tour::{self, Method, fmt_size};
 
 /// Arguments of `splicelab race`.
@@ -21,15 +30,17 @@ pub struct RaceArgs {
     /// Filesystem model, as a mount spec (btrfs-like, xfs-like:chunk=64k, nfs-like, ...)
     #[arg(long, value_name = "MODEL", default_value = "btrfs-like")]
     pub fs: String,
-    /// Size of the source file (xfs_io size syntax: 64m, 1g)
-    #[arg(long, value_name = "SIZE", default_value = "64m")]
-    pub size: String,
+    /// Size of the source file (xfs_io size syntax: 64m, 1g) [default: 64m; with
+    /// --compare 1g]
+    #[arg(long, value_name = "SIZE")]
+    pub size: Option<String>,
     /// Cut the source into this many extents (1: one extent). Sharing costs grow with
-    /// extents, byte copies with bytes
-    #[arg(long, value_name = "N", default_value_t = 1)]
-    pub extents: u64,
+    /// extents, byte copies with bytes [default: 1; with --compare 100000, for the
+    /// sharing cells]
+    #[arg(long, value_name = "N")]
+    pub extents: Option<u64>,
     /// The copy: never, may, must (splice with that semantics), copy_file_range,
-    /// ficlonerange
+    /// ficlonerange; with --real also ficlone and dedupe
     #[arg(long, value_name = "CALL", default_value = "must")]
     pub call: String,
     /// What the second task does each time: read or write (4 KiB)
@@ -38,8 +49,8 @@ pub struct RaceArgs {
     /// Which file the second task touches: src or dst (the picture follows its lock)
     #[arg(long, value_name = "FILE", default_value = "dst")]
     pub target: String,
-    /// Virtual time between the second task's calls (ns, us, ms, s: 100us, 1ms); the
-    /// default is --calls calls spread over the copy
+    /// Time between the second task's calls (ns, us, ms, s: 100us, 1ms; virtual time,
+    /// wall clock with --real); the default is --calls calls spread over the copy
     #[arg(long, value_name = "DURATION")]
     pub interval: Option<String>,
     /// With no --interval: how many calls the second task makes
@@ -54,6 +65,29 @@ pub struct RaceArgs {
     /// Also write a self-contained HTML page with the summary and the picture
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
+    /// Race on the real kernel instead of a model: btrfs, xfs, xfs-noreflink or tmpfs on
+    /// a fresh loop mount (tmpfs: a fresh tmpfs) in a temporary directory; real threads,
+    /// wall clock; needs root. With --compare: only that filesystem's cells
+    #[arg(long, value_name = "FS", conflicts_with_all = ["svg", "html"])]
+    pub real: Option<String>,
+    /// Model against kernel: every cell of the who-waits comparison (FICLONE of a
+    /// many-extent file on btrfs and xfs, a copy_file_range byte copy on xfs-noreflink and
+    /// tmpfs; a reader of the source, then of the destination) on the kernel and on the
+    /// paired model, with the verdict per cell
+    #[arg(long, conflicts_with_all = ["svg", "html"])]
+    pub compare: bool,
+    /// With --compare: runs of each cell on the kernel (the table gives the median)
+    #[arg(long, value_name = "N", default_value_t = 3, requires = "compare")]
+    pub runs: u64,
+    /// With --compare: take the kernel's side from FILE (the JSON of an earlier
+    /// --compare --json) and run only the model's side again (no root needed)
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "compare",
+        conflicts_with = "real"
+    )]
+    pub kernel_from: Option<PathBuf>,
 }
 
 const AFTER_HELP: &str = "\
@@ -62,11 +96,36 @@ others as one call); task 2 arrives at its times and waits for the inode lock of
 it touches while task 1 holds it. Waits and holds are virtual time from the model's cost
 model (no wall clock), so a run is deterministic and repeatable.
 
+With --real FS the same race runs on the real kernel: a fresh loop-mounted btrfs or XFS
+image (xfs: reflink=1, xfs-noreflink: reflink=0) or tmpfs, torn down again on every exit
+(also on ^C, exit status 130); the source is cut into extents by writing every other piece
+and fsyncing between the two passes; the call runs in one thread, the second task in
+another, wall clock. Without --interval the call first runs alone (twice; the faster
+counts), and its duration divided by --calls is the interval. Each arrival counts as its
+own thread: it waits for its own 4 KiB call, and first for the rest of an earlier call that
+was still inside the kernel when it arrived; the time the scheduler takes to wake the one
+real second thread does not count. --real needs root; the call may also be ficlone or
+dedupe, and never/may/must are done by the realcopy crate (pread/pwrite in 1 MiB chunks;
+copy_file_range; FICLONERANGE).
+
+--compare runs the who-waits cells on the kernel (--runs times each) and on the paired
+model (btrfs-like, xfs-like, xfs-like:reflink=0, tmpfs-like) and prints, per cell, the
+second task's longest wait as a fraction of the call, model against kernel, and whether
+the model agrees, is harsher (makes it wait longer) or kinder, within the tolerance that
+docs/conformance.md justifies. --json prints the comparison that
+conform/data/who-waits.json holds (the section \"Who waits\" of docs/conformance.md is
+rendered from that file).
+
 Examples:
   splicelab race --fs btrfs-like --extents 100000 --call must
   splicelab race --fs xfs-like:reflink=0 --size 1g --call never --interval 1ms --json
   splicelab race --fs xfs-like --call ficlonerange --op write --target src --svg race.svg
   splicelab race --fs btrfs-like:remap=swap --size 800000k --extents 100000 --interval 20us
+  sudo splicelab race --real btrfs --size 256m --extents 50000 --call ficlone --target dst
+  sudo splicelab race --real tmpfs --size 1g --call copy_file_range --json
+  sudo splicelab race --compare --size 64m --extents 16384 --runs 1
+  sudo splicelab race --compare --runs 5 --json > conform/data/who-waits.json
+  splicelab race --compare --kernel-from conform/data/who-waits.json --json
 
 With remap=swap (the sharing models) a clone or must-share is built with no inode lock held
 and only installed under the locks: the second task runs at the point between the two, and
@@ -109,11 +168,30 @@ struct Plan {
     fragment: Option<u64>,
 }
 
-fn plan(args: &RaceArgs) -> Result<Plan, String> {
-    let size = tour::parse_tour_size(&args.size)?;
-    let method = parse_call(&args.call)?;
-    let other = parse_other(&args.op, &args.target)?;
-    let arrivals = match &args.interval {
+/// The source's size and extent size from `--size` and `--extents` (`size` and
+/// `extents`: the defaults to use when they are not given).
+fn source(args: &RaceArgs, size: &str, extents: u64) -> Result<(u64, u64, Option<u64>), String> {
+    let size = tour::parse_tour_size(args.size.as_deref().unwrap_or(size))?;
+    let extents = args.extents.unwrap_or(extents);
+    // The model's block size is not known before it is built: take 4 KiB for the check
+    // (every model's default, and every real filesystem's here) and let the model refuse
+    // a spec it cannot hold.
+    if extents == 0 || extents > MAX_EXTENTS {
+        return Err(format!("--extents: 1 to {MAX_EXTENTS}"));
+    }
+    if extents > size / 4096 {
+        return Err(format!(
+            "--extents: a {} source holds at most {} extents of one 4 KiB block",
+            fmt_size(size),
+            size / 4096
+        ));
+    }
+    let fragment = (extents > 1).then(|| timeline::extent_size_for(size, extents, 4096));
+    Ok((size, extents, fragment))
+}
+
+fn arrivals(args: &RaceArgs) -> Result<Arrivals, String> {
+    Ok(match &args.interval {
         Some(i) => {
             let ns = fs_models::nfs::parse_duration(i).map_err(|e| format!("--interval: {e}"))?;
             if ns == 0 {
@@ -121,24 +199,18 @@ fn plan(args: &RaceArgs) -> Result<Plan, String> {
             }
             Arrivals::Every(ns)
         }
-        None if args.calls > MAX_CALLS => {
-            return Err(format!("--calls: at most {MAX_CALLS}"));
+        None if args.calls > MAX_CALLS || args.calls == 0 => {
+            return Err(format!("--calls: 1 to {MAX_CALLS}"));
         }
         None => Arrivals::Spread(args.calls),
-    };
-    // The model's block size is not known before it is built: take 4 KiB for the check
-    // (every model's default) and let the model refuse a spec it cannot hold.
-    if args.extents == 0 || args.extents > MAX_EXTENTS {
-        return Err(format!("--extents: 1 to {MAX_EXTENTS}"));
-    }
-    if args.extents > size / 4096 {
-        return Err(format!(
-            "--extents: a {} source holds at most {} extents of one 4 KiB block",
-            fmt_size(size),
-            size / 4096
-        ));
-    }
-    let fragment = (args.extents > 1).then(|| timeline::extent_size_for(size, args.extents, 4096));
+    })
+}
+
+fn plan(args: &RaceArgs) -> Result<Plan, String> {
+    let (size, _, fragment) = source(args, DEFAULT_SIZE, 1)?;
+    let method = parse_call(&args.call)?;
+    let other = parse_other(&args.op, &args.target)?;
+    let arrivals = arrivals(args)?;
     Ok(Plan {
         size,
         method,
@@ -147,6 +219,9 @@ fn plan(args: &RaceArgs) -> Result<Plan, String> {
         fragment,
     })
 }
+
+/// `--size` without `--compare`.
+const DEFAULT_SIZE: &str = "64m";
 
 /// Runs `splicelab race`; returns the exit status.
 pub fn run(args: &RaceArgs) -> i32 {
@@ -157,6 +232,12 @@ pub fn run(args: &RaceArgs) -> i32 {
 
 fn run_inner(args: &RaceArgs, out: &mut dyn Write) -> io::Result<i32> {
     let bad = crate::out::failure;
+    if args.compare {
+        return compare(args, out);
+    }
+    if let Some(fs) = &args.real {
+        return real(args, fs, out);
+    }
     let p = plan(args).map_err(bad)?;
     fs_models::spec::make(&tour::with_device_size(&args.fs, 1 << 30))
         .map_err(|e| bad(format!("--fs: {e}")))?;
@@ -182,6 +263,180 @@ fn run_inner(args: &RaceArgs, out: &mut dyn Write) -> io::Result<i32> {
         race.copied.errno.is_some() && race.copied.bytes == 0,
     ))
 }
+
+/// `race --real FS`: one race on the kernel.
+fn real(args: &RaceArgs, fs: &str, out: &mut dyn Write) -> io::Result<i32> {
+    let bad = crate::out::failure;
+    let pair = race_real::real_fs(fs).map_err(bad)?;
+    let (size, _, fragment) = source(args, DEFAULT_SIZE, 1).map_err(bad)?;
+    let call = RealCall::parse(&args.call).map_err(bad)?;
+    let other = parse_other(&args.op, &args.target).map_err(bad)?;
+    let arrivals = arrivals(args).map_err(bad)?;
+    let r = (|| {
+        let mut session = Session::new(pair.real, size, fragment)?;
+        let (dry, interval) = match arrivals {
+            Arrivals::Every(ns) => (None, ns),
+            Arrivals::Spread(n) => {
+                let d = session.dry_run(call)?;
+                let i = d.copy_ns / n as u64;
+                (Some(d), i)
+            }
+        };
+        let r = session.race(call, other, interval)?;
+        Ok::<_, String>((r, dry, session.src_extents))
+    })();
+    let (race, dry, src_extents) = match r {
+        Ok(x) => x,
+        Err(e) if e == race_real::INTERRUPTED_MSG => {
+            eprintln!("splicelab race: interrupted; the filesystem is unmounted");
+            return Ok(crate::cp::EXIT_ABORTED);
+        }
+        Err(e) => return Err(bad(e)),
+    };
+    let interval = race.other.map_or(0, |o| o.1);
+    if args.json {
+        let v = serde_json::json!({
+            "real": pair.real.name(),
+            "kernel": host::mounts::kernel_release(),
+            "call": call.key(),
+            "size": size,
+            "src_extents": src_extents,
+            "op": other.op.name(),
+            "target": other.file(),
+            "interval_ns": interval,
+            "bytes": race.bytes,
+            "errno": race.errno,
+            "copy_calls": race.calls,
+            "copy_ns": race.copy_ns,
+            "dry_ns": dry.as_ref().map(|d| d.copy_ns),
+            "other_calls": race.reads.len(),
+            "longest_wait_ns": race.longest_wait(),
+            "p99_wait_ns": race.wait_percentile(99),
+            "longest_call_ns": race.longest_call(),
+            "wait_fraction": race.fraction(),
+        });
+        writeln!(out, "{v}")?;
+    } else {
+        let (role, file) = (other.role(), other.file());
+        let how = match &race.errno {
+            Some(e) if race.bytes == 0 => format!("failed with {e}"),
+            Some(e) => format!("ended with {e} after {} bytes", race.bytes),
+            None => format!(
+                "{} call{}",
+                race.calls,
+                if race.calls == 1 { "" } else { "s" }
+            ),
+        };
+        let alone = dry
+            .as_ref()
+            .map(|d| format!(" (alone: {})", fmt_nanos(d.copy_ns)))
+            .unwrap_or_default();
+        writeln!(
+            out,
+            "race --real {} (Linux {}): {} of {} in {src_extents} extent{}, {how}, {}{alone}",
+            pair.real,
+            host::mounts::kernel_release(),
+            call.label(),
+            fmt_size(size),
+            if src_extents == 1 { "" } else { "s" },
+            fmt_nanos(race.copy_ns),
+        )?;
+        writeln!(
+            out,
+            "  task 2 ({role}) {}s 4 KiB of /{file} every {}: {} calls",
+            other.op.name(),
+            fmt_nanos(interval),
+            race.reads.len()
+        )?;
+        writeln!(
+            out,
+            "  {role} waits: longest {} ({:.1} % of the call), p99 {}; longest single call {}",
+            fmt_nanos(race.longest_wait()),
+            race.fraction() * 100.0,
+            fmt_nanos(race.wait_percentile(99)),
+            fmt_nanos(race.longest_call())
+        )?;
+    }
+    Ok(i32::from(race.errno.is_some() && race.bytes == 0))
+}
+
+/// `race --compare`: the who-waits cells, model against kernel.
+fn compare(args: &RaceArgs, out: &mut dyn Write) -> io::Result<i32> {
+    let bad = crate::out::failure;
+    let cmp = if let Some(path) = &args.kernel_from {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| bad(format!("--kernel-from {}: {e}", path.display())))?;
+        let cmp = Comparison::from_json(&text)
+            .map_err(|e| bad(format!("--kernel-from {}: {e}", path.display())))?;
+        race_compare::refresh_model(cmp).map_err(bad)?
+    } else {
+        let (size, extents, _) = source(args, COMPARE_SIZE, COMPARE_EXTENTS).map_err(bad)?;
+        if args.runs == 0 || args.runs > 100 {
+            return Err(crate::out::failure("--runs: 1 to 100"));
+        }
+        if args.interval.is_some() {
+            return Err(crate::out::failure(
+                "--interval: --compare spreads --calls calls over each call",
+            ));
+        }
+        arrivals(args).map_err(bad)?;
+        let only = match &args.real {
+            Some(fs) => Some(race_real::real_fs(fs).map_err(bad)?.real),
+            None => None,
+        };
+        let mut command = format!(
+            "splicelab race --compare --size {} --extents {extents} --runs {} --calls {}",
+            args.size.as_deref().unwrap_or(COMPARE_SIZE),
+            args.runs,
+            args.calls
+        );
+        if let Some(fs) = &args.real {
+            command += &format!(" --real {fs}");
+        }
+        command += " --json";
+        let opts = race_compare::Options {
+            size,
+            extents,
+            runs: args.runs,
+            calls: args.calls as u64,
+            only,
+            command,
+        };
+        match race_compare::measure(&opts, &mut |line| eprintln!("race --compare: {line}")) {
+            Ok(c) => c,
+            Err(e) if e == race_real::INTERRUPTED_MSG => {
+                eprintln!("splicelab race: interrupted; the filesystems are unmounted");
+                return Ok(crate::cp::EXIT_ABORTED);
+            }
+            Err(e) => return Err(bad(e)),
+        }
+    };
+    if args.json {
+        out.write_all(cmp.to_json().as_bytes())?;
+    } else {
+        writeln!(
+            out,
+            "who waits, model against kernel (Linux {}, {} CPUs, {} kernel run{} per cell, {} calls spread over each call)\n",
+            cmp.kernel,
+            cmp.cpus,
+            cmp.runs,
+            if cmp.runs == 1 { "" } else { "s" },
+            cmp.calls
+        )?;
+        out.write_all(cmp.table().as_bytes())?;
+        writeln!(
+            out,
+            "\nagree: within {:.2} of the call (docs/conformance.md, \"Who waits\"); widest spread of a cell over the kernel runs here: {:.2}",
+            conform::who_waits::TOLERANCE,
+            cmp.widest_spread()
+        )?;
+    }
+    Ok(0)
+}
+
+/// `--size` and `--extents` of `--compare` (the sharing cells' source).
+const COMPARE_SIZE: &str = "1g";
+const COMPARE_EXTENTS: u64 = 100_000;
 
 fn interval_text(p: &Plan, race: &Race) -> String {
     match p.arrivals {
@@ -257,8 +512,8 @@ mod tests {
     fn args(call: &str) -> RaceArgs {
         RaceArgs {
             fs: "btrfs-like".into(),
-            size: "8m".into(),
-            extents: 2048,
+            size: Some("8m".into()),
+            extents: Some(2048),
             call: call.into(),
             op: "read".into(),
             target: "dst".into(),
@@ -267,6 +522,10 @@ mod tests {
             json: false,
             svg: None,
             html: None,
+            real: None,
+            compare: false,
+            runs: 3,
+            kernel_from: None,
         }
     }
 
@@ -313,7 +572,7 @@ mod tests {
         // the reader gets in between them, as in the kernel's loop.
         let mut a = args("copy_file_range");
         a.fs = "xfs-like:reflink=0".into();
-        a.extents = 1;
+        a.extents = Some(1);
         let r = run_race(&a);
         assert!(r.holds.len() >= 8, "{}", r.caption());
         assert!(r.longest_wait() <= r.longest_hold(), "{}", r.summary());
@@ -332,9 +591,9 @@ mod tests {
         a.interval = Some("soon".into());
         assert!(plan(&a).unwrap_err().contains("--interval"));
         a.interval = None;
-        a.extents = 0;
+        a.extents = Some(0);
         assert!(plan(&a).unwrap_err().contains("--extents"));
-        a.extents = 1 << 20;
+        a.extents = Some(1 << 20);
         assert!(plan(&a).unwrap_err().contains("--extents"));
     }
 

@@ -407,7 +407,12 @@ fn sys<T>(what: &str, r: Result<T, Errno>) -> Result<T, String> {
 ///
 /// # Errors
 /// The first failing call's errno.
-pub fn pwrite_all(p: &mut Process, fd: i32, data: &Data, off: u64) -> Result<u64, Errno> {
+pub fn pwrite_all<S: Syscalls + ?Sized>(
+    p: &mut S,
+    fd: i32,
+    data: &Data,
+    off: u64,
+) -> Result<u64, Errno> {
     let mut done = 0;
     while done < data.len() {
         let n = (data.len() - done).min(1 << 30);

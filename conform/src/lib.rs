@@ -22,6 +22,7 @@ pub mod report;
 pub mod runner;
 pub mod scenario;
 pub mod scenarios;
+pub mod who_waits;
 
 use std::io;
 

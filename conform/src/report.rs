@@ -343,7 +343,8 @@ now modelled; the scenarios named pin it.\n\n| filesystem | behaviour | scenario
     for (what, why) in KNOWN {
         s += &format!("- **{what}.** {why}\n");
     }
-    s += WHO_WAITS;
+    s += "\n";
+    s += &crate::who_waits::doc_section().unwrap_or_else(|e| format!("{e}\n"));
     s += "\n## The scenarios\n\n| scenario | what it pins |";
     for p in PAIRS {
         s += &format!(" {} |", p.real);
@@ -367,41 +368,6 @@ now modelled; the scenarios named pin it.\n\n| filesystem | behaviour | scenario
     }
     s
 }
-
-/// Who waits while a copy runs: `splicelab race` on the models against the kernel's figures
-/// measured on this project's machine (reference §9). Not yet a `--real` mode of the
-/// harness: the kernel column is the reference measurement, the model column the command
-/// given.
-const WHO_WAITS: &str = "
-## Who waits: model against kernel (issue 20, first comparison)
-
-A second process preads 4 KiB of the source or the destination while one call runs. The
-kernel column is the measurement of reference §9 (Linux 6.18, loop images, wall clock); the
-model column is `splicelab race --fs MODEL --size 1g [--extents 100000] --call CALL --target
-FILE` (virtual time, 50 reads spread over the call). Both as the longest wait, and as a
-fraction of the call.
-
-| call | reader of | kernel: longest wait | model: longest wait | agree? |
-|---|---|---|---|---|
-| FICLONE, 100,000 extents, btrfs | source | 8 ms of 0.6–0.9 s (≈ 1 %) | 432.5 ms of 436.9 ms (99 %) | no: the model is harsher |
-| FICLONE, 100,000 extents, btrfs | destination | the whole call (633–810 ms) | 432.5 ms of 436.9 ms (99 %) | yes |
-| FICLONE, 100,000 extents, XFS | source | 1 ms of 1.9–3.5 s (≈ 0.05 %) | 735.3 ms of 742.7 ms (99 %) | no: the model is harsher |
-| FICLONE, 100,000 extents, XFS | destination | the whole call (3.3–3.5 s) | 735.3 ms of 742.7 ms (99 %) | yes (the call itself is 4× faster in the model) |
-| copy_file_range byte copy of 1 GiB, XFS reflink=0 | source | 1.4 ms (≈ 0.1 %) | 1.55 ms of 1.61 s (0.1 %) | yes |
-| copy_file_range byte copy of 1 GiB, XFS reflink=0 | destination | 2.3 ms (≈ 0.1–0.2 %) | 1.55 ms of 1.61 s (0.1 %) | yes |
-| copy_file_range byte copy of 1 GiB, tmpfs | source | 0.1 ms of ≈ 0.4 s | 1.55 ms of 1.61 s (0.1 %) | no: the model is harsher (one 1 MiB chunk) |
-| copy_file_range byte copy of 1 GiB, tmpfs | destination | 34 ms of ≈ 0.4 s (≈ 8 %) | 1.55 ms of 1.61 s (0.1 %) | **no: the model is kinder** |
-
-What differs, and why: the model's inode lock is one exclusive lock that a read takes too,
-and a remap holds both files' locks. On Linux a btrfs buffered read takes no inode lock and
-XFS takes its IO lock shared, which a remap holds shared on the source (exclusive on the
-destination), so readers of a clone's source barely wait: the model needs a
-shared/exclusive lock in `vfs::lock`. The tmpfs destination reader waits tens of
-milliseconds in the kernel, longer than one chunk of the model, so the model is kinder
-there; a tmpfs read takes no inode lock (`shmem_file_read_iter`), so that wait is not for
-the lock the model has, and where it comes from is for an automated `race --real` to
-measure (it replaces these reference figures) before it is modelled.
-";
 
 #[cfg(test)]
 mod tests {

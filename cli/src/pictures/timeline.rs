@@ -147,15 +147,8 @@ impl Race {
     /// The `p`-th percentile (0–100) of the second task's waits, nearest rank; 0 when it
     /// made no call.
     pub fn wait_percentile(&self, p: u32) -> Nanos {
-        let mut w: Vec<Nanos> = self.reads.iter().map(ReaderRead::wait).collect();
-        if w.is_empty() {
-            return 0;
-        }
-        w.sort_unstable();
-        let rank = (u64::from(p.min(100)) * w.len() as u64)
-            .div_ceil(100)
-            .max(1);
-        w[rank as usize - 1]
+        let w: Vec<Nanos> = self.reads.iter().map(ReaderRead::wait).collect();
+        percentile(w, p)
     }
 
     /// The copy's longest single hold of the destination lock.
@@ -428,27 +421,63 @@ impl Race {
     }
 }
 
+/// The `p`-th percentile (0–100) of `waits`, nearest rank; 0 for none.
+pub fn percentile(mut waits: Vec<Nanos>, p: u32) -> Nanos {
+    if waits.is_empty() {
+        return 0;
+    }
+    waits.sort_unstable();
+    let rank = (u64::from(p.min(100)) * waits.len() as u64)
+        .div_ceil(100)
+        .max(1);
+    waits[rank as usize - 1]
+}
+
 /// Writes a source of `size` bytes: one extent, or (`fragment = Some(E)`) extents of `E`
 /// bytes — even-numbered pieces first, then odd ones, so that no two neighbouring pieces
-/// are physically adjacent.
-fn write_source(
-    p: &mut Process,
+/// are physically adjacent. The same code builds the source of a model and of a real
+/// filesystem (`splicelab race --real`, through [`host::Linux`]). With `real`, two things
+/// make a real filesystem allocate each piece on its own, as the kernel's measurements
+/// did (reference §9: "writing every other block"): an `fsync` after each pass, so that
+/// delayed allocation (btrfs, XFS) allocates the even pieces before the odd ones exist
+/// (it would otherwise merge the two passes into one extent at write-back), and each pass
+/// in descending order, so that no write but the first extends the file (XFS reserves
+/// speculative preallocation past EOF on an extending write, which turns the holes
+/// between the even pieces into unwritten extents that the odd pass fills in place,
+/// leaving a few long extents).
+///
+/// # Errors
+/// The first failing `pwrite` or `fsync`.
+pub fn write_source<S: Syscalls + ?Sized>(
+    p: &mut S,
     fd: i32,
     size: u64,
     fragment: Option<u64>,
+    real: bool,
 ) -> Result<(), vfs::Errno> {
     let Some(e) = fragment.filter(|&e| e > 0 && e < size) else {
         return pwrite_all(p, fd, &Data::pattern(crate::tour::SRC_SEED, 0, size), 0).map(drop);
     };
     let pieces = size.div_ceil(e);
-    for b in (0..pieces).step_by(2).chain((1..pieces).step_by(2)) {
-        let off = b * e;
-        let len = e.min(size - off);
-        p.pwrite(
-            fd,
-            &Data::pattern(crate::tour::SRC_SEED, off, len),
-            off as i64,
-        )?;
+    for first in [0, 1] {
+        let pass: Vec<u64> = (first..pieces).step_by(2).collect();
+        let order: Box<dyn Iterator<Item = &u64>> = if real {
+            Box::new(pass.iter().rev())
+        } else {
+            Box::new(pass.iter())
+        };
+        for &b in order {
+            let off = b * e;
+            let len = e.min(size - off);
+            p.pwrite(
+                fd,
+                &Data::pattern(crate::tour::SRC_SEED, off, len),
+                off as i64,
+            )?;
+        }
+        if real {
+            p.fsync(fd)?;
+        }
     }
     Ok(())
 }
@@ -482,7 +511,9 @@ pub fn races(
 ) -> Result<Vec<Race>, String> {
     let dev = (2 * methods.len() as u64 + 1) * size + (64 << 20);
     let spec = crate::tour::with_device_size(spec, dev.div_ceil(1 << 20) << 20);
-    let mut sc = Scenario::with_source(&spec, size, &|p, fd| write_source(p, fd, size, fragment))?;
+    let mut sc = Scenario::with_source(&spec, size, &|p, fd| {
+        write_source(p, fd, size, fragment, false)
+    })?;
     let n = readers as u64;
     // Dry runs first: the reader's arrivals are spread over the longest of them and are the
     // same for every method, so the pictures compare the copies under the same load.
@@ -548,7 +579,9 @@ pub fn race(
     arrivals: Arrivals,
 ) -> Result<Race, String> {
     let spec = crate::tour::with_device_size(spec, (3 * size + (64 << 20)).div_ceil(1 << 20) << 20);
-    let mut sc = Scenario::with_source(&spec, size, &|p, fd| write_source(p, fd, size, fragment))?;
+    let mut sc = Scenario::with_source(&spec, size, &|p, fd| {
+        write_source(p, fd, size, fragment, false)
+    })?;
     let dry = run_race(&mut sc, model, method, "/dry", other, false, &|_| {
         Vec::new()
     })?;
