@@ -40,7 +40,8 @@ pub struct RaceArgs {
     #[arg(long, value_name = "N")]
     pub extents: Option<u64>,
     /// The copy: never, may, must (splice with that semantics), copy_file_range,
-    /// ficlonerange; with --real also ficlone and dedupe
+    /// ficlonerange, dedupe (FIDEDUPERANGE against a destination already holding the same
+    /// bytes); with --real also ficlone and dedupe
     #[arg(long, value_name = "CALL", default_value = "must")]
     pub call: String,
     /// What the second task does each time: read or write (4 KiB)
@@ -138,11 +139,11 @@ const MAX_CALLS: usize = timeline::MAX_RACE_CALLS as usize;
 const MAX_EXTENTS: u64 = 1_000_000;
 
 fn parse_call(s: &str) -> Result<Method, String> {
-    Method::ALL
+    Method::RACE
         .into_iter()
         .find(|m| m.key() == s)
         .ok_or_else(|| {
-            format!("--call: unknown call '{s}' (never, may, must, copy_file_range, ficlonerange)")
+            format!("--call: unknown call '{s}' (never, may, must, copy_file_range, ficlonerange, dedupe)")
         })
 }
 

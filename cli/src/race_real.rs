@@ -103,7 +103,7 @@ impl RealCall {
     }
 
     /// The model's counterpart, if it has one (`FICLONE` is a `FICLONERANGE` of the whole
-    /// file there; the model's race has no dedupe).
+    /// file there).
     pub fn model_method(self) -> Option<Method> {
         match self {
             RealCall::Never => Some(Method::SpliceNever),
@@ -111,7 +111,7 @@ impl RealCall {
             RealCall::Must => Some(Method::SpliceMust),
             RealCall::CopyFileRange => Some(Method::CopyFileRange),
             RealCall::Ficlone | RealCall::FicloneRange => Some(Method::FiCloneRange),
-            RealCall::Dedupe => None,
+            RealCall::Dedupe => Some(Method::Dedupe),
         }
     }
 

@@ -26,7 +26,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::{Value, json};
-use syscall::api::o;
+use syscall::api::{DedupeDest, dedupe, o};
 use syscall::flags::splice as sf;
 use syscall::{Process, Syscalls};
 use vfs::Data;
@@ -81,6 +81,9 @@ pub enum Method {
     CopyFileRange,
     /// `ioctl(FICLONERANGE)` over the whole file.
     FiCloneRange,
+    /// `ioctl(FIDEDUPERANGE)` of the whole file against a destination that already holds
+    /// the same bytes (`splicelab race` only: the tour copies into an empty file).
+    Dedupe,
 }
 
 impl Method {
@@ -93,6 +96,16 @@ impl Method {
         Method::FiCloneRange,
     ];
 
+    /// The calls `splicelab race` can race: the tour's and a dedupe.
+    pub const RACE: [Method; 6] = [
+        Method::SpliceNever,
+        Method::SpliceMay,
+        Method::SpliceMust,
+        Method::CopyFileRange,
+        Method::FiCloneRange,
+        Method::Dedupe,
+    ];
+
     /// The name in the table (`splice`, `splice MAY`, …).
     pub fn label(self) -> &'static str {
         match self {
@@ -101,6 +114,7 @@ impl Method {
             Method::SpliceMust => "splice MUST",
             Method::CopyFileRange => "copy_file_range",
             Method::FiCloneRange => "FICLONERANGE",
+            Method::Dedupe => "FIDEDUPERANGE",
         }
     }
 
@@ -113,6 +127,7 @@ impl Method {
             Method::SpliceMust => "must",
             Method::CopyFileRange => "copy_file_range",
             Method::FiCloneRange => "ficlonerange",
+            Method::Dedupe => "dedupe",
         }
     }
 
@@ -502,6 +517,39 @@ pub fn copy_with(
         match p.ficlonerange(dst, src, 0, size, 0) {
             Ok(()) => c.bytes = size,
             Err(e) => c.errno = Some(e),
+        }
+        return c;
+    }
+    if method == Method::Dedupe {
+        // Until everything is deduped (a filesystem may do less per call), as
+        // `xfs_io dedupe` callers do.
+        while c.bytes < size {
+            c.calls += 1;
+            let dest = DedupeDest {
+                fd: dst,
+                offset: c.bytes,
+            };
+            match p.fideduperange(src, c.bytes, size - c.bytes, &[dest]) {
+                Ok(v) => match v.first() {
+                    Some(o) if o.status == dedupe::SAME && o.bytes_deduped > 0 => {
+                        c.bytes += o.bytes_deduped;
+                    }
+                    Some(o) if o.status == dedupe::SAME => break,
+                    Some(o) if o.status == dedupe::DIFFERS => {
+                        c.errno = Some(Errno::EBADE);
+                        break;
+                    }
+                    Some(o) => {
+                        c.errno = Some(Errno(o.status.saturating_neg()));
+                        break;
+                    }
+                    None => break,
+                },
+                Err(e) => {
+                    c.errno = Some(e);
+                    break;
+                }
+            }
         }
         return c;
     }

@@ -676,6 +676,21 @@ fn run_race(
         .proc
         .open(dst_path, o::CREAT | o::RDWR, 0o644)
         .map_err(|e| format!("open {dst_path}: {e}"))?;
+    if method == Method::Dedupe {
+        // A dedupe needs a destination holding the same bytes: a byte copy first, before
+        // the race starts (and before its locks are recorded).
+        let c = copy_with(
+            &mut sc.proc,
+            sc.src,
+            dst_fd,
+            size,
+            Method::SpliceNever,
+            None,
+        );
+        if let Some(e) = c.errno {
+            return Err(format!("copying /src to {dst_path} before the dedupe: {e}"));
+        }
+    }
     let mut reader = Process::new(sc.proc.vfs.clone(), 2);
     let target_path = match other.target {
         RaceTarget::Src => "/src",
@@ -750,7 +765,7 @@ fn run_race(
                 )
             }
             None => {
-                // FICLONERANGE: one call for everything.
+                // FICLONERANGE, FIDEDUPERANGE: one call for everything.
                 copied = copy_with(&mut sc.proc, sc.src, dst_fd, size, method, None);
                 break;
             }
@@ -870,6 +885,39 @@ mod tests {
             call(&swap) * 2 <= call(&locked) * 3,
             "swap: at most 1.5x the locked call"
         );
+    }
+
+    /// `--call dedupe`: the destination is made a byte copy of the source before the race
+    /// (outside its lock records), then one FIDEDUPERANGE shares it all; the comparison is
+    /// O(bytes), and with remap=swap it too runs with no lock held.
+    #[test]
+    fn a_dedupe_race_compares_outside_the_locks_with_remap_swap() {
+        let run = |spec: &str| {
+            race(
+                spec,
+                spec,
+                8 << 20,
+                Method::Dedupe,
+                Some(8192),
+                Other::READER_OF_DST,
+                Arrivals::Every(20_000),
+            )
+            .unwrap()
+        };
+        let (locked, swap) = (run("btrfs-like"), run("btrfs-like:remap=swap"));
+        for r in [&locked, &swap] {
+            assert_eq!((r.copied.bytes, r.copied.errno), (8 << 20, None));
+            assert_eq!(
+                r.holds.len(),
+                1,
+                "the byte copy before the race is not in it"
+            );
+        }
+        assert!(locked.longest_wait() * 10 > (locked.copy_end - locked.copy_start) * 9);
+        assert!(swap.longest_wait() <= swap.longest_hold());
+        let plain = run("plain");
+        assert_eq!(plain.copied.errno, Some(vfs::errno::Errno::EOPNOTSUPP));
+        assert!(plain.holds.is_empty());
     }
 
     #[test]
