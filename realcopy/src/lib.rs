@@ -275,7 +275,10 @@ pub fn copy_range(
 /// `dst` taken as empty, since it is replaced), then saves `dst`'s old blocks by cloning
 /// them into an unnamed file beside it (O(extents), no byte moved), truncates and clones;
 /// on a failure it clones the old blocks back, so `dst` is as it was — the same bytes in
-/// the same (possibly shared) blocks.
+/// the same (possibly shared) blocks. Into an empty `dst` with neither a progress callback
+/// nor an interrupt flag, must-share is one `FICLONE` first (the kernel's own checks are
+/// the library's, so a success means every check passed), and the checked path runs only
+/// after a failure, once `dst` is put back, to answer in the lab's errno order.
 ///
 /// # Errors
 /// As [`copy_range`] over the whole of `src`; for must-share also the errors of saving
@@ -288,6 +291,11 @@ pub fn copy_file(
 ) -> Result<Copied, Failure> {
     let (src, dst) = (src.as_fd(), dst.as_fd());
     let fail = Failure::before_any_change;
+    if share == Share::Must
+        && let Some(done) = share::must_share_whole_file_unchecked(src, dst, opts)
+    {
+        return Ok(done);
+    }
     // "To the source's EOF": the checks shorten the count to the size they see.
     let to_eof = u64::MAX;
     let plan = checks::copy_checks(src, 0, dst, 0, to_eof, share).map_err(fail)?;
