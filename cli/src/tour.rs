@@ -495,12 +495,6 @@ impl Scenario {
     pub fn image(&self) -> Image {
         self.mnt.fs.image()
     }
-
-    /// An independent copy of this scenario ([`Setup::fork`]); `None` if the model cannot
-    /// fork.
-    pub fn fork(&self) -> Option<Scenario> {
-        Setup::of(self).fork()
-    }
 }
 
 /// What a [`Scenario`] is made of, without its process (which belongs to one thread): the
@@ -779,12 +773,12 @@ pub fn run_tour(models: &[(String, String)], size: u64) -> Result<Vec<Row>, Stri
         .enumerate()
         .map(|(i, (m, me))| (i, m, me))
         .collect();
-
     let next = AtomicUsize::new(0);
     let out: Mutex<Vec<Option<Result<Row, String>>>> = Mutex::new(vec![None; jobs.len()]);
     // Each model's scenario is built once, by the first row that needs it, and forked for
     // every row ([`Setup::fork`]); a model that cannot fork builds one per row. A model's
-    // setup is dropped once its last row has forked it, so that at most two are held.
+    // setup is dropped once its last row has forked it (rows are taken model by model, so
+    // about one setup per thread is held).
     type Template = Mutex<(usize, Option<Arc<Result<Setup, String>>>)>;
     let templates: Vec<Template> = models
         .iter()
@@ -1144,6 +1138,22 @@ mod tests {
         assert_eq!(r.shared_blocks, 256);
         assert_eq!(r.media_word(), "both");
         assert_eq!(r.overwrite.unwrap().word(), "ENOSPC");
+    }
+
+    /// The tour forks one setup per model for its rows: every cell of a row on a fork is
+    /// the cell on a freshly built scenario, for every model and call (the clock, the
+    /// figures, the extents, the crash states, the filler).
+    #[test]
+    fn a_row_on_a_forked_scenario_is_the_row_on_a_fresh_one() {
+        let size = 1 << 20;
+        for (label, spec) in TOUR_MODELS {
+            let setup = Setup::of(&Scenario::new(spec, size).unwrap());
+            for method in Method::ALL {
+                let fresh = run_row(label, spec, method, size).unwrap();
+                let forked = run_row_on(label, spec, method, setup.fork().unwrap()).unwrap();
+                assert_eq!(forked.to_json(), fresh.to_json(), "{label} {method:?}");
+            }
+        }
     }
 
     #[test]
