@@ -48,6 +48,11 @@ pub const IO_BUFSIZE: u64 = 256 * 1024;
 /// runner's per-command limit, so that a 1 TiB file copies with `--bs 1m`.
 pub const MAX_CALLS: u64 = crate::script::MAX_CALLS;
 
+/// Most chunks of byte copy one `cp` makes: past them it stops between calls, as a script's
+/// `copy_range` does ([`crate::script::MAX_COMMAND_CHUNKS`], `docs/design.md` A11), and
+/// exits 1 after checking that DST holds the prefix copied.
+pub const MAX_CHUNKS: u64 = crate::script::MAX_COMMAND_CHUNKS;
+
 /// The size of one `pwrite` when `--size` creates the source (data is lazy, so big calls
 /// cost nothing extra).
 const CREATE_CALL: u64 = 1 << 30;
@@ -408,6 +413,8 @@ fn default_bs(src_blksize: u64, dst_blksize: u64) -> u64 {
 enum Abort {
     /// `--abort-after N`: stopped before call N + 1.
     Calls(u64),
+    /// [`MAX_CHUNKS`] chunks of byte copy were made (this many): stopped between calls.
+    Chunks(u64),
     /// The signal planned after `after` chunks arrived during or at the end of call `call`,
     /// which was asked for `asked` bytes and returned `ret` (`EINTR` before any byte).
     Signal {
@@ -503,7 +510,7 @@ struct LabWatch<'c, 'b> {
 
 impl Watch for LabWatch<'_, '_> {
     fn stop_before(&mut self, at: &Progress) -> bool {
-        self.abort_after == Some(at.calls)
+        self.abort_after == Some(at.calls) || self.seen.get().0 >= MAX_CHUNKS
     }
 
     // The signal "arrives" once K chunks have completed: a call still running then stops
@@ -574,7 +581,10 @@ fn copy_loop(
     let errno = |e: realcopy::Errno| Errno(e.0);
     let end = match out.ended {
         Ended::Eof | Ended::Done => End::Eof,
-        Ended::Stopped => End::Aborted(Abort::Calls(out.calls)),
+        Ended::Stopped if cfg.abort_after == Some(out.calls) => {
+            End::Aborted(Abort::Calls(out.calls))
+        }
+        Ended::Stopped => End::Aborted(Abort::Chunks(seen.get().0)),
         Ended::Interrupted => End::Aborted(Abort::Signal {
             after: cfg.signal_after.unwrap_or(0),
             call: out.calls,
@@ -1005,6 +1015,14 @@ fn run_inner(args: &CpArgs, out: &mut dyn Write, rep: &mut Report) -> Result<i32
                     rep.set("aborted", "calls");
                     format!("interrupted after {n} calls (--abort-after {n})")
                 }
+                Abort::Chunks(n) => {
+                    rep.set("aborted", "chunks");
+                    rep.set("ok", false);
+                    format!(
+                        "stopped after {n} chunks of byte copy (splicelab's limit per command: \
+                         {MAX_CHUNKS})"
+                    )
+                }
                 Abort::Signal {
                     after,
                     call,
@@ -1032,17 +1050,21 @@ fn run_inner(args: &CpArgs, out: &mut dyn Write, rep: &mut Report) -> Result<i32
             match check_prefix(proc, sfd, dfd, res.copied) {
                 Ok(None) => {
                     rep.set("prefix_ok", true);
-                    if text {
-                        say(
-                            out,
-                            &format!(
-                                "{why}: {dst} holds exactly the first {} bytes of {src} \
-                                 (checked: size and content)",
-                                res.copied
-                            ),
-                        );
+                    let line = format!(
+                        "{why}: {dst} holds exactly the first {} bytes of {src} \
+                         (checked: size and content)",
+                        res.copied
+                    );
+                    if matches!(how, Abort::Chunks(_)) {
+                        rep.set("error", why.as_str());
+                        eprintln!("cp: {line}");
+                        1
+                    } else {
+                        if text {
+                            say(out, &line);
+                        }
+                        EXIT_ABORTED
                     }
-                    EXIT_ABORTED
                 }
                 Ok(Some(what)) => {
                     rep.set("prefix_ok", false);

@@ -248,16 +248,16 @@ mod tests {
         assert_eq!(s.src_extents, 2048);
         assert_eq!(s.other_calls, 20);
         assert!(s.longest_wait_ns > s.copy_ns / 2);
-        assert!(
-            model_side(
-                "btrfs-like",
-                RealCall::Dedupe,
-                RaceTarget::Dst,
-                1 << 20,
-                None,
-                2
-            )
-            .is_err()
-        );
+        // The virtual race has a dedupe too (against a byte copy made before the race).
+        let d = model_side(
+            "btrfs-like",
+            RealCall::Dedupe,
+            RaceTarget::Dst,
+            1 << 20,
+            None,
+            2,
+        )
+        .unwrap();
+        assert!(d.copy_ns > 0, "{d:?}");
     }
 }

@@ -573,3 +573,29 @@ fn help_documents_the_loop_and_has_an_example() {
         );
     }
 }
+
+/// Issue 17 (design A11): a byte copy's work is a step per chunk, so one `cp` stops after
+/// `MAX_CHUNKS` of them — between calls, DST checked to hold the prefix — with a clear
+/// error and exit 1 (a 64 TiB never-share copy was 2^26 chunks). Here 4 KiB chunks, so
+/// the limit is 1 GiB of the 2 GiB source.
+#[test]
+fn a_copy_stops_after_the_chunk_limit_with_a_clear_error() {
+    let limit = splicelab::cp::MAX_CHUNKS;
+    let o = cp(&[
+        "--fs",
+        "plain:chunk=4k",
+        "--size",
+        "2g",
+        "--bs",
+        "1g",
+        "/a",
+        "/b",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", show(&o));
+    let want = format!(
+        "cp: stopped after {limit} chunks of byte copy (splicelab's limit per command: \
+         {limit}): /b holds exactly the first {} bytes of /a (checked: size and content)",
+        limit * 4096
+    );
+    assert_eq!(stderr(&o).trim_end(), want, "{}", show(&o));
+}

@@ -296,6 +296,30 @@ fn signal_after_k_chunks_returns_exactly_k_chunks() {
     }
 }
 
+/// Issue 17: one call of the byte copy makes at most `MAX_CHUNKS_PER_CALL` chunks and
+/// returns that short count (a lab-only tiny `chunk=` made a 2 GiB call 4 Mi chunks). The
+/// source is a hole: its zeroes are written, chunk by chunk, as Linux's splice writes them.
+#[test]
+fn a_byte_copy_call_stops_after_max_chunks_per_call() {
+    use vfs::copy::MAX_CHUNKS_PER_CALL;
+    for m in ["plain", "xfs-like", "btrfs-like"] {
+        let mut p = process(&format!("{m}:chunk=512"));
+        let s = empty(&mut p, "/s");
+        p.ftruncate(s, (MAX_CHUNKS_PER_CALL * 1024) as i64).unwrap();
+        let d = empty(&mut p, "/d");
+        p.task.take_stats();
+        let n = splice_at(&mut p, s, 1, d, 3, 1 << 30, 0).unwrap() as u64;
+        assert_eq!(n, MAX_CHUNKS_PER_CALL * 512, "{m}");
+        assert_eq!(p.task.stats().chunks, MAX_CHUNKS_PER_CALL, "{m}");
+        assert_eq!(p.fstat(d).unwrap().size, 3 + n, "{m}");
+        assert!(
+            p.fstat(d).unwrap().blocks > 0,
+            "{m}: the zeroes are written"
+        );
+        fsck(&p, d);
+    }
+}
+
 #[test]
 fn signal_before_the_first_chunk_is_eintr_and_changes_nothing() {
     for m in models() {

@@ -40,6 +40,15 @@ use crate::task::Task;
 /// splice (sharing is O(extents), design assumption A8).
 pub const MAX_RW_COUNT: u64 = 0x7fff_f000;
 
+/// The most chunks one call of the VFS byte copy ([`do_splice_direct`]) makes: after them
+/// it returns the short count, as after a signal. Not reached with Linux's chunk sizes
+/// (`MAX_RW_COUNT` is 2,048 chunks of the default 1 MiB); it bounds a call on a mount with
+/// a lab-only tiny `chunk=` (512 bytes: 4 Mi chunks for `MAX_RW_COUNT`) to a fraction of a
+/// second. Each chunk takes both inode locks, so the work of a byte copy is O(chunks)
+/// whatever the source holds (holes included, design A11); the command loops of
+/// `splicelab script` bound the chunks of one command (`MAX_COMMAND_CHUNKS` there).
+pub const MAX_CHUNKS_PER_CALL: u64 = 1 << 16;
+
 /// The three semantics of the extended splice (spec §2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Share {
@@ -118,8 +127,9 @@ fn copy_chunk(
 ///
 /// Before each chunk a pending signal stops the copy; each chunk takes both inode locks
 /// (with `nonblock`, only if they are free) and releases them before the next. A short
-/// read (the source shrank meanwhile) ends the copy. Returns the bytes copied; after the
-/// first chunk every error becomes the partial count.
+/// read (the source shrank meanwhile) ends the copy, and so does the
+/// [`MAX_CHUNKS_PER_CALL`]th chunk. Returns the bytes copied; after the first chunk every
+/// error becomes the partial count.
 ///
 /// # Errors
 /// Only when nothing was copied:
@@ -148,8 +158,8 @@ pub fn do_splice_direct(
     } else {
         chunk
     };
-    let mut done = 0u64;
-    while done < len {
+    let (mut done, mut chunks) = (0u64, 0u64);
+    while done < len && chunks < MAX_CHUNKS_PER_CALL {
         if task.signal_pending() {
             return if done == 0 {
                 Err(Errno::EINTR)
@@ -157,6 +167,7 @@ pub fn do_splice_direct(
                 Ok(done)
             };
         }
+        chunks += 1;
         let want = chunk.min(len - done);
         match copy_chunk(
             task,

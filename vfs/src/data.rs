@@ -234,9 +234,16 @@ impl Data {
     /// The sub-range `[off, off + len)`, clamped to the range's length.
     pub fn slice(&self, off: u64, len: u64) -> Data {
         let mut out = Data::new();
+        out.append_slice(self, off, len);
+        out
+    }
+
+    /// Appends `other.slice(off, len)` without building it: the same segments, merged the
+    /// same way (a reader assembling a file from its extents calls this once per extent).
+    pub fn append_slice(&mut self, other: &Data, off: u64, len: u64) {
         let end = off.saturating_add(len);
         let mut pos = 0u64;
-        for s in &self.segs {
+        for s in &other.segs {
             let (s_start, s_end) = (pos, pos + s.len);
             pos = s_end;
             if s_end <= off {
@@ -247,9 +254,8 @@ impl Data {
             }
             let from = off.max(s_start);
             let to = end.min(s_end);
-            out.push(to - from, s.src.slice(from - s_start));
+            self.push(to - from, s.src.slice(from - s_start));
         }
-        out
     }
 
     /// This range with `[off, off + other.len())` replaced by `other`. Bytes past the end
@@ -402,6 +408,31 @@ impl Data {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn append_slice_is_append_of_the_slice() {
+        let mut d = Data::zero(100);
+        d.push(50, Src::Fill(7));
+        d.append(Data::pattern(3, 10, 1000));
+        d.append(Data::bytes(&[1, 2, 3, 4, 5]));
+        let mut head = Data::pattern(3, 0, 10);
+        head.push(5, Src::Zero);
+        for (off, len) in [
+            (0, 2000),
+            (0, 100),
+            (99, 3),
+            (120, 40),
+            (150, 1000),
+            (1151, 9),
+        ] {
+            let mut a = head.clone();
+            a.append(d.slice(off, len));
+            let mut b = head.clone();
+            b.append_slice(&d, off, len);
+            assert_eq!(a, b, "{off} {len}");
+            assert_eq!(b.len(), head.len() + len.min(d.len() - off));
+        }
+    }
 
     #[test]
     fn feed_gives_the_bytes_and_materialises_only_patterns() {

@@ -136,6 +136,18 @@ fn too_many(r: &mut Record, cmd: &str) {
     );
 }
 
+/// The message when a command's loop has made [`super::MAX_COMMAND_CHUNKS`] chunks of
+/// byte copy (`chunks`: the task's chunk count since the command began).
+fn too_many_chunks(r: &mut Record, cmd: &str, chunks: u64) {
+    r.fail(
+        format!(
+            "{cmd}: stopped after {chunks} chunks of byte copy (splicelab's limit per command: {})",
+            super::MAX_COMMAND_CHUNKS
+        ),
+        "too many chunks",
+    );
+}
+
 /// A script interpreter: a simulated process with a file table.
 pub struct Runner {
     proc: Process,
@@ -1263,10 +1275,17 @@ impl Runner {
         r.set("count", len);
         let count = len;
         let t0 = self.proc.task.now();
+        let chunks0 = self.proc.task.stats().chunks;
         let (mut total, mut ops) = (0u64, 0u64);
         loop {
             if ops == super::MAX_CALLS {
                 too_many(r, "copy_range");
+                break;
+            }
+            let chunks = self.proc.task.stats().chunks.saturating_sub(chunks0);
+            if chunks >= super::MAX_COMMAND_CHUNKS {
+                r.line(format!("copied {total}/{count} bytes at offset {doff}"));
+                too_many_chunks(r, "copy_range", chunks);
                 break;
             }
             match self
@@ -1328,10 +1347,14 @@ impl Runner {
         let saved = self.proc.task.take_stats();
         let t0 = self.proc.task.now();
         let (mut s, mut d, mut left, mut total, mut ops) = (soff, doff, count, 0u64, 0u64);
-        let mut failed = None;
+        let (mut failed, mut chunk_limit) = (None, false);
         loop {
             if ops == super::MAX_CALLS {
                 too_many(r, "splice");
+                break;
+            }
+            if self.proc.task.stats().chunks >= super::MAX_COMMAND_CHUNKS {
+                chunk_limit = true;
                 break;
             }
             match self
@@ -1371,12 +1394,16 @@ impl Runner {
         r.set("lock_wait_ns", st.lock_wait);
         r.set("longest_hold_ns", st.longest_hold);
         r.set("time_ns", dt);
-        if !quiet && total > 0 && failed.is_some() {
+        if !quiet && total > 0 && (failed.is_some() || chunk_limit) {
             // What the earlier calls moved, then why the loop stopped.
             Self::splice_report(r, doff, count, total, ops, chunks, shared, dt, compact);
         }
         if let Some(e) = failed {
             r.errno("splice", e);
+            return;
+        }
+        if chunk_limit {
+            too_many_chunks(r, "splice", chunks);
             return;
         }
         if quiet || !r.ok {

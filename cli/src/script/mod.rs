@@ -45,6 +45,13 @@ pub const DEFAULT_IO_BUFFER: u64 = 4096;
 /// `splice -a`): beyond it the command stops with an error instead of running for hours.
 pub const MAX_CALLS: u64 = 1 << 20;
 
+/// Most chunks of byte copy one command's loop makes (`copy_range`, `splice -a`): beyond
+/// them the command stops with an error. A byte copy takes both inode locks per chunk, so
+/// its work is O(chunks) even where the source is a hole (`docs/design.md` A11): 2^18
+/// chunks are 256 GiB at the default 1 MiB chunk, about a second of host time. Without
+/// this bound a copy at unaligned offsets of a 64 TiB sparse file was 2^26 chunks (issue 17).
+pub const MAX_COMMAND_CHUNKS: u64 = 1 << 18;
+
 /// The model `--fs` defaults to: `btrfs-like` once that model exists, else `plain`.
 pub fn default_fs() -> &'static str {
     if fs_models::spec::make("btrfs-like").is_ok() {

@@ -375,10 +375,11 @@ pub enum Known {
     StatsOverflow,
     /// `splicelab check --ops 2^64-1`.
     CheckOpsMax,
-    /// Found by this suite and reported (not one of issue 17's list): a byte copy of a huge
-    /// sparse range on a local model (no sharing, unaligned offsets, or a tiny chunk) reads
-    /// the holes as zeroes and writes them chunk by chunk (a 1 PiB range is 2^30 chunks of
-    /// 1 MiB: hours, and an extent per chunk), against design A1.
+    /// Found by this suite (not one of issue 17's list): a byte copy of a huge sparse range
+    /// on a local model (no sharing, unaligned offsets, or a tiny chunk) reads the holes as
+    /// zeroes and writes them chunk by chunk (a 1 PiB range is 2^30 chunks of 1 MiB). Fixed
+    /// by bounds (design A11: `MAX_CHUNKS_PER_CALL`, `MAX_COMMAND_CHUNKS`); a case that
+    /// still hangs in a copy command has found a path around them.
     HugeByteCopy,
 }
 
@@ -403,7 +404,7 @@ impl Known {
             }
             Known::CheckOpsMax => "known problem (issue 17): splicelab check --ops 2^64-1",
             Known::HugeByteCopy => {
-                "reported by the fuzz suite (issue 17): a byte copy of a huge sparse range (plain models, unaligned offsets, tiny chunks) writes the holes' zeroes chunk by chunk (vfs::copy): hours for 2^50 bytes"
+                "issue 17: a byte copy of a huge sparse range writes the holes' zeroes chunk by chunk (vfs::copy), bounded per call and per command (design A11): a copy command that still hangs found a path around the bounds"
             }
         }
     }
