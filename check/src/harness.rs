@@ -763,6 +763,17 @@ impl Harness {
         } else {
             0
         };
+        if let Some(want) = self.pwrite_refused(off, len) {
+            let r = self.proc.pwrite(fd, &Data::fill(byte, len), off as i64);
+            return self
+                .refused(
+                    &format!("pwrite {off} {len}"),
+                    want,
+                    r,
+                    &TaskStats::default(),
+                )
+                .map(drop);
+        }
         match self.proc.pwrite(fd, &Data::fill(byte, len), off as i64) {
             Ok(n) if n as u64 == len => {
                 self.model.pwrite(name, off, &Data::fill(byte, len));
@@ -916,6 +927,17 @@ impl Harness {
 
     fn fallocate(&mut self, name: &str, mode: i32, off: u64, len: u64) -> Result<(), String> {
         let fd = self.fd(name)?;
+        if self.fallocate_refused(off, len) {
+            let r = self.proc.fallocate(fd, mode, off as i64, len as i64);
+            return self
+                .refused(
+                    &format!("fallocate mode {mode} {off} {len}"),
+                    Errno::EFBIG,
+                    r.map(|()| 0),
+                    &TaskStats::default(),
+                )
+                .map(drop);
+        }
         match self.proc.fallocate(fd, mode, off as i64, len as i64) {
             Ok(()) => {
                 if mode == 3 {
@@ -1129,6 +1151,10 @@ impl Harness {
             self.proc.close(sfd).ok();
             return self.overflowed(&what_of(kind), r, &stats);
         }
+        if self.past_limit(doff) {
+            self.proc.close(sfd).ok();
+            return self.refused(&what_of(kind), Errno::EFBIG, r, &stats);
+        }
         // Data that became inline only during the call (a network client sending a tiny
         // source before the CLONE; btrfs zeroing a one-byte hole file's EOF block before a
         // clone past its EOF) is copied the same way: the model says so, in full — less
@@ -1314,16 +1340,67 @@ impl Harness {
         r: Result<usize, Errno>,
         stats: &TaskStats,
     ) -> Result<Option<u64>, String> {
+        self.refused(
+            &format!("{what} of a range that wraps around 2^64"),
+            Errno::EOVERFLOW,
+            r,
+            stats,
+        )
+    }
+
+    /// Whether a write or copy to `pos` starts at or past the maximum file size
+    /// (`s_maxbytes`): `generic_write_check_limits` refuses it with `EFBIG` — whatever the
+    /// source holds, even nothing — where one byte lower is shortened instead.
+    fn past_limit(&self, pos: u64) -> bool {
+        pos >= self.fs.max_file_size().min(i64::MAX as u64)
+    }
+
+    /// A call that must fail with `want` having moved and shared nothing (a check that runs
+    /// before any data moves, so before a pending signal's `EINTR` too).
+    fn refused(
+        &mut self,
+        what: &str,
+        want: Errno,
+        r: Result<usize, Errno>,
+        stats: &TaskStats,
+    ) -> Result<Option<u64>, String> {
         match r {
-            Err(Errno::EOVERFLOW) if stats.bytes_copied == 0 && stats.bytes_shared == 0 => {
+            Err(e) if e == want && stats.bytes_copied == 0 && stats.bytes_shared == 0 => {
                 self.counters.errors += 1;
                 Ok(None)
             }
             other => Err(format!(
-                "{what} of a range that wraps around 2^64: {other:?} ({} bytes copied, {} shared), expected EOVERFLOW",
+                "{what}: {other:?} ({} bytes copied, {} shared), expected {want:?}",
                 stats.bytes_copied, stats.bytes_shared
             )),
         }
+    }
+
+    /// What the checks before any data moves must answer for a `pwrite` of `len` bytes at
+    /// `off`: `EINVAL` when `off + len` passes `LLONG_MAX` (`rw_verify_area`), else `EFBIG`
+    /// at or past `s_maxbytes` (`generic_write_checks`).
+    fn pwrite_refused(&self, off: u64, len: u64) -> Option<Errno> {
+        if len == 0 {
+            None
+        } else if off.checked_add(len).is_none_or(|end| end > i64::MAX as u64) {
+            Some(Errno::EINVAL)
+        } else if self.past_limit(off) {
+            Some(Errno::EFBIG)
+        } else {
+            None
+        }
+    }
+
+    /// `vfs_fallocate`: a range (of non-negative numbers) that ends past `s_maxbytes`, or
+    /// past `LLONG_MAX`, is `EFBIG`.
+    fn fallocate_refused(&self, off: u64, len: u64) -> bool {
+        let top = i64::MAX as u64;
+        len > 0
+            && off <= top
+            && len <= top
+            && off
+                .checked_add(len)
+                .is_none_or(|end| end > self.fs.max_file_size().min(top))
     }
 
     /// One copy call from `sfd` at `soff` to `dfd` at `doff`: its result and the two

@@ -365,6 +365,18 @@ fn one_call(len: u64) -> String {
     }
 }
 
+/// A copy length as `copy_range -l`/`splice -l` take it: xfs_io reads numbers with
+/// `strtoll`, which saturates at 2^63 - 1, so a length above it is written as the negative
+/// number with its bits (the system call's `size_t` gets them unchanged). `u64::MAX` (-1)
+/// is xfs_io's "invalid length": the generators make none.
+fn copy_len(len: u64) -> String {
+    if len > i64::MAX as u64 {
+        (len as i64).to_string()
+    } else {
+        len.to_string()
+    }
+}
+
 /// The command line (without the `open`) of `op` whose operands resolved to `dst`/`src`.
 pub fn command(op: &Op, src: Option<&str>, dst: Option<&str>) -> String {
     let s = src.unwrap_or("?");
@@ -400,15 +412,16 @@ pub fn command(op: &Op, src: Option<&str>, dst: Option<&str>) -> String {
             ..
         } => {
             format!(
-                "splice {}-s {soff} -d {doff} -l {len} -F {} {s}",
+                "splice {}-s {soff} -d {doff} -l {} -F {} {s}",
                 if *nonblock { "-n " } else { "" },
+                copy_len(*len),
                 flag.name()
             )
         }
         Op::CopyRange {
             soff, doff, len, ..
         } => {
-            format!("copy_range -s {soff} -d {doff} -l {len} {s}")
+            format!("copy_range -s {soff} -d {doff} -l {} {s}", copy_len(*len))
         }
         Op::Clone {
             soff, doff, len, ..
@@ -433,7 +446,7 @@ pub fn command(op: &Op, src: Option<&str>, dst: Option<&str>) -> String {
 pub const MAX_OPS: usize = 10_000;
 
 /// The current generator ([`GenConfig::generation`]).
-pub const GENERATION: u8 = 3;
+pub const GENERATION: u8 = 4;
 
 /// The shape of generated sequences.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -444,7 +457,8 @@ pub struct GenConfig {
     pub blocks: u64,
     /// Most operations per sequence (after the initial creates).
     pub max_ops: usize,
-    /// Which generator: [`GENERATION`] makes every kind of operation; 2 makes what the
+    /// Which generator: [`GENERATION`] makes every kind of operation; 3 makes what it made
+    /// before ranges near 2^63 and `s_maxbytes` ([`to_huge`]); 2 makes what the
     /// generator made before boundary ranges ([`to_boundary`]); 1 what it made before
     /// near-miss dedupes ([`near_miss`]) and closing unlinked files
     /// ([`Op::CloseUnlinked`]) — only to replay case seeds found then (the named regressions
@@ -454,6 +468,9 @@ pub struct GenConfig {
     pub generation: u8,
     /// Whether to generate faults (media errors, ENOSPC, signals, reboots) and crashes.
     pub faults: bool,
+    /// The mounts' `s_maxbytes` (`FileSystem::max_file_size`) when they all have the same,
+    /// else `LLONG_MAX`: generation 4 puts offsets at and just below it ([`to_huge`]).
+    pub max_bytes: u64,
 }
 
 impl GenConfig {
@@ -465,6 +482,7 @@ impl GenConfig {
             max_ops,
             faults: true,
             generation: GENERATION,
+            max_bytes: i64::MAX as u64,
         }
     }
 
@@ -622,9 +640,8 @@ pub fn near_miss(
 /// `copy_file_range` whose source offset is within a block below 2^63 - 1, with 1–3
 /// blocks to copy, so that `off + len` passes what `loff_t` holds (Linux checks only that
 /// the sum does not wrap around 2^64, then shortens the count to the source's EOF: 0
-/// bytes). (Not a sum that wraps: that needs a length above 2^63 - 1, which no script can
-/// write; not the destination offset: a copy there writes a file of 2^63 bytes, which the
-/// reference model and the checks' whole-file reads are not made for.)
+/// bytes). (Sums that wrap, destination offsets at `s_maxbytes` and lengths near 2^63
+/// come in generation 4: [`to_huge`].)
 /// The offsets the generator already biases towards block boundaries (`b * bs ± 2`) are
 /// where the other ranges start.
 pub fn to_boundary(mut op: Op, bs: u64, rng: &mut rand::rngs::StdRng) -> Op {
@@ -660,6 +677,85 @@ pub fn to_boundary(mut op: Op, bs: u64, rng: &mut rand::rngs::StdRng) -> Op {
             3 => (*off, *len) = (*off / bs * bs + bs - 1, 1),
             _ => {}
         },
+        _ => {}
+    }
+    op
+}
+
+/// One in this many operations that [`to_huge`] can move is moved.
+pub const HUGE_ONE_IN: u32 = 12;
+
+/// Moves now and then a range to the top of the offset space (generation 4), where a
+/// wrong bound or an overflowing `pos + len` hides — so that the CI-size run meets them:
+/// - copies (splice, `copy_file_range`) to a destination offset at `LLONG_MAX` (`EFBIG`,
+///   whatever the source holds) or at `s_maxbytes` (`EFBIG`); to just below it — `s_maxbytes - 1`,
+///   `s_maxbytes - block`, the last block below 2^63 — from a source offset past every
+///   EOF (0 bytes: `generic_write_check_limits` shortens, it does not refuse); from a
+///   source offset at `s_maxbytes` or near 2^63 with a length whose sum passes 2^63
+///   (0 bytes) or wraps past 2^64 (`EOVERFLOW`); and with a length that makes the
+///   destination's sum pass 2^63 (a splice: shortened to the source's EOF) or wrap past
+///   2^64 (`EOVERFLOW`);
+/// - a `pwrite` at `s_maxbytes` or `LLONG_MAX` (`EFBIG`, or `EINVAL` from
+///   `rw_verify_area` when `pos + len` passes `LLONG_MAX`);
+/// - a `fallocate` or punch that starts a block or two below `s_maxbytes` or 2^63 and
+///   ends past it (`EFBIG`).
+///
+/// Nothing it makes writes data near 2^63: the reference model holds whole files.
+/// `max_bytes` is the smallest `s_maxbytes` of the mounts; the harness computes the
+/// answer from the destination's own.
+pub fn to_huge(mut op: Op, bs: u64, max_bytes: u64, rng: &mut rand::rngs::StdRng) -> Op {
+    use rand::Rng;
+    if rng.random_range(0..HUGE_ONE_IN) != 0 {
+        return op;
+    }
+    let top = i64::MAX as u64;
+    let max = max_bytes.min(top);
+    let shape = rng.random_range(0..6u8);
+    let r = rng.random_range(0..3u64);
+    let k = rng.random_range(1..=3u64);
+    // At the limit (refused) and just below it (allowed, nothing to copy).
+    let at = [max, top, max.saturating_add(r).min(top)][rng.random_range(0..3)];
+    let below = [max - 1, max - bs, top / bs * bs - bs, max - 1 - r][rng.random_range(0..4)];
+    // A source offset past every EOF near the top, and lengths whose sum with an offset
+    // passes 2^63 or wraps past 2^64.
+    let src_top = [max, top - r, top / bs * bs, max - bs][rng.random_range(0..4)];
+    // `copy_range` repeats `copy_file_range` until the length is done, as xfs_io does: a
+    // copy within one file with a length near 2^63 would go on copying the tail it just
+    // wrote, 65,536 times. Its lengths near 2^63 are the ones that wrap instead.
+    let shape = if matches!(op, Op::CopyRange { .. }) && shape == 4 {
+        5
+    } else {
+        shape
+    };
+    match &mut op {
+        Op::Splice {
+            soff, doff, len, ..
+        }
+        | Op::CopyRange {
+            soff, doff, len, ..
+        } => match shape {
+            0 => *doff = top,
+            1 => (*soff, *doff) = (src_top, at),
+            2 => (*soff, *doff) = (src_top, below),
+            3 => {
+                *soff = src_top;
+                *len = if r == 0 {
+                    k * bs
+                } else {
+                    (u64::MAX - src_top) + k
+                };
+            }
+            4 => *len = (top - *doff) + k,
+            // Not u64::MAX: that is -1, xfs_io's "invalid length" ([`copy_len`]).
+            _ => *len = u64::MAX - 1 - r,
+        },
+        Op::Pwrite { off, .. } => *off = at,
+        Op::Falloc { off, len, .. } | Op::Punch { off, len, .. } => {
+            // Ends past `s_maxbytes`, or past 2^63 from a block-aligned start.
+            let base = if shape % 2 == 0 { max } else { top + 1 };
+            *off = base - k * bs;
+            *len = k * bs + [1, bs, bs + r][rng.random_range(0..3)];
+        }
         _ => {}
     }
     op
@@ -755,6 +851,8 @@ pub fn random_ops(cfg: &GenConfig, seed: u64) -> Vec<Op> {
     // Boundaries come from a generator of their own, so that the main one draws exactly
     // what it drew before them (generation 2 and earlier replay unchanged).
     let mut edges = rand::rngs::StdRng::seed_from_u64(seed ^ 0x6564_6765_7321_b0de);
+    // And ranges near 2^63 from a third (generation 3 replays unchanged).
+    let mut huge = rand::rngs::StdRng::seed_from_u64(seed ^ 0x6875_6765_2f32_5e63);
     let count = rng.random_range(1..=cfg.max_ops.clamp(1, MAX_OPS));
     let mut out = vec![Op::Create { n: 0 }, Op::Create { n: 1 }];
     for _ in 0..count {
@@ -867,6 +965,11 @@ pub fn random_ops(cfg: &GenConfig, seed: u64) -> Vec<Op> {
         } else {
             op
         };
+        let op = if cfg.generation >= 4 {
+            to_huge(op, bs, cfg.max_bytes, &mut huge)
+        } else {
+            op
+        };
         // Half the dedupes (from a bit the operand pick does not use) become a near miss.
         match op {
             Op::Dedupe {
@@ -972,6 +1075,64 @@ mod tests {
             }
         }
         assert!(past);
+    }
+
+    /// Generation 4 reaches the top of the offset space: copies to `s_maxbytes` and to
+    /// `LLONG_MAX`, to just below `s_maxbytes` from past every EOF, sums past 2^63 and
+    /// past 2^64, writes at `s_maxbytes`, allocations ending past it — with each mount's
+    /// limit (ocfs2-like: far below 2^63) — and generation 3 replays unchanged.
+    #[test]
+    fn huge_ranges_reach_the_top() {
+        let top = i64::MAX as u64;
+        for max in [top, (4096 << 32) - 4096] {
+            let cfg = GenConfig {
+                max_bytes: max,
+                ..GenConfig::new(4096, 40)
+            };
+            let mut seen = [false; 7];
+            for seed in 0..400 {
+                for op in random_ops(&cfg, seed) {
+                    match op {
+                        Op::Splice {
+                            soff, doff, len, ..
+                        }
+                        | Op::CopyRange {
+                            soff, doff, len, ..
+                        } => {
+                            seen[0] |= doff == max;
+                            seen[1] |= doff == top;
+                            seen[2] |= doff < max && doff > max - 8192 && soff > max - 8192;
+                            seen[3] |= wrapping(soff, len) || wrapping(doff, len);
+                            seen[4] |= !wrapping(doff, len) && doff + len > top && doff < 1 << 20;
+                        }
+                        Op::Pwrite { off, .. } => seen[5] |= off == max,
+                        Op::Falloc { off, len, .. } | Op::Punch { off, len, .. } => {
+                            seen[6] |= off < max && off + len > max;
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            assert_eq!(seen, [true; 7], "s_maxbytes {max}");
+        }
+        let old = GenConfig {
+            generation: 3,
+            ..GenConfig::new(4096, 40)
+        };
+        let mut moved = 0;
+        for seed in 0..50 {
+            let (a, b) = (
+                random_ops(&old, seed),
+                random_ops(&GenConfig::new(4096, 40), seed),
+            );
+            assert_eq!(a.len(), b.len());
+            moved += a.iter().zip(&b).filter(|(x, y)| x != y).count();
+        }
+        assert!(moved > 0);
+    }
+
+    fn wrapping(off: u64, len: u64) -> bool {
+        off.checked_add(len).is_none()
     }
 
     /// Generation 2 (before boundary ranges) replays as it was: the boundaries come from a

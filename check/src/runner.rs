@@ -94,11 +94,23 @@ impl Outcome {
 pub fn gen_config(spec: &str, max_ops: usize) -> Result<GenConfig, String> {
     // Several mounts: offsets are biased towards the largest block of them.
     let mut block = 4096;
+    let mut limits = Vec::new();
     for part in mount_specs(spec)? {
         let fs = fs_models::spec::make(part)?;
         block = block.max(Profile::of(part, &*fs).block);
+        limits.push(fs.max_file_size().min(i64::MAX as u64));
     }
-    Ok(GenConfig::new(block, max_ops))
+    // Offsets at one mount's s_maxbytes only where every mount has that limit: on a mount
+    // with a larger one they would write data there, far past what the reference model's
+    // whole files are for (`LLONG_MAX` is at or past every limit).
+    let max_bytes = match limits.split_first() {
+        Some((&first, rest)) if rest.iter().all(|&m| m == first) => first,
+        _ => i64::MAX as u64,
+    };
+    Ok(GenConfig {
+        max_bytes,
+        ..GenConfig::new(block, max_ops)
+    })
 }
 
 /// The mount specs of `spec`: itself, or the parts of a multi-mount spec (`A+B[+C]`).

@@ -33,6 +33,10 @@ pub struct ConformArgs {
     /// Seed of the random mode
     #[arg(long, value_name = "S", default_value_t = 1)]
     pub seed: u64,
+    /// With --write-doc: one random run of --cases cases per seed and filesystem (a
+    /// comma-separated list; without it, --seed)
+    #[arg(long, value_name = "S,S,...", value_delimiter = ',')]
+    pub seeds: Vec<u64>,
     /// Random mode: cases end in power cuts (the loop images are cut and recovered, and the
     /// kernel's recovered state must be one the model permits)
     #[arg(long)]
@@ -321,7 +325,15 @@ fn write_doc(args: &ConformArgs, path: &PathBuf, out: &mut dyn Write) -> io::Res
         )?;
         any_divergence |= r.passed() != r.total();
         suites.push(r);
-        if let Some(n) = args.cases.filter(|&n| n > 0) {
+        let seeds = if args.seeds.is_empty() {
+            vec![args.seed]
+        } else {
+            args.seeds.clone()
+        };
+        for seed in seeds {
+            let Some(n) = args.cases.filter(|&n| n > 0) else {
+                break;
+            };
             let mut real = RealSide::standard(pair.real).map_err(|e| failure(e.to_string()))?;
             let pb = bar(n, pair.real.name());
             let rep = random::run_random(
@@ -329,7 +341,7 @@ fn write_doc(args: &ConformArgs, path: &PathBuf, out: &mut dyn Write) -> io::Res
                 pair,
                 case_kind(args),
                 n,
-                args.seed,
+                seed,
                 args.shrink,
                 &mut |_, _| pb.inc(1),
             )
@@ -337,16 +349,17 @@ fn write_doc(args: &ConformArgs, path: &PathBuf, out: &mut dyn Write) -> io::Res
             pb.finish_and_clear();
             writeln!(
                 out,
-                "{}: {} random cases, {} divergences ({:.1} s)",
+                "{}: {} random cases (seed {seed}), {} divergences, {} flaky ({:.1} s)",
                 pair.real,
                 rep.cases,
                 rep.divergences,
+                rep.flaky,
                 rep.elapsed.as_secs_f64()
             )?;
             any_divergence |= rep.divergences > 0;
             randoms.push(RandomRun {
                 pair,
-                seed: args.seed,
+                seed,
                 report: rep,
             });
         }

@@ -266,6 +266,56 @@ pub fn step(r: &mut Rng) -> Step {
     }
 }
 
+/// Issue 19: now and then a step moves to the top of the offset space, at and just below
+/// `s_maxbytes` (`LLONG_MAX` on all four filesystems) and with sums that pass 2^63 or wrap
+/// past 2^64 — drawn from a generator of its own, so that every other step stays what it
+/// was:
+/// - `copy_file_range` to `off_out` = `s_maxbytes` (`EFBIG`, whatever the source holds);
+///   to `s_maxbytes - 1`, `s_maxbytes - 4096` or the last block below 2^63 from an
+///   `off_in` past every EOF (0 bytes: shortened, not refused); from `off_in` =
+///   `s_maxbytes - 4096` (0 bytes); with a length that makes `off_out + len` wrap past
+///   2^64 (`EOVERFLOW`) or `off_in + len` pass 2^63 (shortened to the source's EOF);
+/// - `pwrite` at `LLONG_MAX` (`EINVAL`, `rw_verify_area`);
+/// - `fallocate` from a block or two below 2^63 to past it (`EFBIG`).
+///
+/// Nothing puts data into the last block below 2^63, where btrfs's and tmpfs's `SEEK_HOLE`
+/// overflow (docs/conformance.md, known divergences).
+fn to_huge(st: &mut Step, r: &mut Rng) {
+    if !r.pct(8) {
+        return;
+    }
+    let top = i64::MAX;
+    let below = [top - 1, top - BS as i64, (top / BS as i64 - 1) * BS as i64];
+    let past_eof = top - (1 << 30) - r.below(BS) as i64;
+    match st {
+        Step::CopyFileRange {
+            off_in,
+            off_out,
+            len,
+            ..
+        } => match r.below(5) {
+            0 => *off_out = Some(top),
+            1 => (*off_in, *off_out) = (Some(past_eof), Some(r.pick(&below))),
+            2 => *off_in = Some(top - BS as i64),
+            3 => {
+                let out = off_out.unwrap_or(0).max(0) as u64;
+                *len = (u64::MAX - out).saturating_add(1 + r.below(BS));
+            }
+            _ => {
+                let inp = off_in.unwrap_or(0).max(0) as u64;
+                *len = (top as u64 - inp) + 1 + r.below(BS);
+            }
+        },
+        Step::Pwrite { off, .. } => *off = top,
+        Step::Fallocate { off, len, .. } => {
+            let k = 1 + r.below(2) as i64;
+            *off = (top / BS as i64 + 1 - k) * BS as i64;
+            *len = k * BS as i64 + r.pick(&[1, BS as i64]);
+        }
+        _ => {}
+    }
+}
+
 /// The case with seed `seed`: three files open in slots 0–2, a directory in slot 5, an
 /// optional first write, then 4–12 random steps.
 pub fn case(seed: u64) -> Scenario {
@@ -310,11 +360,15 @@ fn case_with(seed: u64, extras: bool) -> Scenario {
     if full {
         nearly_full(&mut sc);
     }
+    let mut h = Rng::new(seed ^ 0x0069_7373_7565_3139); // "issue19"
     let n = 4 + r.below(9);
     for _ in 0..n {
         let mut st = step(&mut r);
         while full && !keeps_free_space(&st) {
             st = step(&mut r);
+        }
+        if extras {
+            to_huge(&mut st, &mut h);
         }
         sc.push(st);
         if full {
@@ -811,6 +865,43 @@ mod tests {
             assert_eq!(back.lines, a.lines);
         }
         assert_ne!(case(case_seed(1, 0)), case(case_seed(1, 1)));
+    }
+
+    /// Issue 19: the random cases reach the top of the offset space — copies to
+    /// `s_maxbytes` and just below it, lengths whose sum wraps past 2^64 or passes 2^63, a
+    /// write at `LLONG_MAX`, an allocation past 2^63 — and put no data near it.
+    #[test]
+    fn cases_reach_offsets_near_2_63() {
+        let top = i64::MAX;
+        let mut seen = [false; 6];
+        for i in 0..2000 {
+            for l in case(case_seed(1, i)).lines {
+                match l.step {
+                    Step::CopyFileRange {
+                        off_in,
+                        off_out,
+                        len,
+                        ..
+                    } => {
+                        let (i, o) = (off_in.unwrap_or(0), off_out.unwrap_or(0));
+                        seen[0] |= o == top;
+                        seen[1] |= o > top - 2 * BS as i64 && o < top && i > 1 << 62;
+                        seen[2] |= o >= 0 && (o as u64).checked_add(len).is_none();
+                        seen[3] |=
+                            i >= 0 && (i as u64).checked_add(len).is_some_and(|e| e > top as u64);
+                    }
+                    Step::Pwrite { off, len, .. } => {
+                        seen[4] |= off == top;
+                        assert!(off < top - (1 << 20) || off == top || len == 0);
+                    }
+                    Step::Fallocate { off, len, .. } => {
+                        seen[5] |= off > top - 3 * BS as i64 && off.checked_add(len).is_none();
+                    }
+                    _ => {}
+                }
+            }
+        }
+        assert_eq!(seen, [true; 6]);
     }
 
     #[test]

@@ -788,6 +788,16 @@ const TABLE: &[(&str, &str, &str)] = &[
         "XFS counts read (page-cached) unwritten blocks as data for SEEK_DATA; btrfs and tmpfs do not",
         "open 0 a RDWR|CREAT\nfallocate 0 0x0 0 16384\npread 0 4096 100\nlseek 0 0 DATA\nlseek 0 4096 HOLE\nfallocate 0 0x3 4096 4096\nlseek 0 0 DATA",
     ),
+    (
+        "punch_hole_made_by_clone",
+        "punching from a hole a clone made: btrfs looks the hole up for round_down(start) + round_up(len) bytes and zeroes the block after that with a real write (a hole from a write past EOF is skipped whole); XFS and tmpfs keep holes",
+        "open 0 a RDWR|CREAT\nopen 1 b RDWR|CREAT\npwrite 1 8192 4096 0x61\nficlone 0 1\nfallocate 0 0x3 93 4024\nfallocate 1 0x3 93 4024\nopen 2 c RDWR|CREAT\npwrite 2 16384 4096 0x62\nficlonerange 1 2 0 0 0\nfallocate 1 0x3 1 8192",
+    ),
+    (
+        "punch_hole_made_by_clone_after_read_ahead",
+        "a read caches btrfs's extent maps for what it reads ahead (4 blocks from offset 0): a punch there skips the hole a clone made, one past it zeroes a block",
+        "open 0 a RDWR|CREAT\nopen 1 b RDWR|CREAT\npwrite 1 0 4096 0x61\npwrite 1 36864 4096 0x61\nficlone 0 1\npread 0 0 4096\nfallocate 0 0x3 4097 4096\nfallocate 0 0x3 16385 4096\nfallocate 0 0x3 12289 4096\nfallocate 0 0x3 1 8192",
+    ),
     // ------------------------------------------------------------ path lookup
     // `$FDE`: `f` a file, `d` an empty directory, `e` a directory holding the file `c`;
     // `n` never exists. Paths are absolute in the scenario's directory, so `.` and `..`

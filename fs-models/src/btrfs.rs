@@ -113,6 +113,33 @@ impl Btrfs {
             && new_size < img.block_size())
     }
 
+    /// What `btrfs_clone` leaves in the destination's extent map cache
+    /// ([`vfs::extent::InodeImage::em_uncached`]): each source extent is cloned by
+    /// replacing the destination from the end of the previous one (`drop_start =
+    /// last_dest_end`), which drops the cached maps there and caches none for the holes in
+    /// between; the hole after the last source extent is punched (`fill_holes`, one cached
+    /// hole map) inside the destination's size, and only dropped past it. `last`: blocks
+    /// of the range up to the end of the last source extent in it (0: none); `old_size`:
+    /// the destination's size before the clone; `end`: the clone's end in bytes.
+    fn clone_drops_extent_maps(
+        img: &mut Image,
+        dst: Ino,
+        dfb: u64,
+        n: u64,
+        last: u64,
+        old_size: u64,
+        end: u64,
+    ) {
+        let bs = img.block_size();
+        img.forget_hole_ems(dst, dfb, dfb + last);
+        let size = if last == 0 {
+            old_size
+        } else {
+            old_size.max(((dfb + last) * bs).min(end))
+        };
+        img.forget_hole_ems(dst, (dfb + last).max(size.div_ceil(bs)), dfb + n);
+    }
+
     /// Clones from a source whose data is inline: the bytes are copied, never shared
     /// (`clone_copy_inline_extent`). `len` is the prepared length (the whole inline data:
     /// an inline file is smaller than a block, so an aligned clone must start at 0 and end
@@ -244,7 +271,17 @@ impl Flavor for Btrfs {
             task.with_stats(|s| s.add_copied(n));
             return Ok(n);
         }
-        cow::share_range(img, cost, task, src, soff, dst, doff, len)
+        let bs = img.block_size();
+        let (sfb, dfb, n) = (soff / bs, doff / bs, len.div_ceil(bs));
+        let last = img
+            .inode(src)?
+            .mappings_in(sfb, sfb + n)
+            .last()
+            .map_or(0, |(s, m)| (s + m.len).min(sfb + n) - sfb);
+        let old_size = img.inode(dst)?.size;
+        let done = cow::share_range(img, cost, task, src, soff, dst, doff, len)?;
+        Btrfs::clone_drops_extent_maps(img, dst, dfb, n, last, old_size, doff + len);
+        Ok(done)
     }
 
     /// btrfs's measured differences (Linux 6.18): `fallocate` allocates, punches and
@@ -262,6 +299,7 @@ impl Flavor for Btrfs {
             punch_zeroes_unwritten: true,
             inline_max: self.max_inline,
             writeback_whole_dirty_range: true,
+            hole_extent_map_cache: true,
             ..crate::local::Quirks::default()
         }
     }

@@ -124,6 +124,10 @@ pub struct Quirks {
     /// the start of the first mapping that does not fit whole (measured: 1 MiB into a hole
     /// with 64 KiB free is `ENOSPC`; btrfs and tmpfs write the 64 KiB).
     pub write_reserves_per_mapping: bool,
+    /// The model keeps btrfs's extent map cache for holes
+    /// ([`Image::hole_extent_map_cache`]): a punch that starts in a hole a clone made can
+    /// write a zeroed block (`find_first_non_hole`); reads cache what they read.
+    pub hole_extent_map_cache: bool,
 }
 
 impl Default for Quirks {
@@ -145,6 +149,7 @@ impl Default for Quirks {
             grow_flushes_from_disk_size: false,
             zeroing_to_eof_writes_back: false,
             write_reserves_per_mapping: false,
+            hole_extent_map_cache: false,
         }
     }
 }
@@ -265,6 +270,7 @@ impl<F: Flavor> LocalFs<F> {
         let mut img = Image::new(opts.block_size, opts.size / opts.block_size);
         img.zero_eof_allocates = flavor.quirks().zero_eof_allocates;
         img.inline_max = flavor.quirks().inline_max;
+        img.hole_extent_map_cache = flavor.quirks().hole_extent_map_cache;
         let commit = opts
             .commit_interval
             .unwrap_or_else(|| flavor.commit_interval());
@@ -883,6 +889,7 @@ impl<F: Flavor> FileSystem for LocalFs<F> {
             if self.flavor.quirks().seek_sees_read_unwritten {
                 st.img.note_read_unwritten(ino, off, d.len());
             }
+            st.img.note_read_hole_ems(ino, off, len);
             d
         };
         task.charge(self.opts.cost.read(d.len()));

@@ -101,6 +101,47 @@ fn property_1_content_catches_a_copy_at_the_wrong_offset() {
     assert!(m.contains("differs"), "{m}");
 }
 
+/// Issue 19, boundary values near 2^63: a write limit one byte off (a copy to offset
+/// `s_maxbytes` is shortened to nothing instead of refused) is found by the CI-size run —
+/// the options of `.ci/run`'s check section (seed 2013, 1000 cases, both shards) on one
+/// model — because generation 4 puts destination offsets at `s_maxbytes` (`ops::to_huge`);
+/// and the same run passes on the product as it is.
+#[test]
+fn property_1_boundaries_catch_a_write_limit_one_byte_off() {
+    let spec = check::profile::spec_for("xfs-like");
+    let ci = |shard| Options {
+        specs: vec![spec.clone()],
+        cases: 1000,
+        seed: 2013,
+        shard,
+        ..Options::default()
+    };
+    {
+        let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+        bugs::unplant_all();
+        for shard in [(0, 2), (1, 2)] {
+            let out = runner::run(&ci(shard), |_, _| {});
+            assert!(out.failure.is_none(), "clean product: {:?}", out.failure);
+        }
+    }
+    let _p = Planted::new(Bug::WriteLimitOneByteOff);
+    for shard in [(0, 2), (1, 2)] {
+        let out = runner::run(&ci(shard), |_, _| {});
+        let f = out
+            .failure
+            .unwrap_or_else(|| panic!("shard {shard:?}: the CI-size run found nothing"));
+        eprintln!(
+            "write-limit-one-byte-off, shard {shard:?}: case {}, shrunk to {} ops:\n{}",
+            f.case, f.shrunk_ops, f.failure
+        );
+        assert!(
+            f.failure.message.contains("expected EFBIG"),
+            "{}",
+            f.failure.message
+        );
+    }
+}
+
 #[test]
 fn property_2_never_share_catches_a_reflinking_never_share_splice() {
     let m = state_machine_fails(Bug::NeverShareReflinks, "xfs-like");

@@ -15,6 +15,7 @@
 //! | bug | property | switch point |
 //! |---|---|---|
 //! | [`Bug::CopyWrongOffset`] | 1 content | `copy::copy_chunk` |
+//! | [`Bug::WriteLimitOneByteOff`] | 1 results (boundary) | `checks::generic_write_check_limits` |
 //! | [`Bug::NeverShareReflinks`] | 2 never-share | `copy::vfs_splice_file_range` |
 //! | [`Bug::MustShareByteCopies`] | 3 must-share | `copy::vfs_splice_file_range` |
 //! | [`Bug::CowWritesSharedInPlace`] | 4 write independence | `extent::Image::write_span` |
@@ -37,6 +38,10 @@ use std::sync::atomic::{AtomicU32, Ordering};
 pub enum Bug {
     /// The byte copy writes each chunk one byte past where it belongs.
     CopyWrongOffset,
+    /// `generic_write_check_limits` refuses a write only *past* `s_maxbytes`, not at it: a
+    /// copy to offset `s_maxbytes` returns 0 where Linux says `EFBIG` (a wrong bound one
+    /// byte off, reachable only with destination offsets at the top of the offset space).
+    WriteLimitOneByteOff,
     /// A never-share splice takes the may-share path (it reflinks).
     NeverShareReflinks,
     /// A must-share splice byte-copies instead of sharing (and so never fails).
@@ -75,6 +80,7 @@ impl Bug {
     /// Every planted bug.
     pub const ALL: [Bug; 14] = [
         Bug::CopyWrongOffset,
+        Bug::WriteLimitOneByteOff,
         Bug::NeverShareReflinks,
         Bug::MustShareByteCopies,
         Bug::CowWritesSharedInPlace,
@@ -94,6 +100,7 @@ impl Bug {
     pub fn name(self) -> &'static str {
         match self {
             Bug::CopyWrongOffset => "copy-wrong-offset",
+            Bug::WriteLimitOneByteOff => "write-limit-one-byte-off",
             Bug::NeverShareReflinks => "never-share-reflinks",
             Bug::MustShareByteCopies => "must-share-byte-copies",
             Bug::CowWritesSharedInPlace => "cow-writes-shared-in-place",
@@ -113,7 +120,7 @@ impl Bug {
     /// The property of spec §6 whose check this bug breaks.
     pub fn property(self) -> u8 {
         match self {
-            Bug::CopyWrongOffset => 1,
+            Bug::CopyWrongOffset | Bug::WriteLimitOneByteOff => 1,
             Bug::NeverShareReflinks => 2,
             Bug::MustShareByteCopies => 3,
             Bug::CowWritesSharedInPlace => 4,

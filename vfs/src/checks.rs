@@ -125,7 +125,12 @@ pub fn check_cross_fs(fin: &FileState, fout: &FileState, rule: CrossFs) -> KResu
 /// `EFBIG`: `pos` is at or past the filesystem's maximum file size.
 pub fn generic_write_check_limits(fout: &FileState, pos: i64, count: &mut u64) -> KResult<()> {
     let max = fout.max_bytes.min(i64::MAX as u64) as i64;
-    if pos >= max {
+    let past = if crate::bugs::planted(crate::bugs::Bug::WriteLimitOneByteOff) {
+        pos > max
+    } else {
+        pos >= max
+    };
+    if past {
         return Err(Errno::EFBIG);
     }
     // `pos` may be negative here (rw_verify_area rejects it later); i128 keeps the

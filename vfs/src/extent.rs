@@ -129,6 +129,14 @@ pub struct InodeImage {
     /// shifted, or explicitly forgotten (the kernel truncates the page cache there). Kept
     /// as runs, so reading a huge preallocated range costs one entry, not one per block.
     pub cached_unwritten: RangeSet,
+    /// File blocks with no cached extent map, for models with
+    /// [`Image::hole_extent_map_cache`] (btrfs). Only holes matter: btrfs's
+    /// `find_first_non_hole` asks `btrfs_get_extent` for a range, and an uncached hole
+    /// comes back exactly as long as that range — which `btrfs_punch_hole` rounds wrongly
+    /// (start rounded down, length rounded up), so it can end a block short of the punch
+    /// ([`Image::punch_with`]). A clone empties the cache over the destination range;
+    /// reads, punches and growing the file fill it again. Kept as runs.
+    pub em_uncached: RangeSet,
 }
 
 impl InodeImage {
@@ -146,6 +154,7 @@ impl InodeImage {
             mapped: 0,
             stale_tail: false,
             cached_unwritten: RangeSet::new(),
+            em_uncached: RangeSet::new(),
         }
     }
 
@@ -242,6 +251,10 @@ pub struct Image {
     /// whose data is all hole becomes inline data when its EOF block is zeroed (btrfs's
     /// `max_inline`). 0: never.
     pub inline_max: u64,
+    /// The model keeps btrfs's extent map cache for holes ([`InodeImage::em_uncached`]):
+    /// a punch starting in a hole whose extent map is not cached skips only the block
+    /// range `btrfs_get_extent` was asked for. Set by the model (btrfs).
+    pub hole_extent_map_cache: bool,
     /// Which journal snapshot this image is, or was recovered from ([`crate::crash::Journal`]
     /// numbers them); `None` for a live image. Snapshots never change, so a checker that
     /// verified a crash state may skip an image with the same number (and the same media
@@ -282,6 +295,7 @@ impl Image {
             next_origin: 0,
             zero_eof_allocates: false,
             inline_max: 0,
+            hole_extent_map_cache: false,
             defer_zeroing: None,
             snapshot: None,
         }
@@ -873,6 +887,8 @@ impl Image {
         let (size, bs) = (node.size, self.block_size);
         if !data.is_empty() && off > size {
             let inlines = node.map.is_empty() && size <= self.inline_max;
+            // btrfs_cont_expand caches one hole extent map up to the write.
+            self.cache_hole_ems(ino, size.div_ceil(bs), off.div_ceil(bs));
             if self.zero_eof_allocates
                 && !inlines
                 && !size.is_multiple_of(bs)
@@ -1001,6 +1017,8 @@ impl Image {
         let old = self.inode(ino)?.size;
         if size > old {
             self.zero_eof_tail(ino, ow)?;
+            // btrfs_cont_expand caches one hole extent map over the new blocks.
+            self.cache_hole_ems(ino, old.div_ceil(bs), size.div_ceil(bs));
             // btrfs writes the grown file back: inline only while it stays small enough.
             if self.zero_eof_allocates
                 && self.inode(ino)?.inline.is_some()
@@ -1123,16 +1141,152 @@ impl Image {
     /// # Errors
     /// `ENOSPC` if zeroing a partial block needs a copy-on-write and space is exhausted.
     pub fn punch(&mut self, ino: Ino, off: u64, len: u64, ow: Overwrite) -> KResult<()> {
-        self.punch_with(ino, off, len, ow, false)
+        self.punch_range(ino, off, len, ow, false)
     }
 
-    /// [`Image::punch`]; with `unwritten_too`, partial blocks that are unwritten are
-    /// written with zeroes too (btrfs: `btrfs_punch_hole` → `btrfs_truncate_block` writes a
-    /// preallocated block; XFS's `iomap_zero_range` skips it).
+    /// `FALLOC_FL_PUNCH_HOLE` as the model's `fallocate` does it: [`Image::punch`]; with
+    /// `unwritten_too`, partial blocks that are unwritten are written with zeroes too
+    /// (btrfs: `btrfs_punch_hole` → `btrfs_truncate_block` writes a preallocated block;
+    /// XFS's `iomap_zero_range` skips it). With [`Image::hole_extent_map_cache`], btrfs's
+    /// first hole lookup decides first ([`Image::punch_first_hole`]).
     ///
     /// # Errors
     /// As [`Image::punch`].
     pub fn punch_with(
+        &mut self,
+        ino: Ino,
+        off: u64,
+        len: u64,
+        ow: Overwrite,
+        unwritten_too: bool,
+    ) -> KResult<()> {
+        if self.hole_extent_map_cache && len > 0 {
+            self.uninline(ino)?;
+            if self.punch_first_hole(ino, off, len, ow)? {
+                return Ok(());
+            }
+            let bs = self.block_size;
+            let end = off.saturating_add(len);
+            // The middle becomes one cached hole (`fill_holes`), the end blocks were looked
+            // up (`find_first_non_hole`).
+            self.cache_hole_ems(ino, off / bs, end.div_ceil(bs));
+        }
+        self.punch_range(ino, off, len, ow, unwritten_too)
+    }
+
+    /// btrfs's first `find_first_non_hole` in `btrfs_punch_hole`, when `off` is in a hole:
+    /// the hole extent map it gets ends where the cached map ends, or — not cached — where
+    /// the range it asked for ends: `round_down(off)` plus `round_up(len)` blocks, one block
+    /// short of the punch's end when `off` is unaligned and the end's offset in its block is
+    /// smaller than `off`'s. The punch then continues from the map's end; when what is left
+    /// lies inside one block, that block is zeroed with a real write
+    /// (`btrfs_truncate_block`), so a hole block becomes a zeroed data block. Returns
+    /// whether the punch is finished (nothing more to do).
+    ///
+    /// Cached hole maps next to each other count as one (btrfs merges adjacent hole
+    /// extent maps, `try_merge_map`).
+    fn punch_first_hole(&mut self, ino: Ino, off: u64, len: u64, ow: Overwrite) -> KResult<bool> {
+        let bs = self.block_size;
+        let end = off.saturating_add(len);
+        let node = self.inode(ino)?;
+        let b0 = off / bs;
+        if node.mapping_at(b0).is_some() {
+            return Ok(false);
+        }
+        let hole_end = node.map.range(b0..).next().map_or(u64::MAX, |(&s, _)| s);
+        let gaps = &node.em_uncached;
+        let cached_run_end = |from: u64| gaps.first_in(from, hole_end).unwrap_or(hole_end);
+        let em_end = if gaps.contains(b0) {
+            let asked = b0.saturating_add(len.div_ceil(bs)).min(hole_end);
+            let cached = gaps.end_of_run(b0);
+            if cached < asked {
+                // Trimmed to the cached map after it, then merged with it.
+                cached_run_end(cached)
+            } else {
+                asked
+            }
+        } else {
+            cached_run_end(b0)
+        };
+        let size = node.size;
+        self.cache_hole_ems(ino, b0, em_end);
+        let em_end = em_end.saturating_mul(bs);
+        if em_end >= end {
+            // "Already in a large hole."
+            return Ok(true);
+        }
+        if end - em_end >= bs {
+            return Ok(false);
+        }
+        // `btrfs_truncate_block` inside the (block-rounded) size only.
+        if em_end >= size.div_ceil(bs).saturating_mul(bs) {
+            return Ok(true);
+        }
+        if self.inode(ino)?.mapping_at(em_end / bs).is_none() {
+            // A zeroed block where there was a hole.
+            self.write_at(ino, em_end, &Data::zero(end - em_end), ow)?;
+        } else {
+            self.zero_partial(ino, em_end, end - em_end, ow, true)?;
+        }
+        Ok(true)
+    }
+
+    /// Marks file blocks `[from, to)` of `ino` as having no cached extent map (a clone
+    /// dropped them); see [`InodeImage::em_uncached`]. Does nothing unless the model keeps
+    /// the cache ([`Image::hole_extent_map_cache`]).
+    pub fn forget_hole_ems(&mut self, ino: Ino, from: u64, to: u64) {
+        if !self.hole_extent_map_cache || from >= to {
+            return;
+        }
+        if let Some(node) = node_mut(&mut self.inodes, ino) {
+            node.em_uncached.insert(from, to);
+        }
+    }
+
+    /// Marks file blocks `[from, to)` of `ino` as cached (looked up, read, punched).
+    pub fn cache_hole_ems(&mut self, ino: Ino, from: u64, to: u64) {
+        // Looked at before changing: most inodes have nothing uncached, and a change would
+        // copy an inode a journal snapshot still shares.
+        let any = self
+            .inodes
+            .get(&ino)
+            .is_some_and(|n| n.em_uncached.first_in(from, to).is_some());
+        if any && let Some(node) = node_mut(&mut self.inodes, ino) {
+            node.em_uncached.remove(from, to);
+        }
+    }
+
+    /// Records a buffered read of `[off, off + len)` for the extent map cache: the pages
+    /// read from disk get their extent maps cached, holes included. A read at offset 0
+    /// starts a read-ahead window (`get_init_ra_size`: the request rounded up to a power of
+    /// two pages, times 4 up to 32 pages, times 2 up to 256, else btrfs's 4 MiB read-ahead
+    /// maximum), a read elsewhere reads what it asked for (a random read). Inside EOF.
+    pub fn note_read_hole_ems(&mut self, ino: Ino, off: u64, len: u64) {
+        if !self.hole_extent_map_cache || len == 0 {
+            return;
+        }
+        let bs = self.block_size;
+        let Ok(node) = self.inode(ino) else { return };
+        if node.em_uncached.is_empty() {
+            return;
+        }
+        let eof = node.size.div_ceil(bs);
+        let b0 = off / bs;
+        let req = off.saturating_add(len).div_ceil(bs) - b0;
+        let window = if b0 == 0 {
+            let p = req.checked_next_power_of_two().unwrap_or(u64::MAX);
+            match p {
+                0..=32 => p * 4,
+                33..=256 => p * 2,
+                _ => req.max(1024),
+            }
+        } else {
+            req
+        };
+        self.cache_hole_ems(ino, b0, b0.saturating_add(window).min(eof));
+    }
+
+    fn punch_range(
         &mut self,
         ino: Ino,
         off: u64,

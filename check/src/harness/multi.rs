@@ -405,6 +405,9 @@ impl Harness {
         if super::wraps(soff, doff, len) {
             return self.overflowed(&what, r, &stats).map(drop);
         }
+        if self.past_limit(doff) {
+            return self.refused(&what, Errno::EFBIG, r, &stats).map(drop);
+        }
         if stats.bytes_shared != 0 || stats.extents_remapped != 0 {
             return Err(format!(
                 "{what} shared {} bytes ({} extents remapped); two mounts share nothing",
