@@ -78,7 +78,7 @@ pub enum Bug {
 
 impl Bug {
     /// Every planted bug.
-    pub const ALL: [Bug; 14] = [
+    pub const ALL: [Bug; 15] = [
         Bug::CopyWrongOffset,
         Bug::WriteLimitOneByteOff,
         Bug::NeverShareReflinks,
