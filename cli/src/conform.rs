@@ -116,6 +116,8 @@ fn describe(pair: Pair) -> String {
 /// command returns rather than exits, so that the loop mounts are unmounted by their
 /// `Drop` on the way out.
 pub fn run(args: &ConformArgs) -> i32 {
+    // `^C`, `timeout`'s SIGTERM or a closed terminal must not leave the loop mounts behind.
+    host::mounts::tear_down_on_termination(true);
     let mut out = crate::out::stdout();
     let r = run_inner(args, &mut out);
     crate::out::exit_status(&mut out, r, "conform", 2)

@@ -226,6 +226,11 @@ const DEFAULT_SIZE: &str = "64m";
 
 /// Runs `splicelab race`; returns the exit status.
 pub fn run(args: &RaceArgs) -> i32 {
+    if args.compare || args.real.is_some() {
+        // `timeout`'s SIGTERM or a closed terminal must not leave the loop mounts behind
+        // (`^C` is the race's own: it stops between phases and tears down).
+        host::mounts::tear_down_on_termination(false);
+    }
     let mut out = crate::out::stdout();
     let r = run_inner(args, &mut out);
     crate::out::exit_status(&mut out, r, "splicelab race", 1)

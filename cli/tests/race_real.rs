@@ -232,6 +232,104 @@ fn race_real_interrupted_leaves_nothing_mounted() {
     assert!(leftovers(pid).is_empty(), "{:?}", leftovers(pid));
 }
 
+/// `timeout`'s `SIGTERM`, at several moments (making the filesystem, building the source,
+/// the race): the command ends with 143 (or 0, had it finished), and nothing of it is left:
+/// no mount, no loop device, no temporary directory (`host::mounts::tear_down_on_termination`).
+/// The same for `splicelab conform`, whose `^C` and `SIGTERM` both end it that way.
+#[test]
+fn a_terminated_command_leaves_nothing_behind() {
+    if !ready_or_skip(RealFs::Btrfs, "race --real") || !ready_or_skip(RealFs::XfsReflink, "conform")
+    {
+        return;
+    }
+    let dirs = |pid: u32| -> Vec<String> {
+        let tag = format!("-{pid}-");
+        std::fs::read_dir(std::env::temp_dir())
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|n| n.starts_with("splicelab-") && n.contains(&tag))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let conform = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_splicelab"))
+            .arg("conform")
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("splicelab runs")
+    };
+    let runs: Vec<(Child, u64, libc::c_int)> = vec![
+        (
+            spawn(&[
+                "--real",
+                "btrfs",
+                "--size",
+                "128m",
+                "--extents",
+                "32768",
+                "--call",
+                "ficlone",
+            ]),
+            200,
+            libc::SIGTERM,
+        ),
+        (
+            spawn(&[
+                "--real",
+                "btrfs",
+                "--size",
+                "128m",
+                "--extents",
+                "32768",
+                "--call",
+                "ficlone",
+            ]),
+            1500,
+            libc::SIGTERM,
+        ),
+        (
+            conform(&["--real", "xfs", "--cases", "100000", "--seed", "1"]),
+            2500,
+            libc::SIGTERM,
+        ),
+        (
+            conform(&[
+                "--real",
+                "xfs",
+                "--cases",
+                "100000",
+                "--seed",
+                "1",
+                "--power-cut",
+            ]),
+            2500,
+            libc::SIGINT,
+        ),
+    ];
+    for (child, after_ms, sig) in runs {
+        let pid = child.id();
+        std::thread::sleep(Duration::from_millis(after_ms));
+        // SAFETY: plain integer arguments; `pid` is our child, not yet waited for.
+        unsafe { libc::kill(pid as libc::pid_t, sig) };
+        let out = child.wait_with_output().expect("splicelab ends");
+        let code = out.status.code();
+        assert!(
+            code == Some(128 + sig)
+                || code == Some(0)
+                || (sig == libc::SIGINT && code == Some(130)),
+            "{code:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(leftovers(pid).is_empty(), "{:?}", leftovers(pid));
+        assert!(dirs(pid).is_empty(), "{:?}", dirs(pid));
+    }
+}
+
 #[test]
 fn bad_real_arguments_are_refused_before_anything_is_mounted() {
     let out = race(&["--real", "zfs"]);

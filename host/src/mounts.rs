@@ -4,8 +4,12 @@
 //! costs only the blocks the test writes), formats it, attaches it to a loop device and
 //! mounts it; [`Drop`] undoes all of that on every exit path, including a panic in the test
 //! body (drop runs while unwinding). Unmounting is retried while the filesystem is busy and
-//! falls back to a lazy unmount, so a test never leaves a mount behind it unless the process
-//! is killed outright.
+//! falls back to a lazy unmount. A command that is ended by a signal (`timeout`'s
+//! `SIGTERM`, a closed terminal's `SIGHUP`, `^C` where the command has no `^C` handling of
+//! its own) tears its mounts down too once it called [`tear_down_on_termination`]: every
+//! live mount is in a process-wide registry, and a thread waiting for those signals
+//! unmounts (lazily), detaches and removes them before the process exits with 128 + the
+//! signal. Only `SIGKILL` leaves a mount behind.
 //!
 //! [`TestTree`] holds several such mounts under one directory, for a
 //! [`Linux`](crate::linux::Linux) whose namespace spans filesystems (`/a` on btrfs, `/b` on
@@ -24,6 +28,7 @@ use std::io;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::sleep;
 use std::time::Duration;
@@ -357,6 +362,116 @@ fn attach_loop(image: &Path) -> io::Result<PathBuf> {
 
 /// A mounted test filesystem, unmounted and removed again on drop.
 ///
+/// What a signal-ended process must undo for one live [`TestMount`] (its mount point, its
+/// loop device, the directories it made: the mount point and the private one with the
+/// image) or [`TestTree`] (its directory).
+#[derive(Clone, Debug)]
+struct LiveMount {
+    id: u64,
+    mount_point: Option<PathBuf>,
+    loop_dev: Option<PathBuf>,
+    /// Removed (recursively) once nothing is mounted on them.
+    dirs: Vec<PathBuf>,
+}
+
+impl LiveMount {
+    /// Lazily unmounts (the command's other threads may still have files open there),
+    /// detaches, removes: best effort, from the signal watcher.
+    fn undo(&self) {
+        if let Some(mp) = &self.mount_point {
+            let _ = umount2(mp, libc::MNT_DETACH);
+        }
+        if let Some(dev) = &self.loop_dev {
+            let _ = detach_loop(dev);
+        }
+        for d in &self.dirs {
+            // Never recurse into a filesystem that is still mounted.
+            if !is_mount_point(d).unwrap_or(true) {
+                let _ = fs::remove_dir_all(d);
+            }
+        }
+    }
+}
+
+/// Records (or updates) `entry` in the registry of live mounts.
+fn register_live(entry: LiveMount) {
+    let mut l = live();
+    match l.iter_mut().find(|m| m.id == entry.id) {
+        Some(m) => *m = entry,
+        None => l.push(entry),
+    }
+}
+
+/// Drops entry `id` from the registry: its owner is undoing it now.
+fn deregister_live(id: u64) {
+    live().retain(|m| m.id != id);
+}
+
+/// Every mounted [`TestMount`] of this process, for [`tear_down_on_termination`].
+static LIVE: Mutex<Vec<LiveMount>> = Mutex::new(Vec::new());
+
+fn live() -> std::sync::MutexGuard<'static, Vec<LiveMount>> {
+    LIVE.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+static NEXT_MOUNT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// Held while a mount is being set up, power-cut or torn down: the signal watcher takes it
+/// before undoing, so that no mount(2) completes behind its back and no teardown is cut
+/// off half-way by the exit.
+static SETUP: Mutex<()> = Mutex::new(());
+
+fn setup_lock() -> std::sync::MutexGuard<'static, ()> {
+    SETUP
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Makes `SIGTERM`, `SIGHUP` and, with `with_sigint`, `SIGINT` tear down every live test
+/// mount of the process before it exits with status 128 + the signal. Call it before the
+/// command starts any thread (the signals are blocked in the calling thread, and threads
+/// started later inherit that; one thread of its own waits for them with `sigwait`). A
+/// command with its own `^C` handling (an interruptible copy) passes `with_sigint: false`.
+/// Idempotent.
+pub fn tear_down_on_termination(with_sigint: bool) {
+    static STARTED: std::sync::Once = std::sync::Once::new();
+    STARTED.call_once(|| {
+        // SAFETY: a signal set on the stack, filled by sigemptyset/sigaddset, and a mask
+        // change of the calling thread only.
+        let set = unsafe {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            libc::sigaddset(&mut set, libc::SIGTERM);
+            libc::sigaddset(&mut set, libc::SIGHUP);
+            if with_sigint {
+                libc::sigaddset(&mut set, libc::SIGINT);
+            }
+            libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+            set
+        };
+        let spawned = std::thread::Builder::new()
+            .name("mount-teardown".into())
+            .spawn(move || {
+                let mut sig: libc::c_int = 0;
+                // SAFETY: `set` is a valid, blocked signal set; `sig` receives the number.
+                if unsafe { libc::sigwait(&set, &mut sig) } != 0 {
+                    return;
+                }
+                let _no_setup_in_flight = setup_lock();
+                // Newest first: a tree's mounts before the tree's directory.
+                let mounts = std::mem::take(&mut *live());
+                for m in mounts.iter().rev() {
+                    m.undo();
+                }
+                std::process::exit(128 + sig);
+            });
+        if spawned.is_err() {
+            eprintln!("warning: no thread to tear test mounts down on a signal");
+        }
+    });
+}
+
 /// ```no_run
 /// use host::mounts::{RealFs, TestMount, DEFAULT_SIZE};
 /// let m = TestMount::new(RealFs::Btrfs, DEFAULT_SIZE)?;
@@ -375,6 +490,8 @@ pub struct TestMount {
     image: Option<PathBuf>,
     loop_dev: Option<PathBuf>,
     mounted: bool,
+    /// This mount's entry in the registry of live mounts ([`tear_down_on_termination`]).
+    id: u64,
 }
 
 impl TestMount {
@@ -398,6 +515,7 @@ impl TestMount {
             image: None,
             loop_dev: None,
             mounted: false,
+            id: NEXT_MOUNT_ID.fetch_add(1, Ordering::Relaxed),
         };
         fs::create_dir(&m.mount_point)?;
         m.created_mount_point = true;
@@ -422,6 +540,7 @@ impl TestMount {
             image: None,
             loop_dev: None,
             mounted: false,
+            id: NEXT_MOUNT_ID.fetch_add(1, Ordering::Relaxed),
         };
         if !mount_point.exists() {
             fs::create_dir_all(mount_point)?;
@@ -437,6 +556,9 @@ impl TestMount {
     /// Image, `mkfs`, loop device, mount: each step recorded as soon as it is done, so
     /// that `Drop` undoes exactly what was done.
     fn setup(&mut self) -> io::Result<()> {
+        let _in_flight = setup_lock();
+        // The directories exist already: a signal during mkfs must remove them too.
+        self.register();
         let kind = self.kind;
         if let (Some((tool, _)), Some(work)) = (kind.mkfs_tool(), &self.work_dir) {
             let image = work.join("image");
@@ -445,13 +567,27 @@ impl TestMount {
             run(tool, kind.mkfs_args(), &image)?;
             let dev = attach_loop(&image)?;
             self.loop_dev = Some(dev.clone());
+            self.register();
             mount(&dev, &self.mount_point, kind.fs_type(), "")?;
         } else {
             let data = format!("size={},mode=0755", self.size);
             mount(Path::new("tmpfs"), &self.mount_point, "tmpfs", &data)?;
         }
         self.mounted = true;
+        self.register();
         Ok(())
+    }
+
+    /// Records (or updates) this mount in the registry of live mounts; before anything
+    /// that a signal could interrupt, the registry must name what there is to undo.
+    fn register(&self) {
+        let created = self.created_mount_point.then(|| self.mount_point.clone());
+        register_live(LiveMount {
+            id: self.id,
+            mount_point: Some(self.mount_point.clone()),
+            loop_dev: self.loop_dev.clone(),
+            dirs: created.into_iter().chain(self.work_dir.clone()).collect(),
+        });
     }
 
     /// The mounted filesystem's root directory.
@@ -506,6 +642,7 @@ impl TestMount {
     /// Copying the image, unmounting, detaching, attaching or mounting; the mount is then
     /// left in whatever state the failed step left it (`Drop` still tears it down).
     pub fn power_cut(&mut self) -> io::Result<()> {
+        let _in_flight = setup_lock();
         let Some(image) = self.image.clone() else {
             unmount_with_retries(&self.mount_point)?;
             self.mounted = false;
@@ -529,6 +666,7 @@ impl TestMount {
         fs::rename(&cut, &image)?;
         let dev = attach_loop(&image)?;
         self.loop_dev = Some(dev.clone());
+        self.register();
         mount(&dev, &self.mount_point, self.kind.fs_type(), "")?;
         self.mounted = true;
         Ok(())
@@ -536,6 +674,9 @@ impl TestMount {
 
     /// Idempotent: every step clears its record when it succeeds.
     fn teardown(&mut self) -> io::Result<()> {
+        let _in_flight = setup_lock();
+        // From here on this thread undoes it; a signal now would race it for the same steps.
+        deregister_live(self.id);
         let mut errors = Vec::new();
         if self.mounted {
             match unmount_with_retries(&self.mount_point) {
@@ -611,6 +752,8 @@ fn check_size(kind: RealFs, size: u64) -> io::Result<()> {
 pub struct TestTree {
     dir: PathBuf,
     mounts: Vec<TestMount>,
+    /// Its directory's entry in the registry of live mounts.
+    id: u64,
 }
 
 impl TestTree {
@@ -619,9 +762,18 @@ impl TestTree {
     /// # Errors
     /// Whatever creating the directory reports.
     pub fn new() -> io::Result<TestTree> {
+        let dir = unique_temp_dir("tree")?;
+        let id = NEXT_MOUNT_ID.fetch_add(1, Ordering::Relaxed);
+        register_live(LiveMount {
+            id,
+            mount_point: None,
+            loop_dev: None,
+            dirs: vec![dir.clone()],
+        });
         Ok(TestTree {
-            dir: unique_temp_dir("tree")?,
+            dir,
             mounts: Vec::new(),
+            id,
         })
     }
 
@@ -688,6 +840,7 @@ impl TestTree {
             }
         }
         if errors.is_empty() {
+            deregister_live(self.id);
             // Nothing is mounted below any more, so a recursive removal stays in the tree.
             match fs::remove_dir_all(&self.dir) {
                 Ok(()) => {}
