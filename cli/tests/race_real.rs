@@ -263,35 +263,19 @@ fn a_terminated_command_leaves_nothing_behind() {
             .spawn()
             .expect("splicelab runs")
     };
+    let race_args = [
+        "--real",
+        "btrfs",
+        "--size",
+        "128m",
+        "--extents",
+        "32768",
+        "--call",
+        "ficlone",
+    ];
     let runs: Vec<(Child, u64, libc::c_int)> = vec![
-        (
-            spawn(&[
-                "--real",
-                "btrfs",
-                "--size",
-                "128m",
-                "--extents",
-                "32768",
-                "--call",
-                "ficlone",
-            ]),
-            200,
-            libc::SIGTERM,
-        ),
-        (
-            spawn(&[
-                "--real",
-                "btrfs",
-                "--size",
-                "128m",
-                "--extents",
-                "32768",
-                "--call",
-                "ficlone",
-            ]),
-            1500,
-            libc::SIGTERM,
-        ),
+        (spawn(&race_args), 200, libc::SIGTERM),
+        (spawn(&race_args), 1500, libc::SIGTERM),
         (
             conform(&["--real", "xfs", "--cases", "100000", "--seed", "1"]),
             2500,
