@@ -263,6 +263,7 @@ fn a_terminated_command_leaves_nothing_behind() {
             .spawn()
             .expect("splicelab runs")
     };
+    let conform_args = ["--real", "xfs", "--cases", "100000", "--seed", "1"];
     let race_args = [
         "--real",
         "btrfs",
@@ -273,34 +274,39 @@ fn a_terminated_command_leaves_nothing_behind() {
         "--call",
         "ficlone",
     ];
-    let runs: Vec<(Child, u64, libc::c_int)> = vec![
-        (spawn(&race_args), 200, libc::SIGTERM),
-        (spawn(&race_args), 1500, libc::SIGTERM),
+    /// Kills the child if the test fails before it is waited for.
+    struct Reap(Option<Child>);
+    impl Drop for Reap {
+        fn drop(&mut self) {
+            if let Some(c) = self.0.as_mut() {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+        }
+    }
+    type Start<'a> = Box<dyn Fn() -> Child + 'a>;
+    let runs: Vec<(Start, u64, libc::c_int)> = vec![
+        (Box::new(|| spawn(&race_args)), 200, libc::SIGTERM),
+        (Box::new(|| spawn(&race_args)), 1500, libc::SIGTERM),
+        (Box::new(|| conform(&conform_args)), 2500, libc::SIGTERM),
         (
-            conform(&["--real", "xfs", "--cases", "100000", "--seed", "1"]),
-            2500,
-            libc::SIGTERM,
-        ),
-        (
-            conform(&[
-                "--real",
-                "xfs",
-                "--cases",
-                "100000",
-                "--seed",
-                "1",
-                "--power-cut",
-            ]),
+            Box::new(|| conform(&[&conform_args[..], &["--power-cut"]].concat())),
             2500,
             libc::SIGINT,
         ),
     ];
-    for (child, after_ms, sig) in runs {
-        let pid = child.id();
+    for (start, after_ms, sig) in runs {
+        let mut child = Reap(Some(start()));
+        let pid = child.0.as_ref().expect("spawned").id();
         std::thread::sleep(Duration::from_millis(after_ms));
         // SAFETY: plain integer arguments; `pid` is our child, not yet waited for.
         unsafe { libc::kill(pid as libc::pid_t, sig) };
-        let out = child.wait_with_output().expect("splicelab ends");
+        let out = child
+            .0
+            .take()
+            .expect("spawned")
+            .wait_with_output()
+            .expect("ends");
         let code = out.status.code();
         assert!(
             code == Some(128 + sig)
@@ -309,6 +315,15 @@ fn a_terminated_command_leaves_nothing_behind() {
             "{code:?}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+        // A loop device still held by a lazily unmounted filesystem was set to clear
+        // itself (`losetup -d` of a busy device), which the kernel does once the exited
+        // process's files are released: asynchronously, so give it a moment.
+        for _ in 0..50 {
+            if leftovers(pid).is_empty() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
         assert!(leftovers(pid).is_empty(), "{:?}", leftovers(pid));
         assert!(dirs(pid).is_empty(), "{:?}", dirs(pid));
     }
