@@ -328,3 +328,51 @@ fn a_staged_must_share_holds_the_destination_lock_only_to_install() {
         );
     }
 }
+
+/// Issue 20: a staged remap whose destination is written between the build and the
+/// install finds its plan stale and builds it again; after `MAX_STAGING_ATTEMPTS` stale
+/// builds it is built under the locks. The writes run at the copy's preemption point (the
+/// single-threaded driver `race` uses), so the interleaving is exact. Every outcome is the
+/// remap's whole result over the last write: a stale plan is never installed.
+#[test]
+fn a_staged_remap_made_stale_by_a_writer_is_built_again() {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    for (writes, restaged, installed, locked) in [(1, 1, 1, 0), (3, 3, 0, 1), (100, 3, 0, 1)] {
+        let (vfs, _, t0) = setup_spec("xfs-like:size=64m,chunk=64k,remap=swap");
+        let mut p = Process::new(vfs.clone(), 1);
+        p.task.wait_until(t0);
+        let s = p.open("/src", o::RDONLY, 0).expect("open");
+        let d = p.open("/dst", o::RDWR, 0).expect("open");
+        let done = std::sync::Arc::new(AtomicU32::new(0));
+        let (v, n) = (vfs.clone(), done.clone());
+        p.task.set_preemption(Some(Box::new(move |now| {
+            if n.fetch_add(1, Ordering::SeqCst) < writes {
+                let mut w = Process::new(v.clone(), 2);
+                w.task.wait_until(now);
+                let fd = w.open("/dst", o::RDWR, 0).expect("open");
+                w.pwrite(fd, &Data::fill(0x77, 4096), 0).expect("write");
+            }
+        })));
+        let (mut a, mut b) = (0u64, 0u64);
+        let r = p.splice(s, Some(&mut a), d, Some(&mut b), SIZE as usize, 0x20);
+        p.task.set_preemption(None);
+        assert_eq!(r, Ok(SIZE as usize), "{writes} writes");
+        let st = p.task.take_stats();
+        assert_eq!(
+            (
+                st.remaps_restaged,
+                st.remaps_installed,
+                st.remaps_locked_after_staging
+            ),
+            (restaged, installed, locked),
+            "{writes} writes: {st:?}"
+        );
+        assert_eq!(st.bytes_shared, SIZE, "{writes} writes");
+        let got = p.pread(d, SIZE as usize, 0).expect("read");
+        assert_eq!(
+            got,
+            Data::pattern(7, 0, SIZE),
+            "{writes} writes: the remap's result"
+        );
+    }
+}
