@@ -7,7 +7,7 @@ use syscall::api::{DedupeDest, Syscalls};
 use vfs::Data;
 use vfs::errno::Errno;
 
-use crate::observe::{Outcome, Ret, Snapshot, classes, hash_data, observe_file};
+use crate::observe::{Outcome, Ret, SigClass, Snapshot, classes, hash_data, observe_file};
 use crate::scenario::{Cmp, FdRef, Fill, Path, Scenario, Step};
 
 /// Where a scenario's paths live on one side: absolute directories in that side's
@@ -179,6 +179,21 @@ impl Runner<'_> {
                     off_out: o,
                 })
             }
+            Step::CopySignalled {
+                fd_in,
+                off_in,
+                fd_out,
+                off_out,
+                len,
+                chunks,
+            } => self.copy_signalled(
+                self.fd(*fd_in),
+                *off_in,
+                self.fd(*fd_out),
+                *off_out,
+                *len,
+                *chunks,
+            ),
             Step::Ficlone { dst, src } => self
                 .sys
                 .ficlone(self.fd(*dst), self.fd(*src))
@@ -257,6 +272,74 @@ impl Runner<'_> {
         }
     }
 
+    /// [`Step::CopySignalled`]: the signalled call, the prefix check on the first
+    /// [`SIG_CHECK_MAX`] bytes of the range, then the rest of the copy (up to the source's
+    /// size before the call, at most [`SIG_FINISH_CALLS`] more calls, stopping at the first
+    /// that copies nothing or fails).
+    fn copy_signalled(
+        &mut self,
+        fd_in: i32,
+        off_in: i64,
+        fd_out: i32,
+        off_out: i64,
+        len: u64,
+        chunks: u64,
+    ) -> Outcome {
+        let window = len.min(SIG_CHECK_MAX) as usize;
+        let bytes = |d: Option<Data>| {
+            d.map(|d| {
+                let mut v = vec![0u8; d.len() as usize];
+                d.read_into(0, &mut v);
+                v
+            })
+            .unwrap_or_default()
+        };
+        let src_size = self.sys.fstat(fd_in).map_or(0, |st| st.size);
+        let src = bytes(self.sys.pread(fd_in, window, off_in).ok());
+        let before = bytes(self.sys.pread(fd_out, window, off_out).ok());
+        let (mut i, mut o) = (off_in, off_out);
+        let len_arg = usize::try_from(len).unwrap_or(usize::MAX);
+        let first = self
+            .sys
+            .copy_file_range_signalled(fd_in, &mut i, fd_out, &mut o, len_arg, chunks);
+        let (n, class) = match first {
+            Ok(n) => (n as u64, SigClass::Partial),
+            Err(Errno::EINTR) => (0, SigClass::Eintr),
+            Err(e) => return Err(e),
+        };
+        let after = bytes(self.sys.pread(fd_out, window, off_out).ok());
+        let prefix = prefix_holds(window, &src, &before, &after, n);
+        // The rest goes up to what the source held before the call (a copy into the same
+        // file past its end would otherwise chase its own growing end).
+        let goal = len.min(src_size.saturating_sub(off_in.max(0) as u64));
+        let mut total = n;
+        let mut more = 0u64;
+        let mut calls = 0;
+        while total < goal && calls < SIG_FINISH_CALLS {
+            calls += 1;
+            let rest = usize::try_from(goal - total).unwrap_or(usize::MAX);
+            match self
+                .sys
+                .copy_file_range(fd_in, Some(&mut i), fd_out, Some(&mut o), rest, 0)
+            {
+                Ok(0) | Err(_) => break,
+                Ok(k) => {
+                    total += k as u64;
+                    more += k as u64;
+                }
+            }
+        }
+        let class = match class {
+            SigClass::Partial if more == 0 => SigClass::Full,
+            c => c,
+        };
+        Ok(Ret::Signalled {
+            class,
+            prefix,
+            total,
+        })
+    }
+
     /// [`Step::FillUp`]: `Full` when the filesystem answered `ENOSPC`.
     fn fill_up(&mut self, fd: i32) -> Outcome {
         let mut calls = 0;
@@ -304,6 +387,25 @@ impl Runner<'_> {
         }
         snap
     }
+}
+
+/// The most bytes of a [`Step::CopySignalled`]'s range the prefix check reads (each side
+/// holds three buffers of this size).
+pub const SIG_CHECK_MAX: u64 = 64 << 20;
+
+/// Most calls that finish a [`Step::CopySignalled`] after the signalled one.
+const SIG_FINISH_CALLS: u32 = 1024;
+
+/// Whether, after a copy that returned `n`, the destination window `after` holds exactly
+/// the first `n` bytes of the source window `src`, followed by what it held `before`
+/// (nothing past the returned prefix changed). The windows are the first `window` bytes of
+/// the ranges (shorter where a file ended).
+fn prefix_holds(window: usize, src: &[u8], before: &[u8], after: &[u8], n: u64) -> bool {
+    let head = usize::try_from(n).unwrap_or(usize::MAX).min(window);
+    head <= src.len()
+        && after.len() == head.max(before.len())
+        && after[..head] == src[..head]
+        && after[head..] == before[head.min(before.len())..]
 }
 
 /// Writes back one file's dirty data (`FIEMAP_FLAG_SYNC` on a read-only descriptor: works
@@ -356,4 +458,36 @@ pub fn run<'a>(
         let _ = r.sys.close(fd);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The prefix check accepts exactly "the first `n` source bytes, then what the
+    /// destination held", within the checked window.
+    #[test]
+    fn prefix_holds_only_for_the_returned_prefix() {
+        let src = [1u8, 2, 3, 4];
+        let before = [9u8, 9];
+        assert!(prefix_holds(4, &src, &before, &[1, 2, 3], 3));
+        assert!(prefix_holds(4, &src, &before, &[1, 9], 1));
+        assert!(prefix_holds(4, &src, &before, &[9, 9], 0));
+        // One byte too many, one too few, a changed byte past the prefix.
+        assert!(!prefix_holds(4, &src, &before, &[1, 2, 3], 2));
+        assert!(!prefix_holds(4, &src, &before, &[1, 2], 3));
+        assert!(!prefix_holds(4, &src, &before, &[1, 8], 1));
+        // More than the source had; a count past the window checks the window only.
+        assert!(!prefix_holds(8, &src, &[], &[1, 2, 3, 4, 0], 5));
+        assert!(prefix_holds(2, &src[..2], &[], &[1, 2], 1 << 40));
+    }
+
+    /// Timing: partial and EINTR agree with each other, the full count only with itself.
+    #[test]
+    fn signal_classes_that_agree() {
+        use SigClass::{Eintr, Full, Partial};
+        assert!(SigClass::agrees(Partial, Eintr) && SigClass::agrees(Eintr, Partial));
+        assert!(SigClass::agrees(Full, Full) && SigClass::agrees(Partial, Partial));
+        assert!(!SigClass::agrees(Full, Partial) && !SigClass::agrees(Eintr, Full));
+    }
 }
