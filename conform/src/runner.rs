@@ -273,9 +273,9 @@ impl Runner<'_> {
     }
 
     /// [`Step::CopySignalled`]: the signalled call, the prefix check on the first
-    /// [`SIG_CHECK_MAX`] bytes of the range, then the rest of the copy (up to the source's
-    /// size before the call, at most [`SIG_FINISH_CALLS`] more calls, stopping at the first
-    /// that copies nothing or fails).
+    /// [`SIG_CHECK_MAX`] bytes of the range, then the rest of the copy by `pread` and
+    /// `pwrite` (up to the source's size before the call, at most [`SIG_FINISH_CALLS`]
+    /// pieces, stopping at the first that moves nothing or fails).
     fn copy_signalled(
         &mut self,
         fd_in: i32,
@@ -310,29 +310,29 @@ impl Runner<'_> {
         let after = bytes(self.sys.pread(fd_out, window, off_out).ok());
         let prefix = prefix_holds(window, &src, &before, &after, n);
         // The rest goes up to what the source held before the call (a copy into the same
-        // file past its end would otherwise chase its own growing end).
+        // file past its end would otherwise chase its own growing end), with `pread` and
+        // `pwrite`: a `copy_file_range` from where the call stopped could share blocks on
+        // btrfs and XFS, and where it stopped differs between the sides (the kernel stops at
+        // a page boundary of the source, the model after whole chunks).
         let goal = len.min(src_size.saturating_sub(off_in.max(0) as u64));
+        let class = match class {
+            SigClass::Partial if n >= goal => SigClass::Full,
+            c => c,
+        };
         let mut total = n;
-        let mut more = 0u64;
         let mut calls = 0;
         while total < goal && calls < SIG_FINISH_CALLS {
             calls += 1;
-            let rest = usize::try_from(goal - total).unwrap_or(usize::MAX);
-            match self
-                .sys
-                .copy_file_range(fd_in, Some(&mut i), fd_out, Some(&mut o), rest, 0)
-            {
-                Ok(0) | Err(_) => break,
-                Ok(k) => {
-                    total += k as u64;
-                    more += k as u64;
-                }
+            let want = (goal - total).min(SIG_FINISH_PIECE) as usize;
+            let d = match self.sys.pread(fd_in, want, off_in + total as i64) {
+                Ok(d) if !d.is_empty() => d,
+                _ => break,
+            };
+            match self.sys.pwrite(fd_out, &d, off_out + total as i64) {
+                Ok(w) if w > 0 => total += w as u64,
+                _ => break,
             }
         }
-        let class = match class {
-            SigClass::Partial if more == 0 => SigClass::Full,
-            c => c,
-        };
         Ok(Ret::Signalled {
             class,
             prefix,
@@ -393,8 +393,10 @@ impl Runner<'_> {
 /// holds three buffers of this size).
 pub const SIG_CHECK_MAX: u64 = 64 << 20;
 
-/// Most calls that finish a [`Step::CopySignalled`] after the signalled one.
+/// Most `pread` + `pwrite` pairs that finish a [`Step::CopySignalled`], and the bytes of
+/// each.
 const SIG_FINISH_CALLS: u32 = 1024;
+const SIG_FINISH_PIECE: u64 = 1 << 20;
 
 /// Whether, after a copy that returned `n`, the destination window `after` holds exactly
 /// the first `n` bytes of the source window `src`, followed by what it held `before`

@@ -238,7 +238,9 @@ pub enum Step {
     /// ([`syscall::api::Syscalls::copy_file_range_signalled`]: the kernel gets it once the
     /// call has made progress, the simulator after `chunks` chunks of byte copy). The runner
     /// checks that the destination holds exactly the returned prefix, then finishes the copy
-    /// from where it stopped, as `cp` does (up to what the source held before the call); the outcome is the first call's class
+    /// from where it stopped with `pread`/`pwrite` (up to what the source held before the
+    /// call: where the call stopped differs between the sides, and a `copy_file_range` from
+    /// there could share on one and copy on the other); the outcome is the first call's class
     /// ([`crate::observe::SigClass`]), that check, and the bytes copied in all.
     CopySignalled {
         fd_in: FdRef,
