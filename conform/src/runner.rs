@@ -296,12 +296,23 @@ impl Runner<'_> {
         };
         let src_size = self.sys.fstat(fd_in).map_or(0, |st| st.size);
         let src = bytes(self.sys.pread(fd_in, window, off_in).ok());
-        let before = bytes(self.sys.pread(fd_out, window, off_out).ok());
-        let (mut i, mut o) = (off_in, off_out);
         let len_arg = usize::try_from(len).unwrap_or(usize::MAX);
-        let first = self
-            .sys
-            .copy_file_range_signalled(fd_in, &mut i, fd_out, &mut o, len_arg, chunks);
+        // A signal that reached the kernel's caller only after the call had returned (a
+        // loaded machine) tested nothing: the call is made again, up to SIG_ATTEMPTS times.
+        // The copy is idempotent (the same bytes, or the same sharing, over the same range),
+        // so the state afterwards is that of one call.
+        let mut attempts = 0;
+        let (before, first) = loop {
+            attempts += 1;
+            let before = bytes(self.sys.pread(fd_out, window, off_out).ok());
+            let (mut i, mut o) = (off_in, off_out);
+            let r = self
+                .sys
+                .copy_file_range_signalled(fd_in, &mut i, fd_out, &mut o, len_arg, chunks);
+            if r.is_err() || !self.sys.signal_missed() || attempts >= SIG_ATTEMPTS {
+                break (before, r);
+            }
+        };
         let (n, class) = match first {
             Ok(n) => (n as u64, SigClass::Partial),
             Err(Errno::EINTR) => (0, SigClass::Eintr),
@@ -392,6 +403,10 @@ impl Runner<'_> {
 /// The most bytes of a [`Step::CopySignalled`]'s range the prefix check reads (each side
 /// holds three buffers of this size).
 pub const SIG_CHECK_MAX: u64 = 64 << 20;
+
+/// Most times a [`Step::CopySignalled`] makes its call while the kernel's signal arrives
+/// only after it.
+const SIG_ATTEMPTS: u32 = 8;
 
 /// Most `pread` + `pwrite` pairs that finish a [`Step::CopySignalled`], and the bytes of
 /// each.

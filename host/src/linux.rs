@@ -302,6 +302,8 @@ pub struct Linux {
     fds: BTreeSet<RawFd>,
     fs_name: String,
     release: String,
+    /// See [`Syscalls::signal_missed`].
+    signal_missed: bool,
 }
 
 impl Linux {
@@ -337,6 +339,7 @@ impl Linux {
             fds: BTreeSet::new(),
             fs_name: fs_name(sfs.f_type as u64),
             release: crate::mounts::kernel_release(),
+            signal_missed: false,
         })
     }
 
@@ -666,7 +669,13 @@ impl Syscalls for Linux {
         len: usize,
         _after_chunks: u64,
     ) -> SysResult<usize> {
-        copy_with_signal(self.kfd(fd_in), off_in, self.kfd(fd_out), off_out, len)
+        let (r, landed) = copy_with_signal(self.kfd(fd_in), off_in, self.kfd(fd_out), off_out, len);
+        self.signal_missed = !landed;
+        r
+    }
+
+    fn signal_missed(&self) -> bool {
+        self.signal_missed
     }
 
     fn ficlone(&mut self, dst_fd: i32, src_fd: i32) -> SysResult<()> {
@@ -870,22 +879,26 @@ fn size_of(fd: RawFd) -> u64 {
 /// grown past its size before the call (the call has copied a chunk and is still running,
 /// or has just returned), or [`SIGNAL_FALLBACK`] after it began watching. The handler (no
 /// `SA_RESTART`) only records the signal; the previous disposition and mask are restored
-/// before returning, after a sent signal has been handled.
+/// before returning, after a sent signal has been handled. Also returns whether the signal
+/// had been handled when the call returned (it reached the thread during the call).
 fn copy_with_signal(
     fd_in: RawFd,
     off_in: &mut i64,
     fd_out: RawFd,
     off_out: &mut i64,
     len: usize,
-) -> SysResult<usize> {
+) -> (SysResult<usize>, bool) {
     let _serial = SIGNAL_STEP.lock().unwrap_or_else(PoisonError::into_inner);
     SIGNAL_SEEN.store(false, Ordering::SeqCst);
-    let _restore = install_copy_signal()?;
+    let _restore = match install_copy_signal() {
+        Ok(r) => r,
+        Err(e) => return (Err(e), false),
+    };
     let size0 = size_of(fd_out);
     // SAFETY: `gettid` and `getpid` cannot fail.
     let (tid, pid) = unsafe { (libc::gettid(), libc::getpid()) };
     let done = AtomicBool::new(false);
-    let (r, sent) = std::thread::scope(|s| {
+    let (r, landed, sent) = std::thread::scope(|s| {
         let watcher = s.spawn(|| {
             let t0 = Instant::now();
             loop {
@@ -923,8 +936,10 @@ fn copy_with_signal(
             )
         };
         let r = cvt_long(r).map(|n| n as usize);
+        // A signal sent during the call was handled on its way out, before this line.
+        let landed = SIGNAL_SEEN.load(Ordering::SeqCst);
         done.store(true, Ordering::SeqCst);
-        (r, watcher.join().unwrap_or(true))
+        (r, landed, watcher.join().unwrap_or(true))
     });
     // A signal sent after the call returned is pending on this thread: every system call
     // returns through signal delivery, so it is handled by the time one returns.
@@ -933,7 +948,7 @@ fn copy_with_signal(
         std::thread::yield_now();
         tries += 1;
     }
-    r
+    (r, landed)
 }
 
 #[cfg(test)]

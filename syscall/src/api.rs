@@ -159,6 +159,13 @@ pub trait Syscalls {
         len: usize,
         after_chunks: u64,
     ) -> SysResult<usize>;
+    /// Lab: whether the signal of the last [`Syscalls::copy_file_range_signalled`] reached
+    /// the caller only after the call had returned, so the call was not interrupted by
+    /// chance of timing (the real kernel under load; the simulator delivers its signal
+    /// where planned, or not at all, and never misses).
+    fn signal_missed(&self) -> bool {
+        false
+    }
     /// `ioctl(dst, FICLONE, src)`.
     fn ficlone(&mut self, dst_fd: i32, src_fd: i32) -> SysResult<()>;
     /// `ioctl(dst, FICLONERANGE, {src_fd, src_offset, src_length, dest_offset})`.
