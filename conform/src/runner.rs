@@ -301,16 +301,22 @@ impl Runner<'_> {
         // loaded machine) tested nothing: the call is made again, up to SIG_ATTEMPTS times.
         // The copy is idempotent (the same bytes, or the same sharing, over the same range),
         // so the state afterwards is that of one call.
+        // Again means the count the missed call copied, not `len`: a copy within one file
+        // past its end would otherwise see the file it grew (an overlap, `EINVAL`).
         let mut attempts = 0;
+        let mut len_now = len_arg;
         let (before, first) = loop {
             attempts += 1;
             let before = bytes(self.sys.pread(fd_out, window, off_out).ok());
             let (mut i, mut o) = (off_in, off_out);
             let r = self
                 .sys
-                .copy_file_range_signalled(fd_in, &mut i, fd_out, &mut o, len_arg, chunks);
-            if r.is_err() || !self.sys.signal_missed() || attempts >= SIG_ATTEMPTS {
-                break (before, r);
+                .copy_file_range_signalled(fd_in, &mut i, fd_out, &mut o, len_now, chunks);
+            match r {
+                Ok(n) if n > 0 && self.sys.signal_missed() && attempts < SIG_ATTEMPTS => {
+                    len_now = n;
+                }
+                _ => break (before, r),
             }
         };
         let (n, class) = match first {
