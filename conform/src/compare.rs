@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::observe::{Outcome, outcome_text};
+use crate::observe::{Outcome, Ret, SigClass, outcome_text};
 use crate::runner::StepRecord;
 use crate::scenario::{Cmp, Scenario};
 
@@ -54,7 +54,22 @@ pub fn compare(sc: &Scenario, real: &[StepRecord], sim: &[StepRecord]) -> Option
             Cmp::Exact => (r.outcome.clone(), s.outcome.clone()),
             Cmp::ErrnoOnly => (errno_class(&r.outcome), errno_class(&s.outcome)),
         };
-        if ro != so {
+        let signalled = match (&ro, &so) {
+            (
+                Ok(Ret::Signalled {
+                    class: rc,
+                    prefix: rp,
+                    total: rt,
+                }),
+                Ok(Ret::Signalled {
+                    class: sc,
+                    prefix: sp,
+                    total: st,
+                }),
+            ) => Some(*rp && *sp && rt == st && SigClass::agrees(*rc, *sc)),
+            _ => None,
+        };
+        if signalled == Some(false) || (signalled.is_none() && ro != so) {
             return Some(div(
                 "result".into(),
                 outcome_text(&r.outcome),

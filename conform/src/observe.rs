@@ -118,6 +118,39 @@ pub enum Ret {
     Stat { dir: bool, size: u64 },
     /// [`Step::FillUp`](crate::scenario::Step::FillUp) ended with `ENOSPC`.
     Full,
+    /// [`Step::CopySignalled`](crate::scenario::Step::CopySignalled): how the signalled
+    /// call ended, whether the destination then held exactly the returned prefix (and
+    /// nothing else changed in the copied range), and the bytes copied in all once the copy
+    /// was finished.
+    Signalled {
+        class: SigClass,
+        prefix: bool,
+        total: u64,
+    },
+}
+
+/// How a `copy_file_range` with a signal during it ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SigClass {
+    /// Everything the call could copy (the next call copied nothing): the signal did not
+    /// stop it.
+    Full,
+    /// A partial count `0 < n`: the signal stopped the copy after some chunks.
+    Partial,
+    /// `EINTR`: the signal stopped it before the first chunk.
+    Eintr,
+}
+
+impl SigClass {
+    /// Whether a kernel answer `real` agrees with a model answer `sim`. The point in the
+    /// call where the kernel's signal lands is a matter of timing: a model that stops the
+    /// copy part-way ([`SigClass::Partial`]) agrees with a kernel stopped before the first
+    /// chunk ([`SigClass::Eintr`]) and the other way round; [`SigClass::Full`] only with
+    /// itself (a call the model does not interrupt must not be interrupted on the kernel,
+    /// and one the model interrupts must be interruptible there).
+    pub fn agrees(real: SigClass, sim: SigClass) -> bool {
+        real == sim || (real != SigClass::Full && sim != SigClass::Full)
+    }
 }
 
 impl fmt::Display for Ret {
@@ -152,6 +185,23 @@ impl fmt::Display for Ret {
             Ret::Stat { dir: true, .. } => write!(f, "directory"),
             Ret::Stat { size, .. } => write!(f, "file of {size} bytes"),
             Ret::Full => write!(f, "full (ENOSPC)"),
+            Ret::Signalled {
+                class,
+                prefix,
+                total,
+            } => {
+                let c = match class {
+                    SigClass::Full => "full count",
+                    SigClass::Partial => "partial count",
+                    SigClass::Eintr => "EINTR",
+                };
+                let p = if *prefix {
+                    "destination holds exactly the prefix"
+                } else {
+                    "destination NOT the returned prefix"
+                };
+                write!(f, "{c}, {p}, {total} bytes in all")
+            }
         }
     }
 }

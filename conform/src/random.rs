@@ -375,7 +375,59 @@ fn case_with(seed: u64, extras: bool) -> Scenario {
             sc.lines.last_mut().expect("just pushed").cmp = Cmp::ErrnoOnly;
         }
     }
+    // Issue 18 (signals): now and then the case ends with a signalled copy, from a
+    // generator of its own so that every other case stays what it was.
+    let mut g = Rng::new(seed ^ 0x7369_6731_3873_6967); // "sig18sig"
+    if extras && !full && g.pct(SIGNAL_PCT) {
+        signalled_copy(&mut sc, &mut g);
+    }
     sc
+}
+
+/// Percentage of random cases that end with [`signalled_copy`].
+const SIGNAL_PCT: u64 = 3;
+
+/// Bytes of the source of [`signalled_copy`]: long enough that a byte copy of most of it
+/// takes milliseconds on every real filesystem, so the kernel's signal, sent once the
+/// copy is under way, lands during it (a signal after a copy of a few chunks would race
+/// with its end, and the kernel's class would be a matter of timing).
+const SIGNAL_SRC: u64 = 32 << 20;
+
+/// Appends a 32 MiB source `s` (slot 6) and a signalled `copy_file_range` of at least
+/// 16 MiB of it into one of the case's files (or `s` itself), at aligned or unaligned
+/// offsets, the simulator's signal after 1–4 chunks: a byte copy is interrupted on both
+/// sides (a partial count, or `EINTR`), a sharing one completes; the destination must
+/// hold exactly the returned prefix on both.
+fn signalled_copy(sc: &mut Scenario, g: &mut Rng) {
+    sc.push(Step::Open {
+        slot: 6,
+        path: Path::main("s"),
+        flags: o::RDWR | o::CREAT | o::TRUNC,
+    })
+    .push(Step::Pwrite {
+        fd: FdRef::Slot(6),
+        off: 0,
+        len: SIGNAL_SRC,
+        fill: Fill::Pattern(18),
+    });
+    let block = BS * g.below(17);
+    let off_in = g.pick(&[0, BS, 1, 100, block]);
+    let fd_out = FdRef::Slot(g.pick(&[0, 1, 2, 6]));
+    let off_out = match fd_out {
+        FdRef::Slot(6) => SIGNAL_SRC + g.pick(&[0, BS, 1]),
+        _ => {
+            let any = offset(g);
+            g.pick(&[0, BS, 100, any])
+        }
+    };
+    sc.push(Step::CopySignalled {
+        fd_in: FdRef::Slot(6),
+        off_in: off_in as i64,
+        fd_out,
+        off_out: off_out as i64,
+        len: g.pick(&[SIGNAL_SRC - off_in, SIGNAL_SRC / 2, u64::MAX >> 1]),
+        chunks: 1 + g.below(4),
+    });
 }
 
 /// A small filesystem filled up: the random steps after it then overwrite data in place
@@ -853,6 +905,27 @@ pub fn run_random(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 18 (signals): about 3% of the random cases end with a signalled copy of at
+    /// least 16 MiB from the 32 MiB source, the model's signal after 1–4 chunks; the
+    /// filled-up cases never do.
+    #[test]
+    fn some_cases_end_with_a_signalled_copy() {
+        let mut n = 0;
+        for i in 0..1000 {
+            let sc = case(case_seed(1, i));
+            let last = &sc.lines[sc.lines.len() - 1].step;
+            if let Step::CopySignalled { len, chunks, .. } = last {
+                n += 1;
+                assert!(*len >= SIGNAL_SRC / 2 && (1..=4).contains(chunks), "{last}");
+                assert!(sc.small_fs.is_none());
+                if n == 1 && std::env::var_os("SPLICELAB_PRINT_SIG_CASE").is_some() {
+                    eprintln!("case {i}:\n{}", sc.to_text());
+                }
+            }
+        }
+        assert!((10..=60).contains(&n), "{n} signalled cases in 1000");
+    }
 
     #[test]
     fn cases_are_deterministic_short_and_replayable() {

@@ -141,7 +141,15 @@ pub const NORMALISATIONS: &str = "\
   report names it. A divergence that recurs counts.
 - **`ENOSPC` scenarios** run on a filesystem of their own, filled with `fill-up` (writes
   until `ENOSPC`); the final call compares by errno only, since the real filesystems' exact
-  free space (btrfs metadata, XFS reserves) is not modelled.";
+  free space (btrfs metadata, XFS reserves) is not modelled.
+- **N11 Signalled copies** (`copy_file_range_sig`) compare the first call's class (full
+  count, partial count, `EINTR`), not its count: a partial count and `EINTR` agree with
+  each other (where the kernel's signal lands is timing), the full count only with itself.
+  Both sides must leave exactly the returned prefix in the destination (checked over the
+  first 64 MiB of the range) and copy the same bytes in all once the runner has finished
+  the copy with `pread`/`pwrite` (not `copy_file_range`, which could share from where the
+  kernel stopped and copy from where the model did); the files are then compared as after
+  any step.";
 
 /// Kernel behaviours found by this harness and modelled, with the scenario that pins each.
 pub const MODELLED: &[(&str, &str, &str)] = &[
@@ -262,7 +270,7 @@ pub const KNOWN: &[(&str, &str)] = &[
     ),
     (
         "Signals",
-        "The harness delivers no signals to the real side: `EINTR` before the first chunk and partial counts after a signal are pinned by the model's own tests (`syscall/tests/splice.rs`, `cli/tests/cp.rs`), not by the kernel. A regular-file `write` is stopped only by a fatal signal on Linux (`fatal_signal_pending`); the lab's signals are not fatal and never shorten a write.",
+        "A `copy_file_range_sig` step (`sig_*` scenarios; 3% of random cases end with one) sends a real `SIGUSR2` (handler installed without `SA_RESTART`, it only sets an atomic; the previous disposition and mask are restored after the step) to the copying thread once the call has made progress (the destination grew) or 300 µs after it began (a signal that reached the thread only after the call had returned, on a loaded machine, tested nothing: the call is made again, up to 8 times, which leaves the same state since the copy is idempotent); the model makes its signal pending after the step's number of chunks. Then it checks on both sides that the destination holds exactly the returned prefix and nothing else in the range changed, and finishes the copy with `pread`/`pwrite` (N11). Pinned on the kernel: a byte copy (XFS reflink=0, tmpfs; offsets not block-congruent on btrfs and XFS reflink=1) stops between chunks (Linux checks `signal_pending` before each pipe-sized chunk it writes, `splice_from_pipe_next`) with a partial count; a sharing copy (btrfs, XFS reflink=1) returns the full count; a one-chunk copy (64 KiB) completes; argument errors come first; a copy between two mounts of one kind is `EXDEV` (no filesystem here has its own `copy_file_range`). Where the signal lands is timing: a partial count and `EINTR` agree with each other, the full count only with itself. Not pinned by the kernel: `EINTR` itself (the harness cannot aim a signal between the call's entry and its first chunk; a 50 µs timer did it on XFS reflink=0, once in 6; it stays pinned by the model's tests, `syscall/tests/splice.rs`, `cli/tests/cp.rs`); a signal landing inside a sharing call (a single-extent remap takes ~30 µs, over before the signal; reference §9: a FICLONE of 100,000 extents waited for it); the partial count's value. Two differences in where a copy stops, found by the random mode and not modelled: Linux checks for a signal every 16 pages (its internal pipe) and a chunk ends at a page boundary of the source, the model checks every chunk (1 MiB, `chunk=`) and a chunk ends 1 MiB after where it began. So a copy between 64 KiB and 1 MiB is interruptible on the kernel and not on the model (btrfs: `pwrite 6 0 262144 0x61`, `copy_file_range_sig 6 100 0 100 33554332 1` → kernel partial, model full count), and a caller that goes on with `copy_file_range` after a partial count of an unaligned copy on btrfs or XFS reflink=1 continues from a page-aligned offset on the kernel, which then shares the rest, and from an unaligned one on the model, which copies it (a 32 MiB copy from offset 100: kernel `D64 S8128`, model `D8192`). The random mode's signalled copies are 16 MiB or more and N11 finishes them with `pread`/`pwrite`; `SA_RESTART` (measured: a partial count is returned with it too). A signal handled before the call starts changes nothing (measured: full count). A regular-file `write` is stopped only by a fatal signal on Linux (`fatal_signal_pending`); the lab's signals are not fatal and never shorten a write.",
     ),
 ];
 

@@ -7,7 +7,7 @@ use syscall::api::{DedupeDest, Syscalls};
 use vfs::Data;
 use vfs::errno::Errno;
 
-use crate::observe::{Outcome, Ret, Snapshot, classes, hash_data, observe_file};
+use crate::observe::{Outcome, Ret, SigClass, Snapshot, classes, hash_data, observe_file};
 use crate::scenario::{Cmp, FdRef, Fill, Path, Scenario, Step};
 
 /// Where a scenario's paths live on one side: absolute directories in that side's
@@ -179,6 +179,21 @@ impl Runner<'_> {
                     off_out: o,
                 })
             }
+            Step::CopySignalled {
+                fd_in,
+                off_in,
+                fd_out,
+                off_out,
+                len,
+                chunks,
+            } => self.copy_signalled(
+                self.fd(*fd_in),
+                *off_in,
+                self.fd(*fd_out),
+                *off_out,
+                *len,
+                *chunks,
+            ),
             Step::Ficlone { dst, src } => self
                 .sys
                 .ficlone(self.fd(*dst), self.fd(*src))
@@ -257,6 +272,91 @@ impl Runner<'_> {
         }
     }
 
+    /// [`Step::CopySignalled`]: the signalled call, the prefix check on the first
+    /// [`SIG_CHECK_MAX`] bytes of the range, then the rest of the copy by `pread` and
+    /// `pwrite` (up to the source's size before the call, at most [`SIG_FINISH_CALLS`]
+    /// pieces, stopping at the first that moves nothing or fails).
+    fn copy_signalled(
+        &mut self,
+        fd_in: i32,
+        off_in: i64,
+        fd_out: i32,
+        off_out: i64,
+        len: u64,
+        chunks: u64,
+    ) -> Outcome {
+        let window = len.min(SIG_CHECK_MAX) as usize;
+        let bytes = |d: Option<Data>| {
+            d.map(|d| {
+                let mut v = vec![0u8; d.len() as usize];
+                d.read_into(0, &mut v);
+                v
+            })
+            .unwrap_or_default()
+        };
+        let src_size = self.sys.fstat(fd_in).map_or(0, |st| st.size);
+        let src = bytes(self.sys.pread(fd_in, window, off_in).ok());
+        let len_arg = usize::try_from(len).unwrap_or(usize::MAX);
+        // A signal that reached the kernel's caller only after the call had returned (a
+        // loaded machine) tested nothing: the call is made again, up to SIG_ATTEMPTS times.
+        // The copy is idempotent (the same bytes, or the same sharing, over the same range),
+        // so the state afterwards is that of one call.
+        // Again means the count the missed call copied, not `len`: a copy within one file
+        // past its end would otherwise see the file it grew (an overlap, `EINVAL`).
+        let mut attempts = 0;
+        let mut len_now = len_arg;
+        let (before, first) = loop {
+            attempts += 1;
+            let before = bytes(self.sys.pread(fd_out, window, off_out).ok());
+            let (mut i, mut o) = (off_in, off_out);
+            let r = self
+                .sys
+                .copy_file_range_signalled(fd_in, &mut i, fd_out, &mut o, len_now, chunks);
+            match r {
+                Ok(n) if n > 0 && self.sys.signal_missed() && attempts < SIG_ATTEMPTS => {
+                    len_now = n;
+                }
+                _ => break (before, r),
+            }
+        };
+        let (n, class) = match first {
+            Ok(n) => (n as u64, SigClass::Partial),
+            Err(Errno::EINTR) => (0, SigClass::Eintr),
+            Err(e) => return Err(e),
+        };
+        let after = bytes(self.sys.pread(fd_out, window, off_out).ok());
+        let prefix = prefix_holds(window, &src, &before, &after, n);
+        // The rest goes up to what the source held before the call (a copy into the same
+        // file past its end would otherwise chase its own growing end), with `pread` and
+        // `pwrite`: a `copy_file_range` from where the call stopped could share blocks on
+        // btrfs and XFS, and where it stopped differs between the sides (the kernel stops at
+        // a page boundary of the source, the model after whole chunks).
+        let goal = len.min(src_size.saturating_sub(off_in.max(0) as u64));
+        let class = match class {
+            SigClass::Partial if n >= goal => SigClass::Full,
+            c => c,
+        };
+        let mut total = n;
+        let mut calls = 0;
+        while total < goal && calls < SIG_FINISH_CALLS {
+            calls += 1;
+            let want = (goal - total).min(SIG_FINISH_PIECE) as usize;
+            let d = match self.sys.pread(fd_in, want, off_in + total as i64) {
+                Ok(d) if !d.is_empty() => d,
+                _ => break,
+            };
+            match self.sys.pwrite(fd_out, &d, off_out + total as i64) {
+                Ok(w) if w > 0 => total += w as u64,
+                _ => break,
+            }
+        }
+        Ok(Ret::Signalled {
+            class,
+            prefix,
+            total,
+        })
+    }
+
     /// [`Step::FillUp`]: `Full` when the filesystem answered `ENOSPC`.
     fn fill_up(&mut self, fd: i32) -> Outcome {
         let mut calls = 0;
@@ -304,6 +404,31 @@ impl Runner<'_> {
         }
         snap
     }
+}
+
+/// The most bytes of a [`Step::CopySignalled`]'s range the prefix check reads (each side
+/// holds three buffers of this size).
+pub const SIG_CHECK_MAX: u64 = 64 << 20;
+
+/// Most times a [`Step::CopySignalled`] makes its call while the kernel's signal arrives
+/// only after it.
+const SIG_ATTEMPTS: u32 = 8;
+
+/// Most `pread` + `pwrite` pairs that finish a [`Step::CopySignalled`], and the bytes of
+/// each.
+const SIG_FINISH_CALLS: u32 = 1024;
+const SIG_FINISH_PIECE: u64 = 1 << 20;
+
+/// Whether, after a copy that returned `n`, the destination window `after` holds exactly
+/// the first `n` bytes of the source window `src`, followed by what it held `before`
+/// (nothing past the returned prefix changed). The windows are the first `window` bytes of
+/// the ranges (shorter where a file ended).
+fn prefix_holds(window: usize, src: &[u8], before: &[u8], after: &[u8], n: u64) -> bool {
+    let head = usize::try_from(n).unwrap_or(usize::MAX).min(window);
+    head <= src.len()
+        && after.len() == head.max(before.len())
+        && after[..head] == src[..head]
+        && after[head..] == before[head.min(before.len())..]
 }
 
 /// Writes back one file's dirty data (`FIEMAP_FLAG_SYNC` on a read-only descriptor: works
@@ -356,4 +481,36 @@ pub fn run<'a>(
         let _ = r.sys.close(fd);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The prefix check accepts exactly "the first `n` source bytes, then what the
+    /// destination held", within the checked window.
+    #[test]
+    fn prefix_holds_only_for_the_returned_prefix() {
+        let src = [1u8, 2, 3, 4];
+        let before = [9u8, 9];
+        assert!(prefix_holds(4, &src, &before, &[1, 2, 3], 3));
+        assert!(prefix_holds(4, &src, &before, &[1, 9], 1));
+        assert!(prefix_holds(4, &src, &before, &[9, 9], 0));
+        // One byte too many, one too few, a changed byte past the prefix.
+        assert!(!prefix_holds(4, &src, &before, &[1, 2, 3], 2));
+        assert!(!prefix_holds(4, &src, &before, &[1, 2], 3));
+        assert!(!prefix_holds(4, &src, &before, &[1, 8], 1));
+        // More than the source had; a count past the window checks the window only.
+        assert!(!prefix_holds(8, &src, &[], &[1, 2, 3, 4, 0], 5));
+        assert!(prefix_holds(2, &src[..2], &[], &[1, 2], 1 << 40));
+    }
+
+    /// Timing: partial and EINTR agree with each other, the full count only with itself.
+    #[test]
+    fn signal_classes_that_agree() {
+        use SigClass::{Eintr, Full, Partial};
+        assert!(SigClass::agrees(Partial, Eintr) && SigClass::agrees(Eintr, Partial));
+        assert!(SigClass::agrees(Full, Full) && SigClass::agrees(Partial, Partial));
+        assert!(!SigClass::agrees(Full, Partial) && !SigClass::agrees(Eintr, Full));
+    }
 }

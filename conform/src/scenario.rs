@@ -233,6 +233,23 @@ pub enum Step {
         len: u64,
         flags: u32,
     },
+    /// Lab step: `copy_file_range(fd_in, &off_in, fd_out, &off_out, len, 0)` with a signal
+    /// arriving while the call runs, its handler installed without `SA_RESTART`
+    /// ([`syscall::api::Syscalls::copy_file_range_signalled`]: the kernel gets it once the
+    /// call has made progress, the simulator after `chunks` chunks of byte copy). The runner
+    /// checks that the destination holds exactly the returned prefix, then finishes the copy
+    /// from where it stopped with `pread`/`pwrite` (up to what the source held before the
+    /// call: where the call stopped differs between the sides, and a `copy_file_range` from
+    /// there could share on one and copy on the other); the outcome is the first call's class
+    /// ([`crate::observe::SigClass`]), that check, and the bytes copied in all.
+    CopySignalled {
+        fd_in: FdRef,
+        off_in: i64,
+        fd_out: FdRef,
+        off_out: i64,
+        len: u64,
+        chunks: u64,
+    },
     /// `ioctl(dst, FICLONE, src)`.
     Ficlone {
         dst: FdRef,
@@ -465,7 +482,10 @@ impl Step {
             | Step::Lseek { fd, .. }
             | Step::Fiemap { fd, .. }
             | Step::FillUp { fd } => vec![*fd],
-            Step::CopyFileRange { fd_in, fd_out, .. } => vec![*fd_in, *fd_out],
+            Step::CopyFileRange { fd_in, fd_out, .. }
+            | Step::CopySignalled { fd_in, fd_out, .. } => {
+                vec![*fd_in, *fd_out]
+            }
             Step::Ficlone { dst, src } | Step::Ficlonerange { dst, src, .. } => vec![*dst, *src],
             Step::Dedupe { src, dests, .. } => {
                 let mut v = vec![*src];
@@ -590,6 +610,17 @@ impl fmt::Display for Step {
                 "copy_file_range {fd_in} {} {fd_out} {} {len} {flags:#x}",
                 opt(*off_in),
                 opt(*off_out)
+            ),
+            Step::CopySignalled {
+                fd_in,
+                off_in,
+                fd_out,
+                off_out,
+                len,
+                chunks,
+            } => write!(
+                f,
+                "copy_file_range_sig {fd_in} {off_in} {fd_out} {off_out} {len} {chunks}"
             ),
             Step::Ficlone { dst, src } => write!(f, "ficlone {dst} {src}"),
             Step::Ficlonerange {
@@ -830,6 +861,17 @@ pub fn parse_step(line: &str) -> Result<Step, String> {
                 flags: parse_u64(args[5])? as u32,
             }
         }
+        "copy_file_range_sig" => {
+            want(6)?;
+            Step::CopySignalled {
+                fd_in: parse_fd(args[0])?,
+                off_in: parse_i64(args[1])?,
+                fd_out: parse_fd(args[2])?,
+                off_out: parse_i64(args[3])?,
+                len: parse_u64(args[4])?,
+                chunks: parse_u64(args[5])?,
+            }
+        }
         "ficlone" => {
             want(2)?;
             Step::Ficlone {
@@ -901,6 +943,25 @@ pub fn parse_step(line: &str) -> Result<Step, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn signalled_copy_round_trips() {
+        let t = "open 0 a RDWR|CREAT\ncopy_file_range_sig 0 4096 fd:-1 100 33554432 2\n";
+        let s = Scenario::parse("sig", t).unwrap();
+        assert_eq!(
+            s.lines[1].step,
+            Step::CopySignalled {
+                fd_in: FdRef::Slot(0),
+                off_in: 4096,
+                fd_out: FdRef::Raw(-1),
+                off_out: 100,
+                len: 32 << 20,
+                chunks: 2,
+            }
+        );
+        assert_eq!(Scenario::parse("sig", &s.to_text()).unwrap(), s);
+        assert!(Scenario::parse("sig", "copy_file_range_sig 0 NULL 1 0 5 1").is_err());
+    }
 
     #[test]
     fn text_round_trips() {

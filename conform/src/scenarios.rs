@@ -10,6 +10,10 @@ use crate::scenario::Scenario;
 /// `a` (slot 0): 16 KiB of pattern 1; `b` (slot 1): empty. Both `O_RDWR`.
 const AB: &str = "open 0 a RDWR|CREAT|TRUNC\npwrite 0 0 16384 pat1\nopen 1 b RDWR|CREAT|TRUNC\n";
 
+/// `a` (slot 0): 32 MiB of pattern 7, written back (long enough for a byte copy of it to
+/// take milliseconds, so a signal sent once the copy is under way lands during it).
+const BIG: &str = "open 0 a RDWR|CREAT|TRUNC\npwrite 0 0 33554432 pat7\nfsync 0\n";
+
 /// `AB` plus `x` (slot 2) on the other filesystem, 8 KiB of 0x78.
 const ABX: &str = "open 0 a RDWR|CREAT|TRUNC\npwrite 0 0 16384 pat1\nopen 1 b RDWR|CREAT|TRUNC\nopen 2 other:x RDWR|CREAT|TRUNC\npwrite 2 0 8192 0x78\n";
 
@@ -871,6 +875,36 @@ const TABLE: &[(&str, &str, &str)] = &[
         "path_too_long",
         "a path of 4096 bytes or more (PATH_MAX, counting the NUL) is ENAMETOOLONG before any lookup; just under it works",
         "$FDE\nopen 0 {./*2040}f RDONLY\nopen 1 {./*2050}f RDONLY\nopen 1 n{/*4100} WRONLY|CREAT\nstat {./*2050}f\nunlink {./*2050}f\nrmdir {./*2050}d\nmkdir {./*2050}g\nrename {./*2050}f h\nrename f {./*2050}h\nrename n {./*2050}h\nstat f",
+    ), // ------------------------------------------------------------ signals (real SIGUSR2)
+    (
+        "sig_copy_partial_prefix",
+        "a signal (handler without SA_RESTART) during a 32 MiB copy into an empty file: a byte copy (XFS reflink=0, tmpfs) returns a partial count and the destination holds exactly that prefix; a sharing copy (btrfs, XFS reflink=1) returns the full count",
+        "$BIG\nopen 1 b RDWR|CREAT|TRUNC\ncopy_file_range_sig 0 0 1 0 33554432 1",
+    ),
+    (
+        "sig_copy_over_data_changes_only_prefix",
+        "a signal during a byte copy over existing data: the partial count's prefix is copied and the rest of the destination is unchanged (every filesystem: the offsets are not block-congruent, so btrfs and XFS reflink=1 copy bytes too)",
+        "$BIG\nopen 1 b RDWR|CREAT|TRUNC\npwrite 1 0 33562624 0x62\ncopy_file_range_sig 0 4096 1 100 33554432 1",
+    ),
+    (
+        "sig_copy_unaligned_interrupted",
+        "a signal during an unaligned copy into an empty file: byte copy on every filesystem, a partial count with exactly that prefix",
+        "$BIG\nopen 1 b RDWR|CREAT|TRUNC\ncopy_file_range_sig 0 1 1 0 33554431 3",
+    ),
+    (
+        "sig_copy_cross_fs_exdev",
+        "a signalled copy to the other filesystem of the same kind: EXDEV before anything moves (no filesystem here has its own copy_file_range, so Linux 6.18 refuses copies across super blocks)",
+        "$BIG\nopen 1 other:b RDWR|CREAT|TRUNC\ncopy_file_range_sig 0 0 1 0 33554432 1",
+    ),
+    (
+        "sig_copy_small_completes",
+        "a copy of one chunk (64 KiB) with a signal sent as it runs: it completes (the signal is checked only between chunks)",
+        "$AB\npwrite 0 0 65536 pat4\ncopy_file_range_sig 0 0 1 0 65536 1",
+    ),
+    (
+        "sig_copy_errors_first",
+        "the signalled call still checks its arguments first: a bad descriptor is EBADF, a read-only destination EBADF",
+        "$AB\ncopy_file_range_sig fd:-1 0 1 0 4096 1\nopen 2 b RDONLY\ncopy_file_range_sig 0 0 2 0 4096 1",
     ),
 ];
 
@@ -1221,6 +1255,7 @@ fn expand(text: &str) -> String {
             "$SAME" => SAME,
             "$SPARSE" => SPARSE,
             "$FDE" => FDE,
+            "$BIG" => BIG,
             "$PC" => PC,
             "$PCX" => PCX,
             _ => {

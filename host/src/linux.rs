@@ -42,6 +42,9 @@ use std::ffi::{CStr, CString};
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use syscall::api::{DedupeDest, DedupeOutcome, StatBuf, SysResult, Syscalls};
 use vfs::Data;
@@ -299,6 +302,8 @@ pub struct Linux {
     fds: BTreeSet<RawFd>,
     fs_name: String,
     release: String,
+    /// See [`Syscalls::signal_missed`].
+    signal_missed: bool,
 }
 
 impl Linux {
@@ -334,6 +339,7 @@ impl Linux {
             fds: BTreeSet::new(),
             fs_name: fs_name(sfs.f_type as u64),
             release: crate::mounts::kernel_release(),
+            signal_missed: false,
         })
     }
 
@@ -654,6 +660,24 @@ impl Syscalls for Linux {
         cvt_long(r).map(|n| n as usize)
     }
 
+    fn copy_file_range_signalled(
+        &mut self,
+        fd_in: i32,
+        off_in: &mut i64,
+        fd_out: i32,
+        off_out: &mut i64,
+        len: usize,
+        _after_chunks: u64,
+    ) -> SysResult<usize> {
+        let (r, landed) = copy_with_signal(self.kfd(fd_in), off_in, self.kfd(fd_out), off_out, len);
+        self.signal_missed = !landed;
+        r
+    }
+
+    fn signal_missed(&self) -> bool {
+        self.signal_missed
+    }
+
     fn ficlone(&mut self, dst_fd: i32, src_fd: i32) -> SysResult<()> {
         let src = libc::c_long::from(self.kfd(src_fd));
         // SAFETY: FICLONE takes the source descriptor itself as its argument.
@@ -780,6 +804,151 @@ impl Syscalls for Linux {
         }
         Ok(out)
     }
+}
+
+/// The signal [`Syscalls::copy_file_range_signalled`] sends on the real side.
+const COPY_SIGNAL: libc::c_int = libc::SIGUSR2;
+
+/// Set by [`record_signal`], the handler of [`COPY_SIGNAL`] (async-signal-safe: it only
+/// stores to an atomic).
+static SIGNAL_SEEN: AtomicBool = AtomicBool::new(false);
+
+/// One signalled copy at a time in the process: the handler is process-wide.
+static SIGNAL_STEP: Mutex<()> = Mutex::new(());
+
+/// The signal is sent once the destination has grown, or this long after the helper
+/// started watching if it has not (an overwrite inside the file, a sharing call).
+const SIGNAL_FALLBACK: Duration = Duration::from_micros(300);
+
+extern "C" fn record_signal(_sig: libc::c_int) {
+    SIGNAL_SEEN.store(true, Ordering::SeqCst);
+}
+
+/// Restores the disposition and signal mask a signalled copy changed, when dropped.
+struct SignalRestore {
+    old_action: libc::sigaction,
+    old_mask: libc::sigset_t,
+}
+
+impl Drop for SignalRestore {
+    fn drop(&mut self) {
+        // SAFETY: both values were filled by the kernel when the handler was installed and
+        // the signal unblocked; restoring them only affects this signal.
+        unsafe {
+            libc::pthread_sigmask(libc::SIG_SETMASK, &self.old_mask, std::ptr::null_mut());
+            libc::sigaction(COPY_SIGNAL, &self.old_action, std::ptr::null_mut());
+        }
+    }
+}
+
+/// Installs [`record_signal`] for [`COPY_SIGNAL`] without `SA_RESTART` and unblocks the
+/// signal in this thread.
+fn install_copy_signal() -> SysResult<SignalRestore> {
+    // SAFETY: all-zero `sigaction`/`sigset_t` are valid plain-data values, which the calls
+    // below fill in; the handler is an `extern "C" fn(c_int)` that only sets an atomic.
+    unsafe {
+        let mut new: libc::sigaction = std::mem::zeroed();
+        new.sa_sigaction = record_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
+        new.sa_flags = 0;
+        libc::sigemptyset(&mut new.sa_mask);
+        let mut old_action: libc::sigaction = std::mem::zeroed();
+        cvt(libc::sigaction(COPY_SIGNAL, &new, &mut old_action))?;
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, COPY_SIGNAL);
+        let mut old_mask: libc::sigset_t = std::mem::zeroed();
+        let r = libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, &mut old_mask);
+        if r != 0 {
+            libc::sigaction(COPY_SIGNAL, &old_action, std::ptr::null_mut());
+            return Err(Errno(r));
+        }
+        Ok(SignalRestore {
+            old_action,
+            old_mask,
+        })
+    }
+}
+
+/// The size of `fd`'s file, 0 when `fstat` fails.
+fn size_of(fd: RawFd) -> u64 {
+    fstat_raw(fd).map(|s| s.size).unwrap_or(0)
+}
+
+/// `copy_file_range(fd_in, &off_in, fd_out, &off_out, len, 0)` on real descriptors while a
+/// second thread sends [`COPY_SIGNAL`] to the calling thread once the destination has
+/// grown past its size before the call (the call has copied a chunk and is still running,
+/// or has just returned), or [`SIGNAL_FALLBACK`] after it began watching. The handler (no
+/// `SA_RESTART`) only records the signal; the previous disposition and mask are restored
+/// before returning, after a sent signal has been handled. Also returns whether the signal
+/// had been handled when the call returned (it reached the thread during the call).
+fn copy_with_signal(
+    fd_in: RawFd,
+    off_in: &mut i64,
+    fd_out: RawFd,
+    off_out: &mut i64,
+    len: usize,
+) -> (SysResult<usize>, bool) {
+    let _serial = SIGNAL_STEP.lock().unwrap_or_else(PoisonError::into_inner);
+    SIGNAL_SEEN.store(false, Ordering::SeqCst);
+    let _restore = match install_copy_signal() {
+        Ok(r) => r,
+        Err(e) => return (Err(e), false),
+    };
+    let size0 = size_of(fd_out);
+    // SAFETY: `gettid` and `getpid` cannot fail.
+    let (tid, pid) = unsafe { (libc::gettid(), libc::getpid()) };
+    let done = AtomicBool::new(false);
+    let (r, landed, sent) = std::thread::scope(|s| {
+        let watcher = s.spawn(|| {
+            let t0 = Instant::now();
+            loop {
+                if done.load(Ordering::SeqCst) {
+                    return false;
+                }
+                if size_of(fd_out) > size0 || t0.elapsed() >= SIGNAL_FALLBACK {
+                    // SAFETY: sends a signal to one thread of this process, which has a
+                    // handler for it installed above.
+                    unsafe {
+                        libc::syscall(
+                            libc::SYS_tgkill,
+                            libc::c_long::from(pid),
+                            libc::c_long::from(tid),
+                            libc::c_long::from(COPY_SIGNAL),
+                        );
+                    }
+                    return true;
+                }
+                std::thread::yield_now();
+            }
+        });
+        let (pin, pout): (*mut i64, *mut i64) = (off_in, off_out);
+        // SAFETY: the offset pointers point at live `i64`s the kernel may update; every
+        // other argument is an integer, passed at the width `syscall` reads.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_copy_file_range,
+                libc::c_long::from(fd_in),
+                pin,
+                libc::c_long::from(fd_out),
+                pout,
+                len,
+                0 as libc::c_long,
+            )
+        };
+        let r = cvt_long(r).map(|n| n as usize);
+        // A signal sent during the call was handled on its way out, before this line.
+        let landed = SIGNAL_SEEN.load(Ordering::SeqCst);
+        done.store(true, Ordering::SeqCst);
+        (r, landed, watcher.join().unwrap_or(true))
+    });
+    // A signal sent after the call returned is pending on this thread: every system call
+    // returns through signal delivery, so it is handled by the time one returns.
+    let mut tries = 0;
+    while sent && !SIGNAL_SEEN.load(Ordering::SeqCst) && tries < 10_000 {
+        std::thread::yield_now();
+        tries += 1;
+    }
+    (r, landed)
 }
 
 #[cfg(test)]

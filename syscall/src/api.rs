@@ -138,6 +138,34 @@ pub trait Syscalls {
         len: usize,
         flags: u32,
     ) -> SysResult<usize>;
+    /// Lab call: `copy_file_range(fd_in, &off_in, fd_out, &off_out, len, 0)` with a signal
+    /// arriving while the call runs, its handler installed without `SA_RESTART` (it only
+    /// records the signal). The real kernel (`host::linux`) sends it to the calling thread
+    /// once the call has made progress (the destination grew) or shortly after it began;
+    /// the simulator makes it pending after `after_chunks` chunks of byte copy
+    /// ([`vfs::task::SignalPlan`]; `0`: before the first chunk). A signal not delivered
+    /// during the call is delivered after it and changes nothing.
+    ///
+    /// # Errors
+    /// As [`Syscalls::copy_file_range`]; `EINTR` when the signal stopped the call before
+    /// any byte moved.
+    #[allow(clippy::too_many_arguments)]
+    fn copy_file_range_signalled(
+        &mut self,
+        fd_in: i32,
+        off_in: &mut i64,
+        fd_out: i32,
+        off_out: &mut i64,
+        len: usize,
+        after_chunks: u64,
+    ) -> SysResult<usize>;
+    /// Lab: whether the signal of the last [`Syscalls::copy_file_range_signalled`] reached
+    /// the caller only after the call had returned, so the call was not interrupted by
+    /// chance of timing (the real kernel under load; the simulator delivers its signal
+    /// where planned, or not at all, and never misses).
+    fn signal_missed(&self) -> bool {
+        false
+    }
     /// `ioctl(dst, FICLONE, src)`.
     fn ficlone(&mut self, dst_fd: i32, src_fd: i32) -> SysResult<()>;
     /// `ioctl(dst, FICLONERANGE, {src_fd, src_offset, src_length, dest_offset})`.

@@ -546,6 +546,24 @@ impl Syscalls for Process {
         self.sys_copy_file_range(fd_in, off_in, fd_out, off_out, len, flags)
     }
 
+    fn copy_file_range_signalled(
+        &mut self,
+        fd_in: i32,
+        off_in: &mut i64,
+        fd_out: i32,
+        off_out: &mut i64,
+        len: usize,
+        after_chunks: u64,
+    ) -> SysResult<usize> {
+        self.task.plan_signal(vfs::task::SignalPlan {
+            after_chunks: Some(after_chunks),
+        });
+        let r = self.sys_copy_file_range(fd_in, Some(off_in), fd_out, Some(off_out), len, 0);
+        // Not delivered during the call: its handler runs after it, which changes nothing.
+        self.task.plan_signal(vfs::task::SignalPlan::default());
+        r
+    }
+
     fn ficlone(&mut self, dst_fd: i32, src_fd: i32) -> SysResult<()> {
         self.sys_ficlone(dst_fd, src_fd)
     }
