@@ -25,8 +25,13 @@ fn race(args: &[&str]) -> Output {
 
 /// `splicelab race ARGS`, running, its output piped.
 fn spawn(args: &[&str]) -> Child {
+    spawn_command("race", args)
+}
+
+/// `splicelab COMMAND ARGS`, running, its output piped.
+fn spawn_command(command: &str, args: &[&str]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_splicelab"))
-        .arg("race")
+        .arg(command)
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -253,16 +258,7 @@ fn a_terminated_command_leaves_nothing_behind() {
             })
             .unwrap_or_default()
     };
-    let conform = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_splicelab"))
-            .arg("conform")
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("splicelab runs")
-    };
+    let conform = |args: &[&str]| spawn_command("conform", args);
     let conform_args = ["--real", "xfs", "--cases", "100000", "--seed", "1"];
     let race_args = [
         "--real",
