@@ -322,22 +322,18 @@ fn remap_staged(
         let Some(plan) = fs.remap_stage(task, src, pos_in, dst, pos_out, len, flags)? else {
             return Ok(None);
         };
-        if let Some(guards) = early {
-            let n = fs.remap_install(task, &plan)?;
-            drop(guards);
-            if let Some(n) = n {
-                task.with_stats(|s| s.remaps_installed += 1);
-                return Ok(Some(n));
-            }
-            continue;
-        }
         if plan.result == 0 {
             return Ok(Some(0));
         }
-        // Nothing is held here: a single-threaded driver lets the tasks whose time came
-        // during the build run now.
-        task.preemption_point();
-        let _guards = lock_remap_pair(task, fin, fout, nonblock)?;
+        let _guards = match early {
+            Some(held) => held,
+            None => {
+                // Nothing is held here: a single-threaded driver lets the tasks whose time
+                // came during the build run now.
+                task.preemption_point();
+                lock_remap_pair(task, fin, fout, nonblock)?
+            }
+        };
         if let Some(n) = fs.remap_install(task, &plan)? {
             task.with_stats(|s| s.remaps_installed += 1);
             return Ok(Some(n));
