@@ -181,7 +181,9 @@ fn race_real_xfs_clone_and_dedupe() {
             RealFs::XfsReflink,
             &["--size", "8m", "--extents", "2048", "--call", call],
         );
-        assert!(v["src_extents"].as_u64() > Some(1000), "{call}: {v}");
+        // XFS sometimes merges neighbouring pieces (986 of 2048 were measured once in a
+        // clean-clone CI run): many extents, not an exact count, is what the race needs.
+        assert!(v["src_extents"].as_u64() > Some(500), "{call}: {v}");
     }
 }
 
