@@ -23,6 +23,18 @@ fn race(args: &[&str]) -> Output {
         .expect("splicelab runs")
 }
 
+/// A btrfs clone race long enough to be stopped part-way by a signal.
+const BTRFS_CLONE_RACE: [&str; 8] = [
+    "--real",
+    "btrfs",
+    "--size",
+    "128m",
+    "--extents",
+    "32768",
+    "--call",
+    "ficlone",
+];
+
 /// `splicelab race ARGS`, running, its output piped.
 fn spawn(args: &[&str]) -> Child {
     spawn_command("race", args)
@@ -212,16 +224,7 @@ fn race_real_interrupted_leaves_nothing_mounted() {
     if !ready_or_skip(RealFs::Btrfs, "race --real") {
         return;
     }
-    let child = spawn(&[
-        "--real",
-        "btrfs",
-        "--size",
-        "128m",
-        "--extents",
-        "32768",
-        "--call",
-        "ficlone",
-    ]);
+    let child = spawn(&BTRFS_CLONE_RACE);
     let pid = child.id();
     std::thread::sleep(Duration::from_millis(400));
     // SAFETY: plain integer arguments; `pid` is our child, not yet waited for.
@@ -262,16 +265,6 @@ fn a_terminated_command_leaves_nothing_behind() {
     };
     let conform = |args: &[&str]| spawn_command("conform", args);
     let conform_args = ["--real", "xfs", "--cases", "100000", "--seed", "1"];
-    let race_args = [
-        "--real",
-        "btrfs",
-        "--size",
-        "128m",
-        "--extents",
-        "32768",
-        "--call",
-        "ficlone",
-    ];
     /// Kills the child if the test fails before it is waited for.
     struct Reap(Option<Child>);
     impl Drop for Reap {
@@ -284,8 +277,8 @@ fn a_terminated_command_leaves_nothing_behind() {
     }
     type Start<'a> = Box<dyn Fn() -> Child + 'a>;
     let runs: Vec<(Start, u64, libc::c_int)> = vec![
-        (Box::new(|| spawn(&race_args)), 200, libc::SIGTERM),
-        (Box::new(|| spawn(&race_args)), 1500, libc::SIGTERM),
+        (Box::new(|| spawn(&BTRFS_CLONE_RACE)), 200, libc::SIGTERM),
+        (Box::new(|| spawn(&BTRFS_CLONE_RACE)), 1500, libc::SIGTERM),
         (Box::new(|| conform(&conform_args)), 2500, libc::SIGTERM),
         (
             Box::new(|| conform(&[&conform_args[..], &["--power-cut"]].concat())),

@@ -417,11 +417,10 @@ fn live() -> std::sync::MutexGuard<'static, Vec<LiveMount>> {
 
 static NEXT_MOUNT_ID: AtomicU64 = AtomicU64::new(1);
 
-/// Held while a mount is being set up or torn down: the signal watcher takes it before
-/// undoing, so that no mount(2) of a setup completes behind its back and no teardown is
-/// cut off half-way by the exit. (A power cut does not take it: see
-/// [`TestMount::power_cut`]; a signal in its few milliseconds of remount can leave that
-/// one mount behind.)
+/// Held while a mount is being set up, remounted after a power cut's capture, or torn
+/// down: the signal watcher takes it before undoing, so that no mount(2) completes behind
+/// its back and no teardown is cut off half-way by the exit (see [`TestMount::power_cut`]
+/// for why the capture itself is outside it).
 static SETUP: Mutex<()> = Mutex::new(());
 
 fn setup_lock() -> std::sync::MutexGuard<'static, ()> {
@@ -644,11 +643,13 @@ impl TestMount {
     /// Copying the image, unmounting, detaching, attaching or mounting; the mount is then
     /// left in whatever state the failed step left it (`Drop` still tears it down).
     pub fn power_cut(&mut self) -> io::Result<()> {
-        // Not under the setup lock: a power cut is a step of a running scenario, and
-        // waiting there for another test's mkfs or teardown would let the kernel write
-        // back what the cut must find unwritten (measured: the conformance suite's
-        // power-cut cases diverged when it did). The registry is updated after the attach.
+        // The device is captured before the setup lock is taken: a power cut is a step of
+        // a running scenario, and waiting for another test's mkfs or teardown before the
+        // capture would let the kernel write back what the cut must find unwritten
+        // (measured: the conformance suite's power-cut cases diverged when it did). The
+        // remount after the capture holds it, so that a signal never races it.
         let Some(image) = self.image.clone() else {
+            let _in_flight = setup_lock();
             unmount_with_retries(&self.mount_point)?;
             self.mounted = false;
             let data = format!("size={},mode=0755", self.size);
@@ -663,6 +664,7 @@ impl TestMount {
             .to_str()
             .ok_or_else(|| io::Error::other("image path is not UTF-8"))?;
         run("cp", &["--sparse=always", "--", from], &cut)?;
+        let _in_flight = setup_lock();
         unmount_with_retries(&self.mount_point)?;
         self.mounted = false;
         if let Some(dev) = self.loop_dev.take() {
